@@ -1,0 +1,60 @@
+# Two commands matter: `make run` (the product with demo data) and `make test` (the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi:app
+
+.PHONY: run test lint format bench install install-dev migrate seed scheduler clean
+
+# -- set-up (idempotent: stamps re-run an install only when its inputs change) ------------
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+install-dev: $(VENV)/.installed-dev node_modules/.installed
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask mdt seed-demo
+
+# -- the product ------------------------------------------------------------------------
+run: seed
+	@echo "Starting the timer scheduler and the web server on http://127.0.0.1:5000"
+	@$(BIN)/flask mdt scheduler & SCHED=$$!; \
+	trap "kill $$SCHED 2>/dev/null" EXIT INT TERM; \
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+scheduler: migrate
+	$(BIN)/flask mdt scheduler
+
+# -- quality ----------------------------------------------------------------------------
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules instance/mdt.sqlite3

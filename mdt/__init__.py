@@ -1,0 +1,57 @@
+"""The Flask application: care pathways run by a BPMN engine, with the MDT plugin."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine, event
+
+from mdt.config import Settings
+from mdt.extensions import csrf, db, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    instance_path = Path(os.environ.get("MDT_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(Settings.from_environment(instance_path).values)
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("MDT_NODE_MODULES", str(PROJECT_ROOT / "node_modules"))
+
+    db.init_app(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from mdt import cli, models  # noqa: F401 - models register their tables
+    from mdt.web import register_web
+
+    register_web(app)
+    cli.register(app)
+    return app
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """Embedded SQLite: enforce foreign keys, let readers run beside a writer, wait on locks."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()

@@ -1,0 +1,167 @@
+"""`flask mdt ...` commands: users, demo data, pathways and the timer scheduler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+from flask import Flask, current_app
+
+from mdt.models.roles import Role
+from mdt.services.actor import SYSTEM
+from mdt.services.errors import DomainError
+from mdt.services.users import create_user, find_user, reset_password, set_active
+from workflows import PathwayInvalidError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(mdt)
+
+
+@click.group()
+def mdt() -> None:
+    """Care pathway administration."""
+
+
+@mdt.command("create-user")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="Full name shown to colleagues")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([r.value for r in Role]),
+    help="Repeat for several roles",
+)
+@click.option("--discipline", default=None, help="MDT discipline, e.g. oncology")
+@click.option("--email", default=None)
+def create_user_command(
+    username: str,
+    display_name: str,
+    roles: tuple[str, ...],
+    discipline: str | None,
+    email: str | None,
+) -> None:
+    """Create an account; its one-time password is printed once."""
+    try:
+        user, password = create_user(
+            SYSTEM, username, display_name, roles, discipline=discipline, email=email
+        )
+    except DomainError as error:
+        raise click.ClickException(_explain(error)) from None
+    click.echo(
+        f"Created {user.username} ({', '.join(sorted(user.roles))}). One-time password: {password}"
+    )
+
+
+@mdt.command("reset-password")
+@click.argument("username")
+def reset_password_command(username: str) -> None:
+    """Give an account a new one-time password (printed once)."""
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"No account called {username}")
+    click.echo(f"New password for {user.username}: {reset_password(SYSTEM, user.id)}")
+
+
+@mdt.command("deactivate-user")
+@click.argument("username")
+def deactivate_user_command(username: str) -> None:
+    """Stop an account signing in (accounts are never deleted)."""
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"No account called {username}")
+    set_active(SYSTEM, user.id, False)
+    click.echo(f"Deactivated {user.username}")
+
+
+@mdt.command("seed-demo")
+@click.option(
+    "--password",
+    envvar="MDT_DEMO_PASSWORD",
+    default=None,
+    help="Use this password for new demo users instead of random ones",
+)
+def seed_demo_command(password: str | None) -> None:
+    """Load the pathway in bpmn/, demo users for every role and demo patients."""
+    from mdt.services.demo import seed_demo
+
+    try:
+        result = seed_demo(PROJECT_ROOT / "bpmn", password)
+    except PathwayInvalidError as error:
+        raise click.ClickException(
+            "The pathway in bpmn/ is invalid:\n"
+            + "\n".join(f"  - {problem}" for problem in error.problems)
+        ) from None
+    except DomainError as error:
+        raise click.ClickException(f"Demo data could not be loaded: {_explain(error)}") from None
+    click.echo(
+        f"Pathway version {result.pathway_version} published; "
+        f"{result.patients_added} demo patients added."
+    )
+    if result.new_passwords:
+        click.echo("Demo accounts (passwords are shown only this once):")
+        for username, secret in result.new_passwords.items():
+            click.echo(f"  {username:12} {secret}")
+    else:
+        click.echo("Demo accounts already exist (flask mdt reset-password USER for a new one).")
+
+
+@mdt.command("load-pathway")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--key", required=True, help="Pathway key, e.g. secondary-breast-cancer")
+@click.option("--title", required=True)
+def load_pathway_command(directory: Path, key: str, title: str) -> None:
+    """Validate and publish the BPMN files of DIRECTORY (forms in DIRECTORY/forms)."""
+    from mdt.services.pathways import publish_files, read_pathway_directory
+
+    bpmn, forms = read_pathway_directory(directory)
+    try:
+        version = publish_files(SYSTEM, key, title, bpmn, forms)
+    except PathwayInvalidError as error:
+        raise click.ClickException("\n".join(str(p) for p in error.problems)) from None
+    click.echo(f"{key} version {version.version} is published.")
+
+
+@mdt.command("tick")
+def tick_command() -> None:
+    """Fire every due timer once (for cron)."""
+    from mdt.services.scheduler import run_pass
+
+    click.echo(f"Advanced {run_pass()} pathway(s).")
+
+
+@mdt.command("scheduler")
+def scheduler_command() -> None:
+    """Fire due timers continuously until stopped (SIGTERM or Ctrl-C)."""
+    from mdt.services.scheduler import run_pass
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    interval = float(current_app.config["MDT_SCHEDULER_INTERVAL"])
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.info("started; polling every %.1f s", interval)
+    while not stopping:
+        fired = run_pass()
+        if fired:
+            logging.info("advanced %d pathway(s)", fired)
+        time.sleep(interval)
+    logging.info("stopped")
+
+
+def _explain(error: DomainError) -> str:
+    errors = getattr(error, "errors", None)
+    return "; ".join(errors.values()) if errors else str(error)

@@ -1,0 +1,97 @@
+"""Every setting, declared once, read from the environment (prefix MDT_), with its default.
+
+Startup fails loudly on a bad value rather than running half-configured.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _number(name: str, default: float, minimum: float, maximum: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
+    return value
+
+
+def _database_url(instance_path: Path) -> str:
+    url = os.environ.get("MDT_DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{instance_path / 'mdt.sqlite3'}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if not url.startswith(("sqlite:", "postgresql+psycopg:")):
+        raise ConfigError("MDT_DATABASE_URL must be a sqlite: or postgresql: URL")
+    return url
+
+
+def _secret_key(instance_path: Path, production: bool) -> str:
+    key = os.environ.get("MDT_SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("MDT_SECRET_KEY must be at least 32 characters")
+        return key
+    if production:
+        raise ConfigError("MDT_SECRET_KEY must be set in production")
+    # Development: a random key kept in the instance folder, so sessions survive restarts.
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The application's settings as Flask config keys."""
+
+    values: dict
+
+    @classmethod
+    def from_environment(cls, instance_path: Path) -> Settings:
+        production = os.environ.get("MDT_ENV", "development") == "production"
+        return cls(
+            {
+                "MDT_ENV": "production" if production else "development",
+                "SECRET_KEY": _secret_key(instance_path, production),
+                "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+                "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+                "MDT_ENGINE_TIME_LIMIT": _number("MDT_ENGINE_TIME_LIMIT", 2.0, 0.05, 60),
+                "MDT_BPMN_MAX_BYTES": int(
+                    _number("MDT_BPMN_MAX_BYTES", 2 * 1024 * 1024, 1024, 50 * 1024 * 1024)
+                ),
+                "MDT_ALLOW_TEST_NHS_NUMBERS": _bool("MDT_ALLOW_TEST_NHS_NUMBERS", not production),
+                "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
+                "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
+                "MDT_PAGE_SIZE": int(_number("MDT_PAGE_SIZE", 50, 5, 500)),
+                "SESSION_COOKIE_HTTPONLY": True,
+                "SESSION_COOKIE_SAMESITE": "Lax",
+                "SESSION_COOKIE_SECURE": production,
+                "WTF_CSRF_TIME_LIMIT": None,
+                "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            }
+        )

@@ -1,0 +1,23 @@
+"""ORM models. Every class ends in Model so it never shares a name with an engine object."""
+
+from mdt.models.audit import AuditEventModel
+from mdt.models.instance import InstanceStatus, PathwayInstanceModel
+from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
+from mdt.models.patient import PatientModel
+from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
+from mdt.models.user import UserModel, UserRoleModel
+
+__all__ = [
+    "AuditEventModel",
+    "HumanTaskModel",
+    "InstanceStatus",
+    "PathwayFileModel",
+    "PathwayInstanceModel",
+    "PathwayStatus",
+    "PathwayVersionModel",
+    "PatientModel",
+    "TaskStatus",
+    "TimerModel",
+    "UserModel",
+    "UserRoleModel",
+]

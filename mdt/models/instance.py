@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdt.extensions import db
+from mdt.models.pathway import PathwayVersionModel
+from mdt.models.patient import PatientModel
+from mdt.models.types import UTCDateTime, utcnow
+
+
+class InstanceStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CLOSED = "closed"  # death, discharge or transfer
+    ERROR = "error"
+
+
+class PathwayInstanceModel(db.Model):  # type: ignore[name-defined,misc]
+    """One patient episode on one pathway version, with the engine's saved state."""
+
+    __tablename__ = "pathway_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    pathway_version_id: Mapped[int] = mapped_column(ForeignKey("pathway_version.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING, index=True)
+    state: Mapped[str] = mapped_column(Text)
+    state_format: Mapped[int] = mapped_column(default=1)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    patient: Mapped[PatientModel] = relationship()
+    pathway_version: Mapped[PathwayVersionModel] = relationship()
+
+    # Optimistic locking: an UPDATE that finds another writer got there first fails.
+    __mapper_args__ = {"version_id_col": lock_version}

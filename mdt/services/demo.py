@@ -1,0 +1,135 @@
+"""Demo data for `make run`: the pathway, a user for every role, patients at several stages.
+
+Idempotent: running it again adds nothing that is already there. Patients have NHS
+numbers from the never-issued 999 range; task answers are made from each form's schema.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.services.actor import SYSTEM, Actor, actor_for
+from mdt.services.instances import complete_task
+from mdt.services.nhs_number import check_digit_ok
+from mdt.services.pathways import (
+    DEFAULT_PATHWAY_KEY,
+    form_schema,
+    publish_files,
+    read_pathway_directory,
+)
+from mdt.services.patients import register_patient
+from mdt.services.users import create_user, find_user
+
+DEMO_USERS = [
+    ("coordinator", "Morgan Reed", ["coordinator"], "MDT coordination"),
+    ("cns", "Alex Patel", ["cns"], "breast CNS"),
+    ("oncologist", "Dr Sam Okafor", ["oncologist"], "oncology"),
+    ("palliative", "Dr Jamie Lewis", ["palliative"], "palliative care"),
+    ("manager", "Chris Taylor", ["manager"], None),
+    ("admin", "Robin Hughes", ["admin"], None),
+]
+
+DEMO_PATIENTS = [
+    ("Ada", "Lovelace", date(1961, 12, 10), 0),
+    ("Grace", "Hopper", date(1956, 12, 9), 1),
+    ("Mary", "Seacole", date(1970, 11, 23), 2),
+    ("Rosalind", "Franklin", date(1972, 7, 25), 3),
+    ("Dorothy", "Hodgkin", date(1949, 5, 12), 4),
+    ("Elsie", "Inglis", date(1981, 8, 16), 6),
+]
+
+
+@dataclass
+class DemoResult:
+    new_passwords: dict[str, str]
+    patients_added: int
+    pathway_version: int
+
+
+def demo_nhs_numbers() -> list[str]:
+    numbers: list[str] = []
+    candidate = 9990000000
+    while len(numbers) < 100:
+        candidate += 1
+        if check_digit_ok(str(candidate)):
+            numbers.append(str(candidate))
+    return numbers
+
+
+def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
+    """Plausible answers for every field of a form (first option, lowest value)."""
+    answers: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if "oneOf" in prop:
+            answers[name] = prop["oneOf"][0]["const"]
+        elif "enum" in prop:
+            answers[name] = prop["enum"][0]
+        elif prop.get("type") == "boolean":
+            answers[name] = False
+        elif prop.get("type") in ("integer", "number"):
+            answers[name] = prop.get("minimum", 0)
+        elif prop.get("type") == "array":
+            items = prop.get("items", {})
+            options = [o["const"] for o in items.get("oneOf", [])] or items.get("enum", [])
+            answers[name] = options[: max(1, prop.get("minItems", 1))]
+        elif prop.get("format") == "date":
+            answers[name] = date.today().isoformat()
+        else:
+            answers[name] = "Demo entry"
+    return answers
+
+
+def _advance(patient: PatientModel, steps: int, actors: dict[str, Actor]) -> None:
+    for _ in range(steps):
+        task = db.session.scalar(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.patient_id == patient.id, HumanTaskModel.status == TaskStatus.READY
+            )
+            .order_by(HumanTaskModel.id)
+            .limit(1)
+        )
+        if task is None or task.role not in actors:
+            return
+        schema = form_schema(task.instance.pathway_version, task.form) or {}
+        complete_task(actors[task.role], task.id, example_answers(schema))
+
+
+def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
+    bpmn, forms = read_pathway_directory(bpmn_dir)
+    version = publish_files(
+        SYSTEM, DEFAULT_PATHWAY_KEY, "Secondary breast cancer care pathway", bpmn, forms
+    )
+    new_passwords = {}
+    for username, name, roles, discipline in DEMO_USERS:
+        if find_user(username) is None:
+            _, new_passwords[username] = create_user(
+                SYSTEM, username, name, roles, password, discipline
+            )
+    actors = {role: actor_for(find_user(u)) for u, _, roles, _ in DEMO_USERS for role in roles}
+    numbers = iter(demo_nhs_numbers())
+    added = 0
+    rng = random.Random(7)  # noqa: S311 - demo data, not security
+    for given, family, born, steps in DEMO_PATIENTS:
+        number = next(numbers)
+        if db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number)):
+            continue
+        patient = register_patient(
+            actors["coordinator"],
+            number,
+            given,
+            family,
+            born,
+            rng.choice(["Riverside Surgery", "Park Lane Practice"]),
+        )
+        _advance(patient, steps, actors)
+        added += 1
+    return DemoResult(new_passwords, added, version.version)

@@ -1,0 +1,35 @@
+"""Domain errors. The web and API layers translate them into pages and status codes."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a use case raises on purpose."""
+
+
+class NotFoundError(DomainError):
+    pass
+
+
+class PermissionDeniedError(DomainError):
+    pass
+
+
+class ConflictError(DomainError):
+    """Someone else changed this first; nothing was overwritten."""
+
+
+class InvalidInputError(DomainError):
+    """Input failed validation; ``errors`` maps field names to plain-English messages."""
+
+    def __init__(self, errors: dict[str, str], message: str = "There is a problem"):
+        self.errors = errors
+        super().__init__(message)
+
+
+class PathwayFailedError(DomainError):
+    """The pathway engine failed on this patient; the instance is marked in error."""
+
+
+class SignInError(DomainError):
+    pass

@@ -1,0 +1,337 @@
+"""Patients' pathway instances: start, complete tasks, send events, close.
+
+Each use case loads the instance, runs the engine in memory, saves the new state
+together with the rebuilt task and timer projections and the audit row, and commits
+once. A concurrent writer is caught by the instance's version column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from mdt.extensions import db
+from mdt.models import (
+    HumanTaskModel,
+    InstanceStatus,
+    PathwayInstanceModel,
+    PatientModel,
+    TaskStatus,
+    TimerModel,
+)
+from mdt.models.types import utcnow
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.calendar import add_working_days
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PathwayFailedError,
+    PermissionDeniedError,
+)
+from mdt.services.form_validation import validate_submission
+from mdt.services.pathways import DEFAULT_PATHWAY_KEY, current_version, engine_for, form_schema
+from workflows import MessageNotAcceptedError, PathwayRun, TaskNotReadyError, WorkflowRunError
+
+CLOSE_REASONS = ("death", "discharge", "transfer")
+
+
+def start_pathway(
+    actor: Actor, patient_id: int, key: str = DEFAULT_PATHWAY_KEY, commit: bool = True
+) -> PathwayInstanceModel:
+    patient = db.session.get(PatientModel, patient_id)
+    if patient is None:
+        raise NotFoundError("No such patient")
+    version = current_version(key)
+    if version is None:
+        raise NotFoundError(f"No published pathway '{key}'")
+    now = utcnow()
+    run = engine_for(version).start(_initial_data(patient, now))
+    instance = PathwayInstanceModel(
+        patient_id=patient.id, pathway_version_id=version.id, state="", started_at=now
+    )
+    instance.pathway_version = version
+    db.session.add(instance)
+    db.session.flush()
+    _save(instance, run, now)
+    record_event(
+        actor,
+        "pathway.started",
+        patient_id=patient.id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"pathway": key, "version": version.version},
+    )
+    if commit:
+        db.session.commit()
+    return instance
+
+
+def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanTaskModel:
+    """Complete a human task with form data, advance the pathway, save everything at once."""
+    task = _task_for_change(actor, task_id)
+    instance = task.instance
+    schema = form_schema(instance.pathway_version, task.form)
+    if schema is not None:
+        errors = validate_submission(schema, data)
+        if errors:
+            raise InvalidInputError(errors)
+    run = _restore(instance)
+    now = utcnow()
+    try:
+        run.complete_task(task.spiff_task_id, data)
+    except TaskNotReadyError:
+        raise ConflictError(
+            "This task has already been completed or is no longer needed."
+        ) from None
+    except WorkflowRunError as error:
+        _fail(actor, instance, error)
+    task.status = TaskStatus.COMPLETED
+    task.completed_at = now
+    task.completed_by_id = actor.user_id
+    task.data = dict(data)
+    _save(instance, run, now)
+    record_event(
+        actor,
+        "task.completed",
+        patient_id=task.patient_id,
+        object_type="human_task",
+        object_id=task.id,
+        detail={"task": task.name, "bpmn_id": task.bpmn_id},
+    )
+    _commit_or_conflict()
+    return task
+
+
+def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[str, Any]) -> None:
+    """Deliver a message (e.g. progression) to a running pathway."""
+    instance = _running_instance(instance_id)
+    run = _restore(instance)
+    if not run.accepts_message(message):
+        raise InvalidInputError({"event": f"This pathway has no '{message}' event."})
+    now = utcnow()
+    try:
+        run.send_message(message, payload)
+    except MessageNotAcceptedError as error:
+        raise ConflictError(str(error)) from None
+    except WorkflowRunError as error:
+        _fail(actor, instance, error)
+    _save(instance, run, now)
+    record_event(
+        actor,
+        "pathway.event",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"message": message, "payload": dict(payload)},
+    )
+    _commit_or_conflict()
+
+
+def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any]) -> None:
+    """End a pathway cleanly (death, discharge, transfer): open tasks are cancelled."""
+    if reason not in CLOSE_REASONS:
+        raise InvalidInputError({"reason": "Choose death, discharge or transfer."})
+    instance = _running_instance(instance_id)
+    run = _restore(instance)
+    run.cancel()
+    now = utcnow()
+    _save(instance, run, now)
+    instance.status = InstanceStatus.CLOSED
+    instance.closed_at = now
+    instance.close_reason = reason
+    record_event(
+        actor,
+        "pathway.closed",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"reason": reason, **dict(detail)},
+    )
+    _commit_or_conflict()
+
+
+def fire_due_timers(actor: Actor, instance: PathwayInstanceModel, now: datetime) -> None:
+    """Fire what is due on one (already locked) instance; the caller commits."""
+    run = _restore(instance)
+    try:
+        run.fire_due_timers()
+    except WorkflowRunError as error:
+        _mark_error(actor, instance, error)
+        return
+    _save(instance, run, now)
+    record_event(
+        actor,
+        "pathway.timers_fired",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+    )
+
+
+# -- helpers: they flush, never commit ---------------------------------------------
+
+
+def _initial_data(patient: PatientModel, now: datetime) -> dict[str, Any]:
+    # Only what diagrams may branch on; identifying details stay in the patient table.
+    return {"patient_id": patient.id, "patient_age": patient.age_on(now.date())}
+
+
+def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:
+    task = db.session.get(HumanTaskModel, task_id)
+    if task is None:
+        raise NotFoundError("No such task")
+    if task.role is None or not actor.has_role(task.role):
+        raise PermissionDeniedError("This task is for another role.")
+    if task.status != TaskStatus.READY:
+        raise ConflictError(_already_done(task))
+    if task.assigned_to_id not in (None, actor.user_id):
+        raise ConflictError("This task is assigned to someone else.")
+    if task.instance.status != InstanceStatus.RUNNING:
+        raise ConflictError(
+            "This patient's pathway is not running "
+            f"({task.instance.status}); the task cannot be completed."
+        )
+    return task
+
+
+def _already_done(task: HumanTaskModel) -> str:
+    if task.status == TaskStatus.COMPLETED and task.completed_by is not None:
+        return (
+            f"{task.completed_by.display_name} completed this task at "
+            f"{task.completed_at:%H:%M on %d %B %Y}. Your answers were not saved."
+        )
+    return "This task is no longer waiting to be done."
+
+
+def _running_instance(instance_id: int) -> PathwayInstanceModel:
+    instance = db.session.get(PathwayInstanceModel, instance_id)
+    if instance is None:
+        raise NotFoundError("No such pathway instance")
+    if instance.status != InstanceStatus.RUNNING:
+        raise ConflictError(f"The pathway is {instance.status}.")
+    return instance
+
+
+def _restore(instance: PathwayInstanceModel) -> PathwayRun:
+    return engine_for(instance.pathway_version).restore(instance.state)
+
+
+def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:
+    instance.state = run.state()
+    instance.updated_at = now
+    if run.is_finished and instance.status == InstanceStatus.RUNNING:
+        instance.status = InstanceStatus.COMPLETED
+        instance.closed_at = now
+    _flush_or_conflict()  # the version check happens here, before anything else is written
+    _sync_tasks(instance, run, now)
+    _sync_timers(instance, run)
+    _flush_or_conflict()
+
+
+def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:
+    """Make the task table match the engine: add new ready tasks, cancel vanished ones."""
+    open_rows = {
+        row.spiff_task_id: row
+        for row in db.session.scalars(
+            select(HumanTaskModel).where(
+                HumanTaskModel.instance_id == instance.id,
+                HumanTaskModel.status == TaskStatus.READY,
+            )
+        )
+    }
+    for ready in run.ready_tasks():
+        if open_rows.pop(ready.id, None) is not None:
+            continue
+        due = (
+            add_working_days(now, ready.due_working_days)
+            if ready.due_working_days is not None
+            else None
+        )
+        db.session.add(
+            HumanTaskModel(
+                instance_id=instance.id,
+                patient_id=instance.patient_id,
+                spiff_task_id=ready.id,
+                process_id=ready.process_id,
+                bpmn_id=ready.bpmn_id,
+                name=ready.name,
+                role=ready.role,
+                lane=ready.lane,
+                form=ready.form,
+                standards=",".join(ready.standards),
+                instructions=ready.instructions,
+                status=TaskStatus.READY,
+                created_at=now,
+                due_at=due,
+            )
+        )
+    for row in open_rows.values():
+        row.status = TaskStatus.CANCELLED
+        row.completed_at = now
+
+
+def _sync_timers(instance: PathwayInstanceModel, run: PathwayRun) -> None:
+    # The timer table is a projection of the engine state, rebuilt wholesale.
+    wanted = {(t.event_name, t.due_at) for t in run.pending_timers()}
+    for row in db.session.scalars(select(TimerModel).where(TimerModel.instance_id == instance.id)):
+        key = (row.event_name, row.due_at)
+        if key in wanted:
+            wanted.discard(key)
+        else:
+            db.session.delete(row)
+    for name, due in wanted:
+        db.session.add(TimerModel(instance_id=instance.id, event_name=name, due_at=due))
+
+
+def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRunError) -> None:
+    # The last good state is kept; the failed run is discarded, never saved.
+    instance.status = InstanceStatus.ERROR
+    instance.error_message = str(error)
+    instance.updated_at = utcnow()
+    record_event(
+        actor,
+        "pathway.error",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"error": str(error)},
+    )
+
+
+def _fail(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRunError) -> None:
+    db.session.rollback()
+    instance = db.session.get(PathwayInstanceModel, instance.id)  # type: ignore[assignment]
+    _mark_error(actor, instance, error)
+    db.session.commit()
+    raise PathwayFailedError(
+        "The pathway could not continue for this patient and has been paused. "
+        f"A manager has been told. Details: {error}"
+    )
+
+
+_CONFLICT = (
+    "Someone else changed this patient's pathway at the same moment. "
+    "Nothing of yours was saved; reload the page to see the current state."
+)
+
+
+def _flush_or_conflict() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(_CONFLICT) from None
+
+
+def _commit_or_conflict() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(_CONFLICT) from None

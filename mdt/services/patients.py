@@ -1,0 +1,146 @@
+"""Patients: register, find, and view a record (every view is audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus
+from mdt.models.roles import CLINICAL_ROLES, Role
+from mdt.services import nhs_number
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from mdt.services.instances import start_pathway
+from mdt.services.settings import setting
+
+RECORD_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MANAGER})
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    patient: PatientModel
+    instances: list[PathwayInstanceModel]
+    open_tasks: list[HumanTaskModel]
+    history: list[HumanTaskModel]
+
+
+def register_patient(
+    actor: Actor,
+    nhs: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+    gp_practice: str | None,
+    start: bool = True,
+) -> PatientModel:
+    """Register a patient and start their pathway, in one transaction."""
+    if not actor.has_role(Role.COORDINATOR, Role.CNS):
+        raise PermissionDeniedError("Only coordinators and nurses register patients.")
+    errors = {}
+    problem = nhs_number.problem_with(nhs, bool(setting("MDT_ALLOW_TEST_NHS_NUMBERS")))
+    if problem:
+        errors["nhs_number"] = problem
+    if not given_name.strip():
+        errors["given_name"] = "Enter the patient's first name"
+    if not family_name.strip():
+        errors["family_name"] = "Enter the patient's last name"
+    if date_of_birth is None:
+        errors["date_of_birth"] = "Enter the patient's date of birth"
+    elif date_of_birth > date.today():
+        errors["date_of_birth"] = "Date of birth must be in the past"
+    if errors:
+        raise InvalidInputError(errors)
+    number = nhs_number.normalise(nhs)
+    existing = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
+    if existing is not None:
+        raise ConflictError(
+            f"A patient with NHS number {existing.nhs_number_spaced} "
+            f"is already registered (record {existing.id})."
+        )
+    patient = PatientModel(
+        nhs_number=number,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        date_of_birth=date_of_birth,
+        gp_practice=(gp_practice or "").strip() or None,
+        created_by_id=actor.user_id,
+    )
+    db.session.add(patient)
+    db.session.flush()
+    record_event(
+        actor,
+        "patient.registered",
+        patient_id=patient.id,
+        object_type="patient",
+        object_id=patient.id,
+    )
+    if start:
+        start_pathway(actor, patient.id, commit=False)
+    db.session.commit()
+    return patient
+
+
+def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
+    if not actor.has_role(*RECORD_ROLES):
+        raise PermissionDeniedError("Your role does not give access to patient records.")
+    patient = db.session.get(PatientModel, patient_id)
+    if patient is None:
+        raise NotFoundError("No such patient")
+    instances = list(
+        db.session.scalars(
+            select(PathwayInstanceModel)
+            .where(PathwayInstanceModel.patient_id == patient_id)
+            .order_by(PathwayInstanceModel.started_at.desc())
+        )
+    )
+    tasks = list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(HumanTaskModel.patient_id == patient_id)
+            .order_by(HumanTaskModel.created_at.desc(), HumanTaskModel.id.desc())
+        )
+    )
+    record_event(
+        actor, "patient.viewed", patient_id=patient_id, object_type="patient", object_id=patient_id
+    )
+    db.session.commit()
+    return PatientRecord(
+        patient=patient,
+        instances=instances,
+        open_tasks=[t for t in tasks if t.status == TaskStatus.READY],
+        history=[t for t in tasks if t.status != TaskStatus.READY],
+    )
+
+
+def find_patients(actor: Actor, query: str, limit: int = 50) -> list[PatientModel]:
+    if not actor.has_role(*RECORD_ROLES):
+        raise PermissionDeniedError("Your role does not give access to patient records.")
+    query = query.strip()
+    if not query:
+        return []
+    number = nhs_number.normalise(query)
+    condition = (
+        PatientModel.nhs_number == number
+        if number.isdigit()
+        else or_(
+            PatientModel.family_name.ilike(f"%{query}%"),
+            PatientModel.given_name.ilike(f"%{query}%"),
+        )
+    )
+    patients = list(
+        db.session.scalars(
+            select(PatientModel).where(condition).order_by(PatientModel.family_name).limit(limit)
+        )
+    )
+    record_event(actor, "patient.searched", detail={"query": query, "results": len(patients)})
+    db.session.commit()
+    return patients

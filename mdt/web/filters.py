@@ -1,0 +1,48 @@
+"""Template filters and globals: dates as NHS style writes them, role names, due tags."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from mdt.models.roles import role_label
+from mdt.models.standards import STANDARDS
+from mdt.models.types import utcnow
+from mdt.services.worklist import due_flag
+
+LONDON = ZoneInfo("Europe/London")
+
+
+def nhs_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(LONDON).date()
+    return f"{value.day} {value:%B %Y}"
+
+
+def nhs_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(LONDON)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(nhs_date, "nhs_date")
+    app.add_template_filter(nhs_datetime, "nhs_datetime")
+    app.add_template_filter(role_label, "role_label")
+
+    @app.context_processor
+    def _globals() -> dict:
+        return {
+            "STANDARDS": STANDARDS,
+            "today": utcnow().astimezone(LONDON).date(),
+            "due_flag": lambda task: due_flag(
+                task, utcnow(), current_app.config["MDT_DUE_SOON_DAYS"]
+            ),
+            "user_roles": sorted(current_user.roles) if current_user.is_authenticated else [],
+        }

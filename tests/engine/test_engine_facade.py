@@ -1,0 +1,105 @@
+"""The facade on real .bpmn files, without Flask or a database."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workflows import (
+    CompiledPathway,
+    MessageNotAcceptedError,
+    PathwayEngine,
+    TaskNotReadyError,
+)
+
+from .bpmn_builders import FORM, chain, process, user_task
+from .conftest import compile_bpmn
+
+
+def test_tiny_pathway_runs_and_branches_on_data(tiny: CompiledPathway) -> None:
+    run = PathwayEngine(tiny).start({"patient_label": "Jo"})
+    [assess] = run.ready_tasks()
+    assert (assess.name, assess.role, assess.form, assess.due_working_days) == (
+        "Assess the wound",
+        "cns",
+        "assess.schema.json",
+        2,
+    )
+    assert assess.instructions == "Look at the wound of patient Jo."
+
+    run.complete_task(assess.id, {"size_cm": 7, "infected": False})
+
+    [review] = run.ready_tasks()
+    assert (review.bpmn_id, review.role) == ("review", "oncologist")
+    run.complete_task(review.id, {"plan": "Dressings"})
+    assert run.is_finished
+
+
+def test_small_wound_skips_review(tiny: CompiledPathway) -> None:
+    run = PathwayEngine(tiny).start({"patient_label": "Jo"})
+    run.complete_task(run.ready_tasks()[0].id, {"size_cm": 1, "infected": False})
+    assert run.ready_tasks() == []
+    assert run.is_finished
+
+
+def test_state_round_trip_has_no_spec_and_a_format(tiny: CompiledPathway) -> None:
+    engine = PathwayEngine(tiny)
+    run = engine.start({"patient_label": "Jo"})
+    state = run.state()
+    stored = json.loads(state)
+    assert stored["state_format"] == 1
+    assert "spec" not in stored and "subprocess_specs" not in stored
+    restored = engine.restore(state)
+    assert [t.id for t in restored.ready_tasks()] == [t.id for t in run.ready_tasks()]
+
+
+def test_completing_a_task_twice_is_refused(tiny: CompiledPathway) -> None:
+    run = PathwayEngine(tiny).start({"patient_label": "Jo"})
+    task_id = run.ready_tasks()[0].id
+    run.complete_task(task_id, {"size_cm": 1, "infected": False})
+    with pytest.raises(TaskNotReadyError):
+        run.complete_task(task_id, {"size_cm": 1, "infected": False})
+    with pytest.raises(TaskNotReadyError):
+        run.complete_task("not-a-uuid", {})
+
+
+def test_message_not_awaited_is_refused(tiny: CompiledPathway) -> None:
+    run = PathwayEngine(tiny).start({"patient_label": "Jo"})
+    with pytest.raises(MessageNotAcceptedError):
+        run.send_message("progression", {})
+    assert run.state()  # a refused message leaves a saveable run
+
+
+def test_cancel_leaves_no_ready_task(tiny: CompiledPathway) -> None:
+    run = PathwayEngine(tiny).start({"patient_label": "Jo"})
+    run.cancel()
+    assert run.ready_tasks() == []
+
+
+def test_timer_is_listed_with_its_due_time_and_fires() -> None:
+    timer = (
+        '<bpmn:intermediateCatchEvent id="wait" name="Wait a moment">'
+        '<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+        '"PT0.01S"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+    )
+    pathway = compile_bpmn({"t.bpmn": process(chain(timer, user_task()))}, {"f.json": FORM})
+    run = PathwayEngine(pathway).start()
+    [pending] = run.pending_timers()
+    assert pending.event_name == "Wait a moment" and pending.due_at.tzinfo is not None
+    import time
+
+    time.sleep(0.02)
+    run.fire_due_timers()
+    assert [t.bpmn_id for t in run.ready_tasks()] == ["task"]
+    assert run.pending_timers() == []
+
+
+def test_real_pathway_progression_message_starts_a_new_assessment(
+    real_pathway: CompiledPathway,
+) -> None:
+    run = PathwayEngine(real_pathway).start({"patient_id": 1, "patient_age": 60})
+    assert run.accepts_message("progression")
+    run.send_message("progression", {"date": "2026-11-01", "sites": ["C78.7"]})
+    names = sorted(t.name for t in run.ready_tasks())
+    assert names == ["Holistic needs assessment", "Register secondary diagnosis"]

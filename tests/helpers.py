@@ -1,0 +1,57 @@
+"""Shared steps for app-level tests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.services.actor import Actor
+from mdt.services.demo import demo_nhs_numbers, example_answers
+from mdt.services.instances import complete_task, start_pathway
+from mdt.services.pathways import form_schema
+from mdt.services.patients import register_patient
+
+NHS_NUMBERS = demo_nhs_numbers()
+
+
+def new_patient(actor: Actor, index: int = 0, start: bool = True, **kwargs: Any) -> PatientModel:
+    return register_patient(
+        actor,
+        NHS_NUMBERS[index],
+        kwargs.get("given", "Jo"),
+        kwargs.get("family", f"Test{index}"),
+        date(1960, 1, 1 + index),
+        "Riverside Surgery",
+        start=start,
+    )
+
+
+def start_on(actor: Actor, patient: PatientModel, key: str) -> None:
+    start_pathway(actor, patient.id, key)
+
+
+def ready_tasks(patient_id: int) -> list[HumanTaskModel]:
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.patient_id == patient_id, HumanTaskModel.status == TaskStatus.READY
+            )
+            .order_by(HumanTaskModel.id)
+        )
+    )
+
+
+def ready_task(patient_id: int, name: str) -> HumanTaskModel:
+    matches = [t for t in ready_tasks(patient_id) if t.name == name]
+    assert matches, f"{name!r} not ready; ready: {[t.name for t in ready_tasks(patient_id)]}"
+    return matches[0]
+
+
+def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any) -> None:
+    schema = form_schema(task.instance.pathway_version, task.form) or {}
+    complete_task(actor, task.id, {**example_answers(schema), **overrides})

@@ -1,0 +1,95 @@
+"""Every page is behind sign-in and a role check; CSRF guards every form."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from mdt.web.access import ANY_ROLE, PUBLIC, ROLES
+
+from .conftest import Auth
+
+
+def test_every_route_declares_who_may_use_it(app: Flask) -> None:
+    undeclared = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        and not any(
+            getattr(app.view_functions[rule.endpoint], marker, None)
+            for marker in (PUBLIC, ANY_ROLE, ROLES)
+        )
+    ]
+    assert undeclared == []
+
+
+def test_pages_need_sign_in(client: FlaskClient, app: Flask) -> None:
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if getattr(view, PUBLIC, False) or rule.endpoint == "static" or "GET" not in rule.methods:
+            continue
+        url = (
+            rule.rule.replace("<int:task_id>", "1")
+            .replace("<int:patient_id>", "1")
+            .replace("<int:user_id>", "1")
+        )
+        response = client.get(url)
+        assert response.status_code == 302 and "/sign-in" in response.location, rule.rule
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "status"),
+    [
+        ("cns", "/admin/users", 403),
+        ("admin", "/tasks", 403),
+        ("admin", "/patients", 403),
+        ("oncologist", "/admin/users/new", 403),
+        ("admin", "/admin/users", 200),
+        ("cns", "/tasks", 200),
+        ("coordinator", "/patients", 200),
+        ("manager", "/tasks", 200),
+    ],
+)
+def test_role_matrix(
+    make_user, auth: Auth, client: FlaskClient, role: str, url: str, status: int
+) -> None:
+    user = make_user(role)
+    auth.login(user.username)
+    assert client.get(url).status_code == status
+
+
+def test_form_post_without_csrf_token_is_refused(make_user, client: FlaskClient) -> None:
+    make_user("cns", username="nurse")
+    response = client.post("/sign-in", data={"username": "nurse", "password": "x" * 20})
+    assert response.status_code == 400
+    assert "The form had expired" in response.get_data(as_text=True)
+
+
+def test_sign_in_failure_shows_error_summary_and_keeps_username(make_user, auth: Auth) -> None:
+    make_user("cns", username="nurse")
+    response = auth.login("nurse", "wrong password!")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "There is a problem" in page and 'value="nurse"' in page
+
+
+def test_next_redirect_is_only_followed_within_the_site(make_user, client: FlaskClient) -> None:
+    from .conftest import PASSWORD, csrf_token
+
+    make_user("cns", username="nurse")
+    token = csrf_token(client, "/sign-in")
+    response = client.post(
+        "/sign-in?next=//evil.example/x",
+        data={"username": "nurse", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302 and response.location == "/"
+
+
+def test_deactivated_user_cannot_sign_in(make_user, auth: Auth, actor) -> None:
+    from mdt.services.actor import SYSTEM
+    from mdt.services.users import set_active
+
+    user = make_user("cns")
+    set_active(SYSTEM, user.id, False)
+    assert auth.login(user.username).status_code == 400

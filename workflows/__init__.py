@@ -1,0 +1,37 @@
+"""The engine layer: SpiffWorkflow behind a small facade.
+
+Nothing here knows about Flask, SQLAlchemy, the application or any one clinical
+pathway. The application hands in BPMN and form files and gets back plain data.
+"""
+
+from workflows.engine import PathwayEngine, PathwayRun
+from workflows.errors import (
+    EngineError,
+    MessageNotAcceptedError,
+    PathwayInvalidError,
+    Problem,
+    ScriptTimeoutError,
+    TaskNotReadyError,
+    WorkflowRunError,
+)
+from workflows.loader import CompiledPathway, UserTaskInfo, compile_pathway
+from workflows.records import PendingTimer, ReadyTask
+from workflows.templating import render_text
+
+__all__ = [
+    "CompiledPathway",
+    "EngineError",
+    "MessageNotAcceptedError",
+    "PathwayEngine",
+    "PathwayInvalidError",
+    "PathwayRun",
+    "PendingTimer",
+    "Problem",
+    "ReadyTask",
+    "ScriptTimeoutError",
+    "TaskNotReadyError",
+    "UserTaskInfo",
+    "WorkflowRunError",
+    "compile_pathway",
+    "render_text",
+]

@@ -1,0 +1,219 @@
+"""The facade: start a pathway, list its ready human tasks, complete them, send it
+messages, fire its timers, cancel it, and save it. Nothing outside this package
+touches a BpmnWorkflow or a Spiff task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.errors import (
+    EngineError,
+    MessageNotAcceptedError,
+    ScriptTimeoutError,
+    TaskNotReadyError,
+    WorkflowRunError,
+)
+from workflows.loader import CompiledPathway
+from workflows.records import PendingTimer, ReadyTask
+from workflows.sandbox import (
+    SandboxEnvironment,
+    SandboxInterrupt,
+    check_deadline,
+    default_helpers,
+    time_limit,
+)
+from workflows.serialization import dump_state, load_state
+from workflows.templating import render_text
+
+TIMER_EVENT_TYPES = {
+    "DurationTimerEventDefinition",
+    "TimeDateEventDefinition",
+    "CycleTimerEventDefinition",
+}
+
+
+class _SandboxedScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine with the sandbox as its environment.
+
+    ``call_service`` is overridden because the base one has a NameError in its except branch.
+    """
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        raise WorkflowRunError("Service tasks are not supported.", task.task_spec.bpmn_name)
+
+
+class PathwayEngine:
+    """Runs instances of one compiled pathway version."""
+
+    def __init__(
+        self,
+        pathway: CompiledPathway,
+        *,
+        time_limit_seconds: float = 2.0,
+        helpers: Mapping[str, Callable[..., Any]] | None = None,
+    ):
+        self.pathway = pathway
+        self.time_limit_seconds = time_limit_seconds
+        environment = SandboxEnvironment(helpers if helpers is not None else default_helpers())
+        self._script_engine = _SandboxedScriptEngine(environment=environment)
+
+    def start(self, data: Mapping[str, Any] | None = None) -> PathwayRun:
+        workflow = BpmnWorkflow(
+            self.pathway.spec, self.pathway.subprocess_specs, script_engine=self._script_engine
+        )
+        workflow.task_tree.data.update(dict(data or {}))
+        run = PathwayRun(self, workflow)
+        run._advance()
+        return run
+
+    def restore(self, state: str) -> PathwayRun:
+        workflow = load_state(state, self.pathway.spec, self.pathway.subprocess_specs)
+        workflow.script_engine = self._script_engine
+        return PathwayRun(self, workflow)
+
+
+class PathwayRun:
+    """One patient's pathway, in memory, between a load and a save."""
+
+    def __init__(self, engine: PathwayEngine, workflow: BpmnWorkflow):
+        self._engine = engine
+        self._workflow = workflow
+        self._broken = False
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        return bool(self._workflow.is_completed())
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        tasks = self._workflow.get_tasks(state=TaskState.READY, manual=True)
+        return [self._ready_task(task) for task in tasks]
+
+    def pending_timers(self) -> list[PendingTimer]:
+        timers = []
+        for event in self._workflow.waiting_events():
+            if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
+                due = datetime.fromisoformat(event.value)
+                if due.tzinfo is None:
+                    due = due.replace(tzinfo=UTC)
+                timers.append(PendingTimer(event.name, due.astimezone(UTC)))
+        return timers
+
+    def accepts_message(self, name: str) -> bool:
+        return name in self._engine.pathway.message_names
+
+    def state(self) -> str:
+        if self._broken:
+            raise EngineError("This run failed part-way; its state must not be saved.")
+        return dump_state(self._workflow)
+
+    # -- changing ------------------------------------------------------------
+
+    def complete_task(self, task_id: str, data: Mapping[str, Any]) -> None:
+        task = self._ready_human_task(task_id)
+        task.task_spec.add_data_from_form(task, dict(data))
+        with self._guarded(task):
+            task.run()
+            self._workflow.do_engine_steps(will_complete_task=_check)
+
+    def send_message(self, name: str, payload: Mapping[str, Any]) -> None:
+        event = BpmnEvent(MessageEventDefinition(name), payload=dict(payload))
+        try:
+            with time_limit(self._engine.time_limit_seconds):
+                self._workflow.send_event(event)
+        except WorkflowException:
+            # Nothing in the instance waits for it; the instance is unchanged.
+            raise MessageNotAcceptedError(f"The pathway is not waiting for '{name}'.") from None
+        except SandboxInterrupt:
+            self._broken = True
+            raise ScriptTimeoutError("Stopped delivering the message: too slow", name) from None
+        with self._guarded(None):
+            self._workflow.do_engine_steps(will_complete_task=_check)
+
+    def fire_due_timers(self) -> None:
+        with self._guarded(None):
+            self._workflow.refresh_timers()
+            self._workflow.do_engine_steps(will_complete_task=_check)
+
+    def cancel(self) -> None:
+        self._workflow.cancel()
+
+    # -- internals -----------------------------------------------------------
+
+    def _advance(self) -> None:
+        with self._guarded(None):
+            self._workflow.do_engine_steps(will_complete_task=_check)
+
+    def _ready_human_task(self, task_id: str) -> SpiffTask:
+        try:
+            task = self._workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, SpiffWorkflowException):
+            raise TaskNotReadyError(f"No task {task_id} in this pathway.") from None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReadyError("This task is no longer waiting to be done.")
+        return task
+
+    @contextmanager
+    def _guarded(self, task: SpiffTask | None) -> Iterator[None]:
+        """Run engine work under the time limit; turn every failure into our own error."""
+        name = task.task_spec.bpmn_name if task is not None else None
+        try:
+            with time_limit(self._engine.time_limit_seconds):
+                yield
+        except SandboxInterrupt:
+            self._broken = True
+            raise ScriptTimeoutError(
+                f"Stopped after {self._engine.time_limit_seconds:g} s: the pathway's scripts "
+                "took too long",
+                name,
+            ) from None
+        except (SpiffWorkflowException, EngineError) as error:
+            self._broken = True
+            failed = getattr(error, "task", None)
+            where = failed.task_spec.bpmn_name or failed.task_spec.bpmn_id if failed else name
+            raise WorkflowRunError(_message(error), where) from error
+
+    def _ready_task(self, task: SpiffTask) -> ReadyTask:
+        spec = task.task_spec
+        process_id = spec._wf_spec.name
+        info = self._engine.pathway.task_info(process_id, spec.bpmn_id)
+        text = spec.extensions.get("instructionsForEndUser") or spec.documentation or ""
+        return ReadyTask(
+            id=str(task.id),
+            bpmn_id=spec.bpmn_id,
+            name=spec.bpmn_name or spec.bpmn_id,
+            process_id=process_id,
+            lane=spec.lane,
+            role=info.role if info else None,
+            form=info.form if info else None,
+            standards=info.standards if info else (),
+            due_working_days=info.due_working_days if info else None,
+            instructions=render_text(text, task.data) if text else "",
+            properties=dict(info.properties) if info else {},
+        )
+
+
+def _check(task: SpiffTask) -> None:
+    # Called before the engine completes each task: a BPMN loop with no scripts in
+    # it still meets the deadline here.
+    check_deadline()
+
+
+def _message(error: Exception) -> str:
+    parts = [str(error.args[0]) if error.args else type(error).__name__]
+    inner = getattr(error, "error", None) or error.__cause__
+    if inner is not None and str(inner) not in parts[0]:
+        parts.append(str(inner))
+    return ": ".join(parts)

@@ -1,0 +1,286 @@
+"""The project's own checks on a pathway, beyond what XSD and the engine's parser catch.
+
+SpiffWorkflow accepts a diagram whose conditions are not Python, whose timers are
+unquoted, or whose gateways can dead-end; those only fail when a patient reaches
+them. Every check here names the element and line so an editor can point at it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from workflows.errors import Problem, SandboxCompileError
+from workflows.sandbox import compile_expression, compile_script
+from workflows.templating import check_template
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+}
+FORM_PROPERTY = "formJsonSchemaFilename"
+HUMAN_TASKS = ("userTask", "manualTask")
+UNSUPPORTED = {
+    "serviceTask": "Service tasks call external systems and are not supported; use a user task.",
+    "businessRuleTask": "Business rule (DMN) tasks are not supported; use a script task.",
+    "sendTask": "Send tasks are not supported; use a message throw event.",
+    "complexGateway": "Complex gateways are not supported; use exclusive or parallel gateways.",
+}
+
+
+@dataclass(frozen=True)
+class LintContext:
+    role_for_lane: Callable[[str], str | None]
+    known_roles: frozenset[str]
+    known_standards: frozenset[str] | None
+    forms: Mapping[str, Any]
+
+
+def local(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+def properties_of(element: etree._Element) -> dict[str, str]:
+    props = element.xpath(
+        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS
+    )
+    return {p.get("name"): p.get("value", "") for p in props}
+
+
+def extension_text(element: etree._Element, name: str) -> str | None:
+    found = element.xpath(f"./bpmn:extensionElements/spiffworkflow:{name}", namespaces=NS)
+    return found[0].text if found and found[0].text else None
+
+
+def lanes_by_element(process: etree._Element) -> dict[str, str]:
+    lanes = {}
+    for lane in process.xpath(".//bpmn:lane", namespaces=NS):
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
+            lanes[(ref.text or "").strip()] = lane.get("name") or lane.get("id")
+    return lanes
+
+
+class _Linter:
+    def __init__(self, filename: str, root: etree._Element, ctx: LintContext):
+        self.filename, self.root, self.ctx = filename, root, ctx
+        self.problems: list[Problem] = []
+
+    def report(self, element: etree._Element, message: str) -> None:
+        owner = element
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        self.problems.append(
+            Problem(
+                message,
+                file=self.filename,
+                line=element.sourceline,
+                element_id=owner.get("id") if owner is not None else None,
+                element_name=owner.get("name") if owner is not None else None,
+            )
+        )
+
+    def run(self) -> list[Problem]:
+        for process in self.root.xpath("./bpmn:process", namespaces=NS):
+            lanes = lanes_by_element(process)
+            for element in process.iter(etree.Element):
+                self.check_element(element, lanes)
+        return self.problems
+
+    def check_element(self, element: etree._Element, lanes: Mapping[str, str]) -> None:
+        name = local(element)
+        if name in UNSUPPORTED:
+            self.report(element, UNSUPPORTED[name])
+        elif name in HUMAN_TASKS:
+            self.check_human_task(element, lanes)
+        elif name in ("exclusiveGateway", "inclusiveGateway"):
+            self.check_gateway(element)
+        elif name == "conditionExpression":
+            self.check_expression(element, element.text, "Condition")
+        elif name in ("timeDuration", "timeDate", "timeCycle"):
+            self.check_timer(element, name)
+        elif name == "scriptTask":
+            self.check_script_task(element)
+        elif name == "messageEventDefinition":
+            self.check_message(element)
+        elif name in ("loopCardinality", "completionCondition"):
+            self.check_expression(element, element.text, "Multi-instance expression")
+        if name not in ("scriptTask",):
+            for script_kind in ("preScript", "postScript"):
+                self.check_script(element, extension_text(element, script_kind), script_kind)
+        instructions = extension_text(element, "instructionsForEndUser")
+        if instructions:
+            problem = check_template(instructions)
+            if problem:
+                self.report(element, f"Instructions are not a valid template: {problem}")
+
+    def check_expression(self, element: etree._Element, source: str | None, what: str) -> None:
+        if not source or not source.strip():
+            self.report(element, f"{what} is empty.")
+            return
+        try:
+            compile_expression(source.strip())
+        except SandboxCompileError as error:
+            self.report(element, f"{what} is not an allowed Python expression: {error}")
+
+    def check_script(self, element: etree._Element, source: str | None, what: str) -> None:
+        if source is None:
+            return
+        try:
+            compile_script(source)
+        except SandboxCompileError as error:
+            self.report(element, f"{what} is not allowed: {error}")
+
+    def check_script_task(self, element: etree._Element) -> None:
+        script_format = (element.get("scriptFormat") or "python").lower()
+        if script_format not in ("python", "python3"):
+            self.report(element, f"Script format '{script_format}' is not supported; use Python.")
+            return
+        scripts = element.xpath("./bpmn:script", namespaces=NS)
+        if not scripts or not (scripts[0].text or "").strip():
+            self.report(element, "Script task has no script.")
+            return
+        self.check_script(element, scripts[0].text, "Script")
+
+    def check_timer(self, element: etree._Element, kind: str) -> None:
+        source = (element.text or "").strip()
+        try:
+            tree = ast.parse(source, mode="eval")
+        except SyntaxError:
+            tree = None
+        if tree is None or not (
+            isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str)
+        ):
+            self.report(
+                element,
+                f"Timer value {source!r} must be a quoted ISO 8601 string, "
+                'e.g. "P7D" (the quotes are part of the expression).',
+            )
+            return
+        value = tree.body.value
+        parse = {
+            "timeDuration": TimerEventDefinition.parse_iso_duration,
+            "timeDate": TimerEventDefinition.get_datetime,
+            "timeCycle": TimerEventDefinition.parse_iso_recurring_interval,
+        }[kind]
+        try:
+            parse(value)
+        except Exception:  # the engine's parsers raise several types for bad input
+            self.report(
+                element, f"Timer value {value!r} is not a valid ISO 8601 {kind[4:].lower()}."
+            )
+
+    def check_gateway(self, element: etree._Element) -> None:
+        gateway_id = element.get("id")
+        outgoing = self.root.xpath(
+            f".//bpmn:sequenceFlow[@sourceRef='{gateway_id}']", namespaces=NS
+        )
+        if len(outgoing) > 1 and not element.get("default"):
+            self.report(
+                element,
+                "Gateway with several outgoing flows has no default flow; "
+                "a patient whose data matches no condition would be stuck.",
+            )
+        for flow in outgoing:
+            has_condition = flow.xpath("./bpmn:conditionExpression", namespaces=NS)
+            if len(outgoing) > 1 and not has_condition and flow.get("id") != element.get("default"):
+                self.report(
+                    flow, "Flow out of a gateway has neither a condition nor is the default."
+                )
+
+    def check_human_task(self, element: etree._Element, lanes: Mapping[str, str]) -> None:
+        props = properties_of(element)
+        lane = lanes.get(element.get("id", ""))
+        role = props.get("role") or (self.ctx.role_for_lane(lane) if lane else None)
+        if props.get("role") and props["role"] not in self.ctx.known_roles:
+            self.report(
+                element,
+                f"Role '{props['role']}' is not a known role "
+                f"({', '.join(sorted(self.ctx.known_roles))}).",
+            )
+        elif role is None:
+            where = f"Lane '{lane}'" if lane else "The task is in no lane and"
+            self.report(
+                element,
+                f"{where} does not map to a known role "
+                f"({', '.join(sorted(self.ctx.known_roles))}).",
+            )
+        self.check_form_reference(element, props)
+        self.check_standards(element, props.get("standards"))
+        due = props.get("dueWorkingDays")
+        if due is not None and not (due.isdigit() and 0 <= int(due) <= 365):
+            self.report(element, f"dueWorkingDays '{due}' must be a whole number from 0 to 365.")
+
+    def check_form_reference(self, element: etree._Element, props: Mapping[str, str]) -> None:
+        form = props.get(FORM_PROPERTY)
+        if local(element) == "userTask" and not form:
+            self.report(element, f"User task has no form (property {FORM_PROPERTY}).")
+        elif form and form not in self.ctx.forms:
+            self.report(element, f"Form '{form}' is not among the pathway's forms.")
+
+    def check_standards(self, element: etree._Element, standards: str | None) -> None:
+        if standards is None or self.ctx.known_standards is None:
+            return
+        for code in split_codes(standards):
+            if code not in self.ctx.known_standards:
+                self.report(
+                    element,
+                    f"Standard code '{code}' is not known "
+                    f"({', '.join(sorted(self.ctx.known_standards))}).",
+                )
+
+    def check_message(self, element: etree._Element) -> None:
+        parent = element.getparent()
+        catching = local(parent) in ("startEvent", "intermediateCatchEvent", "boundaryEvent")
+        if not catching or parent.getparent() is None:
+            return
+        ref = element.get("messageRef")
+        message = self.root.xpath(f".//bpmn:message[@id='{ref}']", namespaces=NS) if ref else []
+        declared = element.xpath(".//spiffworkflow:messageVariable", namespaces=NS) or (
+            message and message[0].xpath(".//spiffworkflow:messageVariable", namespaces=NS)
+        )
+        if not ref or not message:
+            self.report(element, "Message event refers to no bpmn:message.")
+        elif not declared:
+            self.report(
+                element,
+                "Catching message event declares no spiffworkflow:messageVariable;"
+                " its payload would be dropped.",
+            )
+
+
+def split_codes(value: str | None) -> tuple[str, ...]:
+    return tuple(code.strip() for code in (value or "").split(",") if code.strip())
+
+
+def lint_bpmn(filename: str, root: etree._Element, ctx: LintContext) -> list[Problem]:
+    return _Linter(filename, root, ctx).run()
+
+
+def load_forms(files: Mapping[str, bytes]) -> tuple[dict[str, Any], list[Problem]]:
+    """Parse and check every form schema; forms are JSON Schema objects."""
+    forms: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for name, raw in files.items():
+        try:
+            schema = json.loads(raw)
+            Draft202012Validator.check_schema(schema)
+        except (ValueError, SchemaError) as error:
+            problems.append(Problem(f"Form is not valid JSON Schema: {error}", file=name))
+            continue
+        if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+            problems.append(Problem("Form schema must be an object with properties.", file=name))
+            continue
+        forms[name] = schema
+    return forms, problems
+
+
+def all_problems(parts: Iterable[list[Problem]]) -> list[Problem]:
+    return [problem for part in parts for problem in part]

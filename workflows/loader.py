@@ -1,0 +1,217 @@
+"""Turn uploaded BPMN and form files into a validated, runnable pathway."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask as ManualTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+
+from workflows.errors import PathwayInvalidError, Problem
+from workflows.lint import FORM_PROPERTY, LintContext, lint_bpmn, load_forms, split_codes
+from workflows.xml_safety import DEFAULT_MAX_BYTES, parse_untrusted_xml
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    """What the pathway says about one human task, read once from the spec."""
+
+    process_id: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    role: str | None
+    form: str | None
+    standards: tuple[str, ...]
+    due_working_days: int | None
+    properties: dict[str, str]
+
+
+@dataclass
+class CompiledPathway:
+    """A parsed, validated pathway: specs for the engine plus what the application reads."""
+
+    process_id: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    forms: dict[str, Any]
+    user_tasks: dict[tuple[str, str], UserTaskInfo]
+    message_names: frozenset[str]
+    sha256: str
+    process_names: dict[str, str] = field(default_factory=dict)
+
+    def task_info(self, process_id: str, bpmn_id: str) -> UserTaskInfo | None:
+        return self.user_tasks.get((process_id, bpmn_id))
+
+
+def _digest(bpmn_files: Mapping[str, bytes], forms: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(bpmn_files):
+        digest.update(name.encode() + b"\0" + bpmn_files[name] + b"\0")
+    for name in sorted(forms):
+        digest.update(name.encode() + b"\0" + forms[name] + b"\0")
+    return digest.hexdigest()
+
+
+def _problem_from(error: ValidationException, filename: str | None = None) -> Problem:
+    return Problem(
+        str(error.args[0]) if error.args else str(error),
+        file=getattr(error, "file_name", None) or filename,
+        line=getattr(error, "line_number", None) or None,
+        element_id=getattr(error, "id", None) or None,
+        element_name=getattr(error, "name", None) or None,
+    )
+
+
+def _parse_all(bpmn_files: Mapping[str, bytes], max_bytes: int) -> dict[str, etree._ElementTree]:
+    trees, problems = {}, []
+    for name, raw in bpmn_files.items():
+        try:
+            tree = parse_untrusted_xml(raw, name, max_bytes)
+            VALIDATOR.validate(tree.getroot(), name)
+            trees[name] = tree
+        except PathwayInvalidError as error:
+            problems.extend(error.problems)
+        except ValidationException as error:
+            problems.append(_problem_from(error, name))
+    if problems:
+        raise PathwayInvalidError(problems)
+    return trees
+
+
+def _main_process(parser: SpiffBpmnParser, wanted: str | None) -> str:
+    executable = parser.get_process_ids()
+    if wanted:
+        if wanted not in executable:
+            raise PathwayInvalidError(
+                [
+                    Problem(
+                        f"Process '{wanted}' is not an executable process "
+                        f"here ({', '.join(executable) or 'none'})."
+                    )
+                ]
+            )
+        return wanted
+    top = [pid for pid in executable if pid not in parser.get_process_dependencies()]
+    if not top:
+        raise PathwayInvalidError(
+            [
+                Problem(
+                    'No executable process: set isExecutable="true" '
+                    "on the process that starts the pathway."
+                )
+            ]
+        )
+    if len(top) > 1:
+        raise PathwayInvalidError(
+            [
+                Problem(
+                    "Several top-level executable processes "
+                    f"({', '.join(top)}); say which one starts the pathway."
+                )
+            ]
+        )
+    return top[0]
+
+
+def _user_tasks(
+    specs: Iterable[Any],
+    role_for_lane: Callable[[str], str | None],
+) -> dict[tuple[str, str], UserTaskInfo]:
+    infos = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if not isinstance(task_spec, UserTaskMixin | ManualTaskMixin):
+                continue
+            props = dict(task_spec.extensions.get("properties", {}))
+            lane = task_spec.lane
+            due = props.get("dueWorkingDays")
+            infos[(spec.name, task_spec.bpmn_id)] = UserTaskInfo(
+                process_id=spec.name,
+                bpmn_id=task_spec.bpmn_id,
+                name=task_spec.bpmn_name or task_spec.bpmn_id,
+                lane=lane,
+                role=props.get("role") or (role_for_lane(lane) if lane else None),
+                form=props.get(FORM_PROPERTY),
+                standards=split_codes(props.get("standards")),
+                due_working_days=int(due) if due and due.isdigit() else None,
+                properties=props,
+            )
+    return infos
+
+
+def _message_names(specs: Iterable[Any]) -> frozenset[str]:
+    names = set()
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if isinstance(task_spec, CatchingEvent) and isinstance(
+                definition, MessageEventDefinition
+            ):
+                names.add(definition.name)
+    return frozenset(names)
+
+
+def compile_pathway(
+    bpmn_files: Mapping[str, bytes],
+    forms: Mapping[str, bytes],
+    *,
+    role_for_lane: Callable[[str], str | None],
+    known_roles: Iterable[str],
+    known_standards: Iterable[str] | None = None,
+    process_id: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> CompiledPathway:
+    """Validate everything (XSD, engine parse, project lint) and return a runnable pathway.
+
+    Raises PathwayInvalidError with every problem found, each naming file, line and element.
+    """
+    if not bpmn_files:
+        raise PathwayInvalidError([Problem("No BPMN file given.")])
+    trees = _parse_all(bpmn_files, max_bytes)
+    schemas, problems = load_forms(forms)
+    ctx = LintContext(
+        role_for_lane=role_for_lane,
+        known_roles=frozenset(known_roles),
+        known_standards=frozenset(known_standards) if known_standards is not None else None,
+        forms=schemas,
+    )
+    parser = SpiffBpmnParser()
+    for name, tree in trees.items():
+        problems.extend(lint_bpmn(name, tree.getroot(), ctx))
+        try:
+            parser.add_bpmn_xml(tree, name)
+        except ValidationException as error:
+            problems.append(_problem_from(error, name))
+    if problems:
+        raise PathwayInvalidError(problems)
+    main = _main_process(parser, process_id)
+    try:
+        spec = parser.get_spec(main)
+        subprocess_specs = parser.get_subprocess_specs(main)
+    except ValidationException as error:
+        raise PathwayInvalidError([_problem_from(error)]) from None
+    missing = [name for name, sub in subprocess_specs.items() if sub is None]
+    if missing:
+        raise PathwayInvalidError(
+            [Problem(f"Called process '{name}' is not in the uploaded files.") for name in missing]
+        )
+    all_specs = [spec, *subprocess_specs.values()]
+    return CompiledPathway(
+        process_id=main,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        forms=schemas,
+        user_tasks=_user_tasks(all_specs, role_for_lane),
+        message_names=_message_names(all_specs),
+        sha256=_digest(bpmn_files, forms),
+        process_names={s.name: (s.description or s.name) for s in all_specs},
+    )

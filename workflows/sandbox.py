@@ -1,0 +1,309 @@
+"""The only place pathway expressions and scripts run.
+
+Every condition, script, timer and payload in an uploaded diagram is code written
+by someone we do not fully trust. It is compiled with RestrictedPython (no dunder
+access, no imports, guarded attribute and item access), given an explicit whitelist
+of builtins and helper *functions* (never a module: a module is a way back to
+``sys``), and run under a wall-clock deadline enforced by a line tracer that only
+traces sandboxed frames. ``try`` is refused so a script cannot swallow the timeout.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from types import CodeType, FrameType
+from typing import Any, cast
+
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from RestrictedPython.transformer import RestrictingNodeTransformer
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
+    BasePythonScriptEngineEnvironment,
+)
+
+from workflows.errors import SandboxCompileError, SandboxLimitError
+
+SANDBOX_FILENAME = "<pathway-script>"
+MAX_SEQUENCE_ITEMS = 100_000
+MAX_INT_BITS = 4096
+
+_state = threading.local()
+
+
+class SandboxInterrupt(BaseException):
+    """Raised inside sandboxed frames when the run's deadline has passed.
+
+    A BaseException so that no ``except Exception`` on the way out (ours or the
+    engine's) mistakes it for an ordinary script error and carries on.
+    """
+
+
+class _PathwayPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, tightened for pathway scripts."""
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        self.error(node, "try/except is not allowed in pathway scripts.")
+        return node
+
+    def visit_Import(self, node: ast.Import) -> ast.AST:
+        self.error(node, "import is not allowed in pathway scripts; use the provided helpers.")
+        return node
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> ast.AST:
+        self.error(node, "import is not allowed in pathway scripts; use the provided helpers.")
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = cast(ast.BinOp, self.node_contents_visit(node))
+        guard = {ast.Pow: "_pow_", ast.Mult: "_mul_", ast.LShift: "_lshift_"}.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(
+            func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right], keywords=[]
+        )
+        ast.copy_location(call, node)
+        return ast.fix_missing_locations(call)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        if isinstance(node.op, ast.Pow | ast.Mult | ast.LShift):
+            self.error(node, "Use x = x * y rather than x *= y in pathway scripts.")
+        return cast(ast.AST, super().visit_AugAssign(node))
+
+
+def _check_int(value: Any) -> Any:
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise SandboxLimitError("Number too large for a pathway script.")
+    return value
+
+
+def _pow(base: Any, exponent: Any) -> Any:
+    too_big = (
+        isinstance(base, int)
+        and isinstance(exponent, int)
+        and abs(base) > 1
+        and exponent * max(base.bit_length(), 1) > MAX_INT_BITS
+    )
+    if too_big:
+        raise SandboxLimitError("Number too large for a pathway script.")
+    return base**exponent
+
+
+def _mul(left: Any, right: Any) -> Any:
+    for seq, times in ((left, right), (right, left)):
+        sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(times, int)
+        if sequence and len(seq) * times > MAX_SEQUENCE_ITEMS:
+            raise SandboxLimitError("Sequence too large for a pathway script.")
+    return _check_int(left * right)
+
+
+def _lshift(left: Any, right: Any) -> Any:
+    if isinstance(right, int) and right > MAX_INT_BITS:
+        raise SandboxLimitError("Number too large for a pathway script.")
+    return left << right
+
+
+def _range(*args: int) -> range:
+    result = range(*args)
+    if len(result) > MAX_SEQUENCE_ITEMS:
+        raise SandboxLimitError("range() too large for a pathway script.")
+    return result
+
+
+def _inplace(op: str, left: Any, right: Any) -> Any:
+    # Only the operators RestrictedPython delegates here and we allow (see visit_AugAssign).
+    operations: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+    }
+    if op not in operations:
+        raise SandboxLimitError(f"Operator {op} is not allowed in pathway scripts.")
+    result = operations[op](left, right)
+    if isinstance(result, str | list | tuple) and len(result) > MAX_SEQUENCE_ITEMS:
+        raise SandboxLimitError("Sequence too large for a pathway script.")
+    return _check_int(result)
+
+
+_BUILTIN_NAMES = (
+    "abs all any bool dict divmod enumerate filter float int isinstance len list map max "
+    "min reversed round set sorted str sum tuple zip"
+).split()
+_EXCEPTIONS = "ArithmeticError KeyError IndexError TypeError ValueError ZeroDivisionError".split()
+
+
+def _builtins() -> dict[str, Any]:
+    import builtins
+
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in _BUILTIN_NAMES}
+    table.update({name: getattr(builtins, name) for name in _EXCEPTIONS})
+    table.update({"None": None, "True": True, "False": False, "range": _range, "pow": _pow})
+    return table
+
+
+_GUARDS: dict[str, Any] = {
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplace,
+    "_pow_": _pow,
+    "_mul_": _mul,
+    "_lshift_": _lshift,
+}
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> CodeType:
+    """Compile one expression under the sandbox policy, or raise SandboxCompileError."""
+    result = compile_restricted_eval(source, filename=SANDBOX_FILENAME, policy=_PathwayPolicy)
+    if result.errors or result.code is None:
+        raise SandboxCompileError("; ".join(result.errors) or "Not a valid expression.")
+    return result.code
+
+
+@lru_cache(maxsize=4096)
+def compile_script(source: str) -> CodeType:
+    """Compile one script under the sandbox policy, or raise SandboxCompileError."""
+    result = compile_restricted_exec(source, filename=SANDBOX_FILENAME, policy=_PathwayPolicy)
+    if result.errors or result.code is None:
+        raise SandboxCompileError("; ".join(result.errors) or "Not a valid script.")
+    return result.code
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Give every sandboxed frame run in this thread inside the block a shared deadline."""
+    previous = getattr(_state, "deadline", None)
+    _state.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _state.deadline = previous
+
+
+def check_deadline() -> None:
+    """Raise SandboxInterrupt when the current run's deadline has passed."""
+    deadline = getattr(_state, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise SandboxInterrupt
+
+
+def _run_traced(code: CodeType, namespace: dict[str, Any]) -> Any:
+    check_deadline()
+    deadline = getattr(_state, "deadline", None)
+    if deadline is None:
+        return eval(code, namespace)  # noqa: S307 - restricted code object, see module docstring
+
+    def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
+        if time.monotonic() > deadline:
+            raise SandboxInterrupt
+        return local_trace
+
+    def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
+        return local_trace if frame.f_code.co_filename == SANDBOX_FILENAME else None
+
+    previous = sys.gettrace()
+    sys.settrace(global_trace)
+    try:
+        return eval(code, namespace)  # noqa: S307 - restricted code object
+    finally:
+        sys.settrace(previous)
+
+
+def _json_safe(name: str, value: Any) -> Any:
+    """Task data must stay plain JSON: refuse anything else a script tries to leave behind."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        raise SandboxLimitError(
+            f"Variable '{name}' holds a {type(value).__name__}, which cannot be stored."
+        ) from None
+    return value
+
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """A SpiffWorkflow script environment that runs everything restricted."""
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]] | None = None):
+        super().__init__({})
+        self._builtins = _builtins()
+        self._helpers = dict(helpers or {})
+        for name, helper in self._helpers.items():
+            if not callable(helper) or isinstance(helper, type):
+                raise TypeError(f"Sandbox helper {name} must be a plain function")
+
+    def _namespace(self, context: Mapping[str, Any], external: Mapping[str, Any] | None) -> dict:
+        namespace: dict[str, Any] = {"__builtins__": self._builtins, **_GUARDS}
+        namespace.update(self._helpers)
+        namespace.update(external or {})
+        namespace.update(context)
+        return namespace
+
+    def evaluate(self, expression: str, context: dict, external_context: Any = None) -> Any:
+        code = compile_expression(expression)
+        return _run_traced(code, self._namespace(context, external_context))
+
+    def execute(self, script: str, context: dict, external_context: Any = None) -> bool:
+        code = compile_script(script)
+        namespace = self._namespace(context, external_context)
+        _run_traced(code, namespace)
+        # Helpers are callables and data never is, so a data key that shadows a helper survives.
+        reserved = set(_GUARDS) | set(external_context or {})
+        results = {
+            name: _json_safe(name, value)
+            for name, value in namespace.items()
+            if name != "__builtins__" and name not in reserved and not callable(value)
+        }
+        for name in set(context) - set(results):
+            del context[name]
+        context.update(results)
+        return True
+
+    def call_service(self, context: dict, **kwargs: Any) -> Any:
+        raise SandboxCompileError("Service tasks are not supported by this engine.")
+
+
+def default_helpers(clock: Callable[[], float] = time.time) -> dict[str, Callable[..., Any]]:
+    """The small, tested functions a pathway script may call."""
+    from datetime import date, timedelta
+
+    def today() -> str:
+        return date.fromtimestamp(clock()).isoformat()
+
+    def add_days(iso_date: str, days: int) -> str:
+        return (date.fromisoformat(iso_date) + timedelta(days=int(days))).isoformat()
+
+    def days_between(start: str, end: str) -> int:
+        return (date.fromisoformat(end) - date.fromisoformat(start)).days
+
+    def is_number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    def floor(value: float) -> int:
+        return math.floor(value)
+
+    return {
+        "today": today,
+        "add_days": add_days,
+        "days_between": days_between,
+        "is_number": is_number,
+        "floor": floor,
+    }
