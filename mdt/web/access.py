@@ -64,7 +64,7 @@ def install_access_rules(app: Flask) -> None:
     @app.before_request
     def _check_access() -> Any:
         view = app.view_functions.get(request.endpoint or "")
-        if view is None or getattr(view, PUBLIC, False):
+        if view is None or request.endpoint == "static" or getattr(view, PUBLIC, False):
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, send_from_directory
@@ -19,6 +21,18 @@ PACKAGES = {
 }
 
 
+_FONT_FACE = re.compile(r"@font-face\{[^}]*\}")
+NHSUK_CSS = "nhsuk-frontend.min.css"
+
+
+@lru_cache(maxsize=4)
+def _css_without_remote_fonts(path: Path, mtime: float) -> str:
+    # nhsuk-frontend's CSS loads Frutiger from a third-party CDN. A clinical system
+    # should not tell another server who is using it, nor depend on it: we drop the
+    # @font-face rules and the font stack falls back to Arial, as NHS.UK allows.
+    return _FONT_FACE.sub("", path.read_text(encoding="utf-8"))
+
+
 @bp.get("/vendor/<package>/<path:filename>")
 @public
 def vendor(package: str, filename: str) -> Response:
@@ -26,6 +40,14 @@ def vendor(package: str, filename: str) -> Response:
     if folder is None:
         abort(404)
     root = Path(current_app.config["MDT_NODE_MODULES"]) / folder
+    if package == "nhsuk" and filename == NHSUK_CSS:
+        path = root / NHSUK_CSS
+        if not path.exists():
+            abort(404)
+        response = Response(_css_without_remote_fonts(path, path.stat().st_mtime),
+                            mimetype="text/css")
+        response.cache_control.max_age = 3600
+        return response
     return send_from_directory(root, filename, max_age=3600)
 
 
