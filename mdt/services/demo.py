@@ -37,13 +37,36 @@ DEMO_USERS = [
     ("admin", "Robin Hughes", ["admin"], None),
 ]
 
-DEMO_PATIENTS = [
-    ("Ada", "Lovelace", date(1961, 12, 10), 0),
-    ("Grace", "Hopper", date(1956, 12, 9), 1),
-    ("Mary", "Seacole", date(1970, 11, 23), 2),
-    ("Rosalind", "Franklin", date(1972, 7, 25), 3),
-    ("Dorothy", "Hodgkin", date(1949, 5, 12), 4),
-    ("Elsie", "Inglis", date(1981, 8, 16), 6),
+# (first name, last name, born, stop when this task is ready, answers that differ from the
+# example ones, by form). None as the task: registered only. Patients end up spread over the
+# pathway so that every clinical role has work waiting.
+HIGH_NEEDS = {
+    "holistic-needs-assessment.schema.json": {
+        "offer": "01",
+        "physical": 6,
+        "practical": 5,
+        "emotional": 7,
+        "family": 6,
+        "spiritual": 2,
+        "distress": 8,
+        "uncontrolled_symptoms": True,
+        "of_working_age_or_working": True,
+        "wants_family_support": True,
+    },
+}
+DEMO_PATIENTS: list[tuple[str, str, date, str | None, dict[str, dict[str, Any]]]] = [
+    ("Ada", "Lovelace", date(1961, 12, 10), "Register secondary diagnosis", {}),
+    ("Grace", "Hopper", date(1956, 12, 9), "Allocate a CNS key worker", {}),
+    ("Mary", "Seacole", date(1970, 11, 23), "Holistic needs assessment", {}),
+    (
+        "Rosalind",
+        "Franklin",
+        date(1972, 7, 25),
+        "Refer for psychological and peer support",
+        HIGH_NEEDS,
+    ),
+    ("Dorothy", "Hodgkin", date(1949, 5, 12), "Treatment planning consultation", {}),
+    ("Elsie", "Inglis", date(1981, 8, 16), "Specialist palliative care assessment", HIGH_NEEDS),
 ]
 
 
@@ -87,20 +110,32 @@ def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
     return answers
 
 
-def _advance(patient: PatientModel, steps: int, actors: dict[str, Actor]) -> None:
-    for _ in range(steps):
-        task = db.session.scalar(
-            select(HumanTaskModel)
-            .where(
-                HumanTaskModel.patient_id == patient.id, HumanTaskModel.status == TaskStatus.READY
+def _advance(
+    patient: PatientModel,
+    stop_at: str | None,
+    actors: dict[str, Actor],
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    """Complete the patient's tasks, oldest first, until ``stop_at`` is ready."""
+    for _ in range(60):
+        ready = list(
+            db.session.scalars(
+                select(HumanTaskModel)
+                .where(
+                    HumanTaskModel.patient_id == patient.id,
+                    HumanTaskModel.status == TaskStatus.READY,
+                )
+                .order_by(HumanTaskModel.id)
             )
-            .order_by(HumanTaskModel.id)
-            .limit(1)
         )
-        if task is None or task.role not in actors:
+        if stop_at is None or not ready or any(t.name == stop_at for t in ready):
+            return
+        task = ready[0]
+        if task.role not in actors:
             return
         schema = form_schema(task.instance.pathway_version, task.form) or {}
-        complete_task(actors[task.role], task.id, example_answers(schema))
+        answers = {**example_answers(schema), **overrides.get(task.form or "", {})}
+        complete_task(actors[task.role], task.id, answers)
 
 
 def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
@@ -118,7 +153,7 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
     numbers = iter(demo_nhs_numbers())
     added = 0
     rng = random.Random(7)  # noqa: S311 - demo data, not security
-    for given, family, born, steps in DEMO_PATIENTS:
+    for given, family, born, stop_at, overrides in DEMO_PATIENTS:
         number = next(numbers)
         if db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number)):
             continue
@@ -130,6 +165,6 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
             born,
             rng.choice(["Riverside Surgery", "Park Lane Practice"]),
         )
-        _advance(patient, steps, actors)
+        _advance(patient, stop_at, actors, overrides)
         added += 1
     return DemoResult(new_passwords, added, version.version)

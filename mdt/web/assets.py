@@ -44,8 +44,9 @@ def vendor(package: str, filename: str) -> Response:
         path = root / NHSUK_CSS
         if not path.exists():
             abort(404)
-        response = Response(_css_without_remote_fonts(path, path.stat().st_mtime),
-                            mimetype="text/css")
+        response = Response(
+            _css_without_remote_fonts(path, path.stat().st_mtime), mimetype="text/css"
+        )
         response.cache_control.max_age = 3600
         return response
     return send_from_directory(root, filename, max_age=3600)

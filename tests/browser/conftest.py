@@ -43,8 +43,14 @@ def browser() -> Iterator[object]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -58,8 +64,14 @@ def page(browser: object, live_server: str) -> Iterator[object]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
     # Pages may answer 400/409 on purpose (form errors); their assets never may.
-    page.on("response", lambda response: errors.append(f"{response.status}: {response.url}")
-            if response.status >= 400 and response.request.resource_type != "document" else None)
+    page.on(
+        "response",
+        lambda response: (
+            errors.append(f"{response.status}: {response.url}")
+            if response.status >= 400 and response.request.resource_type != "document"
+            else None
+        ),
+    )
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"

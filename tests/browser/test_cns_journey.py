@@ -13,7 +13,9 @@ def test_cns_completes_first_contact(page, pathway, make_user, actor) -> None:
     coordinator = make_user("coordinator", username="coord")
     make_user("cns", username="nurse")
     patient = new_patient(actor(coordinator), given="Ada", family="Lovelace")
-    complete_with_examples(actor(coordinator), ready_task(patient.id, "Register secondary diagnosis"))
+    complete_with_examples(
+        actor(coordinator), ready_task(patient.id, "Register secondary diagnosis")
+    )
     complete_with_examples(actor(coordinator), ready_task(patient.id, "Allocate a CNS key worker"))
     db.session.remove()
 
@@ -46,7 +48,8 @@ def test_cns_completes_first_contact(page, pathway, make_user, actor) -> None:
     page.get_by_label("Telephone").check()
     page.get_by_label("What secondary breast cancer means").check()
     page.get_by_role("group", name="Has the patient been told how to reach you").get_by_label(
-        "Yes").check()
+        "Yes"
+    ).check()
     page.get_by_role("button", name="Complete task").click()
 
     page.get_by_text("completed for LOVELACE, Ada").wait_for()
