@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi:app
 
-.PHONY: run test lint format bench install install-dev migrate seed scheduler clean
+.PHONY: run test lint format bench install install-dev migrate seed scheduler clean diagrams
 
 # -- set-up (idempotent: stamps re-run an install only when its inputs change) ------------
 $(BIN)/python:
@@ -58,3 +58,7 @@ format: install-dev
 
 clean:
 	rm -rf $(VENV) node_modules instance/mdt.sqlite3
+
+# Pictures in docs/pathway.md, drawn from the BPMN by bpmn-js (needs chromium).
+diagrams: install-dev
+	$(BIN)/python scripts/render_diagrams.py

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,11 +31,7 @@ def test_pages_need_sign_in(client: FlaskClient, app: Flask) -> None:
         view = app.view_functions[rule.endpoint]
         if getattr(view, PUBLIC, False) or rule.endpoint == "static" or "GET" not in rule.methods:
             continue
-        url = (
-            rule.rule.replace("<int:task_id>", "1")
-            .replace("<int:patient_id>", "1")
-            .replace("<int:user_id>", "1")
-        )
+        url = re.sub(r"<[^>]+>", "1", rule.rule)
         response = client.get(url)
         assert response.status_code == 302 and "/sign-in" in response.location, rule.rule
 

@@ -13,7 +13,10 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import (
+    MessageEventDefinition,
+    SignalEventDefinition,
+)
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
@@ -129,7 +132,14 @@ class PathwayRun:
             self._workflow.do_engine_steps(will_complete_task=_check)
 
     def send_message(self, name: str, payload: Mapping[str, Any]) -> None:
-        event = BpmnEvent(MessageEventDefinition(name), payload=dict(payload))
+        """Deliver a message; MessageNotAcceptedError when nothing waits for it."""
+        self._deliver(BpmnEvent(MessageEventDefinition(name), payload=dict(payload)), name)
+
+    def send_signal(self, name: str, payload: Mapping[str, Any]) -> None:
+        """Broadcast a signal; MessageNotAcceptedError when nothing waits for it."""
+        self._deliver(BpmnEvent(SignalEventDefinition(name), payload=dict(payload)), name)
+
+    def _deliver(self, event: BpmnEvent, name: str) -> None:
         try:
             with time_limit(self._engine.time_limit_seconds):
                 self._workflow.send_event(event)

@@ -62,7 +62,15 @@ def page(browser: object, live_server: str) -> Iterator[object]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+    # A request the browser aborted because the user moved on is not a fault.
+    page.on(
+        "requestfailed",
+        lambda request: (
+            None
+            if "ERR_ABORTED" in (request.failure or "")
+            else errors.append(f"failed: {request.url} {request.failure}")
+        ),
+    )
     # Pages may answer 400/409 on purpose (form errors); their assets never may.
     page.on(
         "response",

@@ -103,3 +103,26 @@ def test_real_pathway_progression_message_starts_a_new_assessment(
     run.send_message("progression", {"date": "2026-11-01", "sites": ["C78.7"]})
     names = sorted(t.name for t in run.ready_tasks())
     assert names == ["Holistic needs assessment", "Register secondary diagnosis"]
+
+
+def test_signal_reaches_a_waiting_catch_event() -> None:
+    catch = (
+        '<bpmn:intermediateCatchEvent id="wait" name="Results back">'
+        "<bpmn:extensionElements><spiffworkflow:variableName>results</spiffworkflow:variableName>"
+        "</bpmn:extensionElements>"
+        '<bpmn:signalEventDefinition signalRef="sig" /></bpmn:intermediateCatchEvent>'
+    )
+    pathway = compile_bpmn(
+        {
+            "s.bpmn": process(
+                chain(catch, user_task()), extra='<bpmn:signal id="sig" name="results" />'
+            )
+        },
+        {"f.json": FORM},
+    )
+    run = PathwayEngine(pathway).start()
+    assert run.ready_tasks() == []
+    run.send_signal("results", {"ok": True})
+    assert [t.bpmn_id for t in run.ready_tasks()] == ["task"]
+    with pytest.raises(MessageNotAcceptedError):
+        run.send_signal("results", {})

@@ -1,0 +1,80 @@
+"""The five synthetic patients through the application: services, database, projections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, InstanceStatus, PathwayInstanceModel, TaskStatus, TimerModel
+from mdt.services.actor import Actor
+from mdt.services.calendar import add_working_days
+from mdt.services.demo import example_answers
+from mdt.services.instances import close_pathway, complete_task, send_event
+from mdt.services.pathways import form_schema
+
+from .helpers import new_patient, ready_tasks
+from .scenarios import SCENARIOS, Step
+
+ROLES = ("coordinator", "cns", "oncologist", "palliative", "manager")
+
+
+class AppDriver:
+    def __init__(self, actors: dict[str, Actor], patient_id: int):
+        self.actors, self.patient_id = actors, patient_id
+        self.instance_id = ready_tasks(patient_id)[0].instance_id
+
+    def ready(self) -> dict[str, tuple[str | None, int | None]]:
+        shown = {}
+        for task in ready_tasks(self.patient_id):
+            days = None
+            for n in range(0, 31):  # which working-day period gives this due date?
+                if add_working_days(task.created_at, n) == task.due_at:
+                    days = n
+                    break
+            shown[task.name] = (task.role, days)
+        return shown
+
+    def do(self, name: str, answers: dict[str, Any]) -> None:
+        [task] = [t for t in ready_tasks(self.patient_id) if t.name == name]
+        data = {
+            **example_answers(form_schema(task.instance.pathway_version, task.form) or {}),
+            **answers,
+        }
+        complete_task(self.actors[task.role], task.id, data)
+        db.session.expire_all()
+        stored = db.session.get(HumanTaskModel, task.id)
+        assert stored.status == TaskStatus.COMPLETED
+        assert stored.data == data
+        assert stored.completed_by_id == self.actors[task.role].user_id
+
+    def step(self, step: Step) -> None:
+        kind, *args = step
+        if kind == "ready":
+            assert self.ready() == args[0]
+        elif kind == "do":
+            self.do(*args)
+        elif kind == "event":
+            send_event(self.actors["coordinator"], self.instance_id, *args)
+        elif kind == "close":
+            close_pathway(self.actors["coordinator"], self.instance_id, args[0], {})
+            instance = db.session.get(PathwayInstanceModel, self.instance_id)
+            assert instance.status == InstanceStatus.CLOSED
+        elif kind == "timer":
+            count = db.session.scalar(
+                select(func.count())
+                .select_from(TimerModel)
+                .where(TimerModel.instance_id == self.instance_id)
+            )
+            assert count == 1
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_through_the_app(name: str, pathway, make_user, actor) -> None:
+    actors = {role: actor(make_user(role)) for role in ROLES}
+    patient = new_patient(actors["coordinator"])
+    driver = AppDriver(actors, patient.id)
+    for step in SCENARIOS[name]:
+        driver.step(step)
