@@ -88,6 +88,11 @@ class Settings:
                 "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
                 "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
                 "MDT_PAGE_SIZE": int(_number("MDT_PAGE_SIZE", 50, 5, 500)),
+                "MDT_OUT_OF_HOURS_ADVICE": os.environ.get(
+                    "MDT_OUT_OF_HOURS_ADVICE",
+                    "Call the 24-hour acute oncology helpline on your alert card. "
+                    "In an emergency call 999.",
+                ),
                 "SESSION_COOKIE_HTTPONLY": True,
                 "SESSION_COOKIE_SAMESITE": "Lax",
                 "SESSION_COOKIE_SECURE": production,

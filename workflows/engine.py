@@ -212,7 +212,18 @@ class PathwayRun:
             due_working_days=info.due_working_days if info else None,
             instructions=render_text(text, task.data) if text else "",
             properties=dict(info.properties) if info else {},
+            call_path=self._call_path(task),
         )
+
+    def _call_path(self, task: SpiffTask) -> tuple[str, ...]:
+        path: list[str] = []
+        workflow = task.workflow
+        top = self._workflow
+        while workflow is not top and workflow.parent_task_id is not None:
+            parent = top.get_task_from_id(workflow.parent_task_id)
+            path.insert(0, parent.task_spec.bpmn_id)
+            workflow = parent.workflow
+        return tuple(path)
 
 
 def _check(task: SpiffTask) -> None:

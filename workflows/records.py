@@ -22,6 +22,8 @@ class ReadyTask:
     due_working_days: int | None
     instructions: str
     properties: dict[str, str] = field(default_factory=dict)
+    # bpmn ids of the call activities and subprocesses this task runs inside, outermost first
+    call_path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

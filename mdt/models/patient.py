@@ -20,6 +20,9 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     date_of_birth: Mapped[date] = mapped_column(Date)
     gp_practice: Mapped[str | None] = mapped_column(String(200))
     key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # As recorded on the pathway's key worker task (the named CNS may have no account here).
+    key_worker_name: Mapped[str | None] = mapped_column(String(200))
+    key_worker_phone: Mapped[str | None] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 

@@ -46,6 +46,7 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
     lane: Mapped[str | None] = mapped_column(String(200))
     form: Mapped[str | None] = mapped_column(String(200))
     standards: Mapped[str] = mapped_column(String(200), default="")
+    call_path: Mapped[str] = mapped_column(String(500), default="", server_default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.READY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -54,6 +55,9 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    draft_saved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     instance: Mapped[PathwayInstanceModel] = relationship()
     patient: Mapped[PatientModel] = relationship()

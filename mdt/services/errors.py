@@ -19,12 +19,18 @@ class ConflictError(DomainError):
     """Someone else changed this first; nothing was overwritten."""
 
 
+class DuplicatePatientError(ConflictError):
+    def __init__(self, message: str, existing_id: int):
+        self.existing_id = existing_id
+        super().__init__(message)
+
+
 class InvalidInputError(DomainError):
     """Input failed validation; ``errors`` maps field names to plain-English messages."""
 
-    def __init__(self, errors: dict[str, str], message: str = "There is a problem"):
+    def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__(message)
+        super().__init__("; ".join(errors.values()) or "There is a problem")
 
 
 class PathwayFailedError(DomainError):

@@ -22,6 +22,7 @@ from mdt.models import (
     PatientModel,
     TaskStatus,
     TimerModel,
+    UserModel,
 )
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
@@ -95,6 +96,7 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
     task.completed_at = now
     task.completed_by_id = actor.user_id
     task.data = dict(data)
+    _apply_patient_facts(task.patient, data)
     _save(instance, run, now)
     record_event(
         actor,
@@ -182,6 +184,18 @@ def _initial_data(patient: PatientModel, now: datetime) -> dict[str, Any]:
     return {"patient_id": patient.id, "patient_age": patient.age_on(now.date())}
 
 
+def _apply_patient_facts(patient: PatientModel, data: Mapping[str, Any]) -> None:
+    """Facts a form records about the patient that every page shows (the banner)."""
+    if data.get("key_worker_name"):
+        patient.key_worker_name = str(data["key_worker_name"])[:200]
+        patient.key_worker_phone = str(data.get("key_worker_phone") or "")[:30] or None
+        patient.key_worker_id = db.session.scalar(
+            select(UserModel.id)
+            .where(UserModel.display_name == patient.key_worker_name, UserModel.active.is_(True))
+            .limit(1)
+        )
+
+
 def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:
     task = db.session.get(HumanTaskModel, task_id)
     if task is None:
@@ -265,6 +279,7 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
                 lane=ready.lane,
                 form=ready.form,
                 standards=",".join(ready.standards),
+                call_path=" ".join(ready.call_path),
                 instructions=ready.instructions,
                 status=TaskStatus.READY,
                 created_at=now,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import select
 
 from mdt.extensions import db
@@ -28,3 +31,37 @@ def pathway_file(version_id: int, name: str) -> PathwayFileModel:
     if found is None:
         raise NotFoundError("No such pathway file")
     return found
+
+
+@dataclass(frozen=True)
+class DiagramState:
+    """What to show on a patient's pathway diagram: which elements are done and current."""
+
+    version_id: int
+    file_name: str
+    completed: list[str]
+    current: list[str]
+
+
+def diagram_for(record: Any) -> DiagramState | None:
+    """The main diagram of the patient's latest pathway, with done and current elements."""
+    if not record.instances:
+        return None
+    instance = record.instances[0]
+    version = instance.pathway_version
+    marker = f'id="{version.process_id}"'.encode()
+    main = next((f for f in version.files if f.kind == "bpmn" and marker in f.content), None)
+    if main is None:
+        return None
+    mine = [t for t in record.open_tasks + record.history if t.instance_id == instance.id]
+    done = [t for t in mine if t.status == "completed"]
+    ready = [t for t in mine if t.status == "ready"]
+    # A task inside a called process lights up the call activity that called it.
+    current = {t.bpmn_id for t in ready} | {p for t in ready for p in t.call_path.split()}
+    completed = {t.bpmn_id for t in done} | {p for t in done for p in t.call_path.split()}
+    return DiagramState(
+        version_id=version.id,
+        file_name=main.name,
+        completed=sorted(completed - current),
+        current=sorted(current),
+    )

@@ -14,12 +14,20 @@ from mdt.services import nhs_number
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import (
-    ConflictError,
+    DuplicatePatientError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
 )
 from mdt.services.instances import start_pathway
+from mdt.services.record_views import (
+    StandardStatus,
+    SummaryRow,
+    TimelineEntry,
+    clinical_summary,
+    scorecard,
+    timeline,
+)
 from mdt.services.settings import setting
 
 RECORD_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MANAGER})
@@ -31,6 +39,9 @@ class PatientRecord:
     instances: list[PathwayInstanceModel]
     open_tasks: list[HumanTaskModel]
     history: list[HumanTaskModel]
+    summary: list[SummaryRow]
+    timeline: list[TimelineEntry]
+    scorecard: list[StandardStatus]
 
 
 def register_patient(
@@ -62,9 +73,9 @@ def register_patient(
     number = nhs_number.normalise(nhs)
     existing = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
     if existing is not None:
-        raise ConflictError(
-            f"A patient with NHS number {existing.nhs_number_spaced} "
-            f"is already registered (record {existing.id})."
+        raise DuplicatePatientError(
+            f"A patient with NHS number {existing.nhs_number_spaced} is already registered.",
+            existing.id,
         )
     patient = PatientModel(
         nhs_number=number,
@@ -113,11 +124,15 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
         actor, "patient.viewed", patient_id=patient_id, object_type="patient", object_id=patient_id
     )
     db.session.commit()
+    history = [t for t in tasks if t.status != TaskStatus.READY]
     return PatientRecord(
         patient=patient,
         instances=instances,
         open_tasks=[t for t in tasks if t.status == TaskStatus.READY],
-        history=[t for t in tasks if t.status != TaskStatus.READY],
+        history=history,
+        summary=clinical_summary(t for t in history if t.status == TaskStatus.COMPLETED),
+        timeline=timeline(patient_id, history),
+        scorecard=scorecard(tasks, instances),
     )
 
 

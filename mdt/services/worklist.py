@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import contains_eager
 
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, TaskStatus
+from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import NotFoundError, PermissionDeniedError
+
+VIEWS = {
+    "waiting": "Waiting for my roles",
+    "mine": "Assigned to me",
+    "team": "My team's tasks",
+}
+SORTS = {
+    "due": "Due date",
+    "patient": "Patient",
+    "task": "Task",
+    "waiting": "Longest waiting",
+}
+DUE_FILTERS = {"overdue": "Overdue", "soon": "Due soon"}
+
+
+@dataclass(frozen=True)
+class WorklistQuery:
+    view: str = "waiting"
+    roles: tuple[str, ...] = ()
+    due: str | None = None
+    sort: str = "due"
+    page: int = 1
+    page_size: int = 50
 
 
 @dataclass(frozen=True)
 class WorklistPage:
     tasks: list[HumanTaskModel]
     total: int
-    page: int
-    page_size: int
+    counts: dict[str, int]
+    query: WorklistQuery
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return max(1, -(-self.total // self.query.page_size))
 
 
 def due_flag(task: HumanTaskModel, now: datetime, soon_days: int) -> str | None:
@@ -38,24 +62,62 @@ def due_flag(task: HumanTaskModel, now: datetime, soon_days: int) -> str | None:
     return None
 
 
-def worklist(
-    actor: Actor, roles: Iterable[str] | None = None, page: int = 1, page_size: int = 50
-) -> WorklistPage:
-    """Ready tasks for the actor's roles (or a subset of them), soonest due first."""
-    wanted = set(roles or actor.roles) & set(actor.roles)
-    condition: ColumnElement[bool] = HumanTaskModel.role.in_(sorted(wanted))
-    if actor.user_id is not None:
-        condition = or_(condition, HumanTaskModel.assigned_to_id == actor.user_id)
-    base = select(HumanTaskModel).where(HumanTaskModel.status == TaskStatus.READY, condition)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    query = (
-        base.join(HumanTaskModel.patient)
+def _view_condition(actor: Actor, view: str, roles: set[str]) -> ColumnElement[bool]:
+    for_roles = HumanTaskModel.role.in_(sorted(roles))
+    # (a system actor has no id: "assigned to nobody" must not count as its own)
+    mine = HumanTaskModel.assigned_to_id == actor.user_id if actor.user_id else false()
+    if view == "mine":
+        return mine
+    if view == "team":
+        return for_roles
+    return and_(for_roles, or_(HumanTaskModel.assigned_to_id.is_(None), mine))
+
+
+def _due_condition(due: str | None, now: datetime, soon_days: int) -> ColumnElement[bool]:
+    if due == "overdue":
+        return HumanTaskModel.due_at < now
+    if due == "soon":
+        return and_(
+            HumanTaskModel.due_at >= now, HumanTaskModel.due_at < now + timedelta(days=soon_days)
+        )
+    return true()
+
+
+def _order(sort: str) -> list[Any]:
+    by_due = [HumanTaskModel.due_at.is_(None), HumanTaskModel.due_at]
+    orders: dict[str, list[Any]] = {
+        "patient": [PatientModel.family_name, PatientModel.given_name, *by_due],
+        "task": [HumanTaskModel.name, *by_due],
+        "waiting": [HumanTaskModel.created_at],
+    }
+    return [*orders.get(sort, by_due), HumanTaskModel.id]
+
+
+def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) -> WorklistPage:
+    """Ready tasks for a view of the actor's work: plain indexed queries on the task table."""
+    roles = set(query.roles or actor.roles) & set(actor.roles)
+    ready = HumanTaskModel.status == TaskStatus.READY
+    due = _due_condition(query.due, now, soon_days)
+    counts = {
+        view: db.session.scalar(
+            select(func.count(HumanTaskModel.id)).where(
+                ready, due, _view_condition(actor, view, roles)
+            )
+        )
+        or 0
+        for view in VIEWS
+    }
+    page = max(query.page, 1)
+    rows = db.session.scalars(
+        select(HumanTaskModel)
+        .join(HumanTaskModel.patient)
         .options(contains_eager(HumanTaskModel.patient))
-        .order_by(HumanTaskModel.due_at.is_(None), HumanTaskModel.due_at, HumanTaskModel.id)
-        .limit(page_size)
-        .offset((max(page, 1) - 1) * page_size)
+        .where(ready, due, _view_condition(actor, query.view, roles))
+        .order_by(*_order(query.sort))
+        .limit(query.page_size)
+        .offset((page - 1) * query.page_size)
     )
-    return WorklistPage(list(db.session.scalars(query)), total, max(page, 1), page_size)
+    return WorklistPage(list(rows), counts.get(query.view, 0), counts, query)
 
 
 def open_task(actor: Actor, task_id: int) -> HumanTaskModel:
@@ -63,7 +125,11 @@ def open_task(actor: Actor, task_id: int) -> HumanTaskModel:
     task = db.session.get(HumanTaskModel, task_id)
     if task is None:
         raise NotFoundError("No such task")
-    if not actor.has_role(*(task.role or "-",)) and task.assigned_to_id != actor.user_id:
+    allowed = (
+        actor.has_role(task.role or "-", Role.COORDINATOR, Role.MANAGER)
+        or task.assigned_to_id == actor.user_id
+    )
+    if not allowed:
         raise PermissionDeniedError("This task is for another role.")
     record_event(
         actor,

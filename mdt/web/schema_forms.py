@@ -10,6 +10,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from mdt.services.form_labels import answer_label, field_title
+
 RADIO_LIMIT = 7
 
 
@@ -24,6 +26,23 @@ class Field:
     error: str | None = None
     required: bool = False
     attrs: dict[str, Any] = field(default_factory=dict)
+    # Fields revealed under one of this field's options (NHS.UK conditional reveal).
+    conditional: dict[str, list[Field]] = field(default_factory=dict)
+
+
+def shown_if(prop: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """``x-show-if: {"field": "offer", "equals": "01"}`` (or ``"in": [...]``)."""
+    rule = prop.get("x-show-if")
+    if not rule:
+        return None
+    values = rule.get("in", [rule.get("equals")])
+    return str(rule["field"]), [_option_value(v) for v in values]
+
+
+def _option_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _options(prop: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -155,24 +174,19 @@ def parse_submission(
             errors[name] = error
         elif value is not None:
             data[name] = value
+    # A revealed field whose revealing answer was changed afterwards is not kept.
+    for name, prop in schema.get("properties", {}).items():
+        rule = shown_if(prop)
+        if rule and _option_value(data.get(rule[0])) not in rule[1]:
+            data.pop(name, None)
+            errors.pop(name, None)
     return data, raw_values, errors
 
 
 def describe(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Submitted data as (question, answer) rows for a read-only summary list."""
-    rows = []
-    for name, prop in schema.get("properties", {}).items():
-        if name not in data:
-            continue
-        value = data[name]
-        labels = dict(_options(prop.get("items", prop)))
-        if isinstance(value, bool):
-            shown = "Yes" if value else "No"
-        elif isinstance(value, list):
-            shown = ", ".join(labels.get(str(v), str(v)) for v in value)
-        elif widget_for(prop) == "date":
-            shown = date.fromisoformat(value).strftime("%-d %B %Y")
-        else:
-            shown = labels.get(str(value), str(value))
-        rows.append((str(prop.get("title", name)), shown))
-    return rows
+    return [
+        (field_title(dict(schema), name), answer_label(dict(schema), name, data[name]))
+        for name in schema.get("properties", {})
+        if name in data
+    ]

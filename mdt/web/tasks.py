@@ -5,10 +5,18 @@ from werkzeug.wrappers import Response
 
 from mdt.models import TaskStatus
 from mdt.models.roles import TASK_ROLES
+from mdt.models.types import utcnow
+from mdt.services.assignments import (
+    claim_task,
+    colleagues_for,
+    reassign_task,
+    release_task,
+    save_draft,
+)
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.instances import complete_task
 from mdt.services.pathways import form_schema
-from mdt.services.worklist import open_task, worklist
+from mdt.services.worklist import DUE_FILTERS, SORTS, VIEWS, WorklistQuery, open_task, worklist
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.schema_forms import build_fields, describe, parse_submission
@@ -16,32 +24,52 @@ from mdt.web.schema_forms import build_fields, describe, parse_submission
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 
+def _query() -> WorklistQuery:
+    args = request.args
+    role = args.get("role")
+    view = args.get("view", "waiting")
+    sort = args.get("sort", "due")
+    return WorklistQuery(
+        view=view if view in VIEWS else "waiting",
+        roles=(role,) if role else (),
+        due=args.get("due") if args.get("due") in DUE_FILTERS else None,
+        sort=sort if sort in SORTS else "due",
+        page=args.get("page", 1, type=int),
+        page_size=current_app.config["MDT_PAGE_SIZE"],
+    )
+
+
 @bp.get("")
 @roles_required(*TASK_ROLES)
 def my_tasks() -> str:
-    actor = current_actor()
-    role = request.args.get("role")
-    page = worklist(
-        actor,
-        [role] if role else None,
-        page=request.args.get("page", 1, type=int),
-        page_size=current_app.config["MDT_PAGE_SIZE"],
+    query = _query()
+    page = worklist(current_actor(), query, utcnow(), current_app.config["MDT_DUE_SOON_DAYS"])
+    return render_template(
+        "tasks/list.html", page=page, query=query, views=VIEWS, sorts=SORTS, due_filters=DUE_FILTERS
     )
-    return render_template("tasks/list.html", page=page, role=role)
 
 
 def _render_task(
     task_id: int,
-    values: dict | None = None,
-    errors: dict | None = None,
+    values: dict[str, object] | None = None,
+    errors: dict[str, str] | None = None,
     status: int = 200,
     conflict: str | None = None,
 ) -> tuple[str, int]:
-    task = open_task(current_actor(), task_id)
+    actor = current_actor()
+    task = open_task(actor, task_id)
     schema = form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
     done = task.status != TaskStatus.READY
-    fields = [] if done else build_fields(schema, values or {}, errors or {})
+    if values is None and task.draft:
+        values = dict(task.draft)
+    can_complete = (
+        not done
+        and actor.has_role(task.role or "-")
+        and task.assigned_to_id in (None, actor.user_id)
+    )
+    fields = build_fields(schema, values or {}, errors or {}) if can_complete else []
     answers = describe(schema, task.data or {}) if done else []
+    colleagues = colleagues_for(task.role) if task.role and not done else []
     return render_template(
         "tasks/detail.html",
         task=task,
@@ -50,6 +78,8 @@ def _render_task(
         errors=errors or {},
         answers=answers,
         conflict=conflict,
+        can_complete=can_complete,
+        colleagues=colleagues,
     ), status
 
 
@@ -62,13 +92,18 @@ def show(task_id: int) -> tuple[str, int]:
 @bp.post("/<int:task_id>")
 @roles_required(*TASK_ROLES)
 def submit(task_id: int) -> Response | tuple[str, int]:
-    task = open_task(current_actor(), task_id)
+    actor = current_actor()
+    task = open_task(actor, task_id)
     schema = form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
     data, raw, errors = parse_submission(schema, request.form)
-    if errors:
-        return _render_task(task_id, raw, errors, 400)
     try:
-        complete_task(current_actor(), task_id, data)
+        if request.form.get("action") == "draft":
+            save_draft(actor, task_id, raw)
+            flash("Draft saved. Nothing has been sent yet.", "success")
+            return redirect(url_for("tasks.show", task_id=task_id))
+        if errors:
+            return _render_task(task_id, raw, errors, 400)
+        complete_task(actor, task_id, data)
     except InvalidInputError as error:
         return _render_task(task_id, raw, error.errors, 400)
     except ConflictError as error:
@@ -77,3 +112,28 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         return render_error(500, str(error))
     flash(f"‘{task.name}’ completed for {task.patient.display_name}.", "success")
     return redirect(url_for("tasks.my_tasks"))
+
+
+@bp.post("/<int:task_id>/assignment")
+@roles_required(*TASK_ROLES)
+def assignment(task_id: int) -> Response | tuple[str, int]:
+    actor = current_actor()
+    action = request.form.get("action")
+    try:
+        if action == "claim":
+            task = claim_task(actor, task_id)
+            flash(f"You are now doing ‘{task.name}’.", "success")
+        elif action == "release":
+            task = release_task(actor, task_id)
+            flash(f"‘{task.name}’ is back in the team's list.", "success")
+        elif action == "reassign":
+            task = reassign_task(actor, task_id, request.form.get("user_id", 0, type=int))
+            who = task.assigned_to.display_name if task.assigned_to else "a colleague"
+            flash(f"‘{task.name}’ is now with {who}.", "success")
+        else:
+            return render_error(400)
+    except InvalidInputError as error:
+        return _render_task(task_id, None, error.errors, 400)
+    except ConflictError as error:
+        return _render_task(task_id, None, {}, 409, conflict=str(error))
+    return redirect(url_for("tasks.show", task_id=task_id))

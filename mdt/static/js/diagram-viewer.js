@@ -1,7 +1,41 @@
 // Shows a BPMN diagram with bpmn-js (from npm). The container's data attributes say where
-// the XML is; the outcome is written to data-import-status for people and for tests.
+// the XML is and, on a patient record, which elements are done and which are waiting now.
+// The outcome is written to data-import-status for people and for tests.
 (function () {
   'use strict';
+
+  function words(value) {
+    return value ? value.split(' ').filter(Boolean) : [];
+  }
+
+  function highlight(viewer, container) {
+    const canvas = viewer.get('canvas');
+    const registry = viewer.get('elementRegistry');
+    const marked = [];
+    words(container.dataset.completed).concat(words(container.dataset.current)).forEach(function (id) {
+      if (registry.get(id)) { marked.push(id); }
+    });
+    words(container.dataset.completed).forEach(function (id) {
+      if (registry.get(id)) { canvas.addMarker(id, 'app-completed'); }
+    });
+    const current = words(container.dataset.current).filter(function (id) { return registry.get(id); });
+    current.forEach(function (id) { canvas.addMarker(id, 'app-current'); });
+    return current.length ? registry.get(current[0]) : null;
+  }
+
+  function focusOn(viewer, element) {
+    // Big pathways are unreadable when fitted whole: show the current step at a readable size.
+    const canvas = viewer.get('canvas');
+    const box = canvas.viewbox();
+    canvas.zoom(0.9);
+    const zoomed = canvas.viewbox();
+    canvas.viewbox({
+      x: element.x + element.width / 2 - zoomed.width / 2,
+      y: Math.max(box.y, element.y + element.height / 2 - zoomed.height / 2),
+      width: zoomed.width,
+      height: zoomed.height
+    });
+  }
 
   async function show(container) {
     const status = document.getElementById('diagram-status');
@@ -9,9 +43,10 @@
     window.mdtDiagramViewer = viewer;
     try {
       const response = await fetch(container.dataset.xmlUrl, { credentials: 'same-origin' });
-      const xml = await response.text();
-      const result = await viewer.importXML(xml);
+      const result = await viewer.importXML(await response.text());
       viewer.get('canvas').zoom('fit-viewport');
+      const current = highlight(viewer, container);
+      if (current) { focusOn(viewer, current); }
       container.dataset.importWarnings = String(result.warnings.length);
       container.dataset.importStatus = 'ok';
       status.textContent = result.warnings.length

@@ -1,0 +1,142 @@
+"""Clinicians' journeys in the browser, each page checked with axe-core."""
+
+from __future__ import annotations
+
+from mdt.extensions import db
+
+from ..conftest import PASSWORD
+from ..helpers import complete_with_examples, new_patient, ready_task
+from ..scenarios import DIAGNOSIS
+from .conftest import axe_violations, shoot, sign_in
+
+
+def _patient_at_assessment(make_user, actor):
+    coordinator = make_user("coordinator", username="coord")
+    nurse = make_user("cns", username="nurse")
+    make_user("oncologist", username="onc")
+    patient = new_patient(actor(coordinator), given="Mary", family="Seacole")
+    complete_with_examples(
+        actor(coordinator), ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+    )
+    complete_with_examples(
+        actor(coordinator),
+        ready_task(patient.id, "Allocate a CNS key worker"),
+        key_worker_name="Nurse",
+        key_worker_phone="0113 496 0000",
+    )
+    complete_with_examples(actor(nurse), ready_task(patient.id, "First contact with key worker"))
+    patient_id, actors = patient.id, (actor(coordinator), actor(nurse))
+    db.session.remove()
+    return patient_id, *actors
+
+
+def _fill_date(page, group: str, day: str, month: str, year: str) -> None:
+    fieldset = page.get_by_role("group", name=group)
+    fieldset.get_by_label("Day").fill(day)
+    fieldset.get_by_label("Month").fill(month)
+    fieldset.get_by_label("Year").fill(year)
+
+
+def test_cns_needs_assessment_with_an_error_then_timeline_and_diagram(
+    page, pathway, make_user, actor
+) -> None:
+    patient_id, _, _ = _patient_at_assessment(make_user, actor)
+    sign_in(page, "nurse", PASSWORD)
+    page.get_by_role("link", name="Holistic needs assessment").click()
+    page.get_by_role("heading", name="Holistic needs assessment", level=1).wait_for()
+
+    page.get_by_label("New secondary diagnosis").check()
+    page.get_by_label("Offered and accepted").check()  # reveals the scores
+    page.get_by_label("Physical concerns").fill("6")
+    page.get_by_label("Distress thermometer").fill("12")  # out of range
+    page.get_by_role("button", name="Complete task").click()
+
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    shoot(page, "cns-hna-errors")
+    assert axe_violations(page) == []
+    assert page.get_by_label("Physical concerns").input_value() == "6"  # input kept
+    assert page.get_by_label("Offered and accepted").is_checked()
+    summary = page.locator(".nhsuk-error-summary").inner_text()
+    assert "Distress thermometer must be 10 or less" in summary
+    assert "Enter date of assessment" in summary
+
+    _fill_date(page, "Date of assessment", "20", "11", "2026")
+    for label, value in [
+        ("Practical concerns", "2"),
+        ("Emotional concerns", "7"),
+        ("Family and relationship concerns", "1"),
+        ("Spiritual concerns", "0"),
+        ("Distress thermometer", "8"),
+    ]:
+        page.get_by_label(label).fill(value)
+    for question in [
+        "Are any symptoms uncontrolled?",
+        "Is the patient working, or of working age?",
+        "Would the patient or family like support",
+    ]:
+        page.get_by_role("group", name=question).get_by_label("No").check()
+    page.get_by_role("button", name="Complete task").click()
+    page.get_by_text("completed for SEACOLE, Mary").wait_for()
+    assert page.get_by_role("link", name="Refer for psychological and peer support").count() == 1
+
+    page.goto(f"/patients/{patient_id}")
+    page.wait_for_function("document.getElementById('diagram').dataset.importStatus === 'ok'")
+    shoot(page, "cns-patient-record")
+    assert axe_violations(page) == []
+    assert page.locator('[data-element-id="cns_first_contact"].app-completed').count() == 1
+    assert page.locator('[data-element-id="diagnosis_hna"].app-current').count() == 1
+    timeline = page.locator(".app-timeline").inner_text()
+    assert "Holistic needs assessment" in timeline and "First contact with key worker" in timeline
+
+
+def test_oncologist_completes_treatment_planning(page, pathway, make_user, actor) -> None:
+    patient_id, coordinator, nurse = _patient_at_assessment(make_user, actor)
+    complete_with_examples(nurse, ready_task(patient_id, "Holistic needs assessment"))
+    complete_with_examples(coordinator, ready_task(patient_id, "List for MDT review"))
+    complete_with_examples(coordinator, ready_task(patient_id, "Record MDT outcome"))
+    db.session.remove()
+
+    sign_in(page, "onc", PASSWORD)
+    page.get_by_role("link", name="Treatment planning consultation").click()
+    page.get_by_role("heading", name="Treatment planning consultation", level=1).wait_for()
+    shoot(page, "oncologist-treatment-planning")
+    assert axe_violations(page) == []
+    _fill_date(page, "Date of consultation", "21", "11", "2026")
+    for question in [
+        "Were the aims of treatment discussed?",
+        "Were the expectations and goals of treatment discussed?",
+        "Was the effect on quality of life and wellbeing discussed?",
+    ]:
+        page.get_by_role("group", name=question).get_by_label("Yes").check()
+    page.get_by_label("Considered, none suitable").check()
+    page.get_by_label("Line of treatment").fill("1")
+    page.get_by_label("Yes, I would be surprised").check()
+    page.get_by_role("button", name="Complete task").click()
+    page.get_by_text("completed for SEACOLE, Mary").wait_for()
+    shoot(page, "oncologist-after")
+    assert axe_violations(page) == []
+
+
+def test_progression_puts_new_work_in_the_right_worklists(page, pathway, make_user, actor) -> None:
+    patient_id, _, _ = _patient_at_assessment(make_user, actor)
+    sign_in(page, "nurse", PASSWORD)
+    page.goto(f"/patients/{patient_id}")
+    page.get_by_role("button", name="Record an event").click()
+    shoot(page, "event-form")
+    assert axe_violations(page) == []
+    page.get_by_label("Disease progression").check()
+    page.get_by_label("Liver (C78.7)").check()
+    _fill_date(page, "When did it happen?", "22", "11", "2026")
+    page.get_by_role("button", name="Record the event").click()
+    page.get_by_text("Disease progression recorded").wait_for()
+    page.goto("/tasks")
+    assert page.get_by_role("link", name="Holistic needs assessment").count() == 2
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, "coord", PASSWORD)
+    page.get_by_role("heading", name="My tasks").wait_for()
+    shoot(page, "coordinator-worklist-after-progression")
+    assert axe_violations(page) == []
+    assert page.get_by_role("link", name="List for MDT review").count() == 1  # diagnosis one
+    page.goto(f"/patients/{patient_id}")
+    assert "Disease progression" in page.locator(".app-timeline").inner_text()
