@@ -135,13 +135,19 @@ def tick_command() -> None:
     """Fire every due timer once (for cron)."""
     from mdt.services.scheduler import run_pass
 
-    click.echo(f"Advanced {run_pass()} pathway(s).")
+    result = run_pass()
+    click.echo(
+        f"Advanced {result.advanced} pathway(s); {result.notified} notification(s); "
+        f"{result.emailed} e-mail(s)."
+    )
 
 
 @mdt.command("scheduler")
 def scheduler_command() -> None:
     """Fire due timers continuously until stopped (SIGTERM or Ctrl-C)."""
-    from mdt.services.scheduler import run_pass
+    from mdt.extensions import db
+    from mdt.models.types import utcnow
+    from mdt.services.scheduler import next_due_at, run_pass
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
     interval = float(current_app.config["MDT_SCHEDULER_INTERVAL"])
@@ -153,12 +159,29 @@ def scheduler_command() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    logging.info("started; polling every %.1f s", interval)
+    logging.info("started; polling at least every %.1f s", interval)
     while not stopping:
-        fired = run_pass()
-        if fired:
-            logging.info("advanced %d pathway(s)", fired)
-        time.sleep(interval)
+        try:
+            result = run_pass()
+            if result.advanced or result.notified or result.emailed:
+                logging.info(
+                    "advanced %d pathway(s), %d notification(s), %d e-mail(s)",
+                    result.advanced,
+                    result.notified,
+                    result.emailed,
+                )
+            upcoming = next_due_at()
+        except Exception:  # the database may be away for a moment: keep trying
+            logging.exception("pass failed")
+            upcoming = None
+        finally:
+            db.session.remove()
+        # Sleep until the next timer is due, but never longer than the interval, so that
+        # timers created meanwhile by the web workers are seen promptly.
+        wait = interval
+        if upcoming is not None:
+            wait = min(interval, max(0.0, (upcoming - utcnow()).total_seconds()))
+        time.sleep(max(wait, 0.01))
     logging.info("stopped")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 
@@ -35,6 +36,17 @@ def _number(name: str, default: float, minimum: float, maximum: float) -> float:
     if not minimum <= value <= maximum:
         raise ConfigError(f"{name} must be between {minimum} and {maximum}, not {value}")
     return value
+
+
+def _dates(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    days = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for day in days:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise ConfigError(f"{name} must be dates like 2026-12-29, not {day!r}") from None
+    return days
 
 
 def _database_url(instance_path: Path) -> str:
@@ -87,6 +99,14 @@ class Settings:
                 "MDT_ALLOW_TEST_NHS_NUMBERS": _bool("MDT_ALLOW_TEST_NHS_NUMBERS", not production),
                 "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
                 "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
+                "MDT_LOCAL_CLOSURES": _dates("MDT_LOCAL_CLOSURES"),
+                "MDT_SMTP_HOST": os.environ.get("MDT_SMTP_HOST", ""),
+                "MDT_SMTP_PORT": int(_number("MDT_SMTP_PORT", 25, 1, 65535)),
+                "MDT_SMTP_STARTTLS": _bool("MDT_SMTP_STARTTLS", False),
+                "MDT_SMTP_USERNAME": os.environ.get("MDT_SMTP_USERNAME", ""),
+                "MDT_SMTP_PASSWORD": os.environ.get("MDT_SMTP_PASSWORD", ""),
+                "MDT_SMTP_FROM": os.environ.get("MDT_SMTP_FROM", "pathway@localhost"),
+                "MDT_BASE_URL": os.environ.get("MDT_BASE_URL", "http://127.0.0.1:5000"),
                 "MDT_PAGE_SIZE": int(_number("MDT_PAGE_SIZE", 50, 5, 500)),
                 "MDT_OUT_OF_HOURS_ADVICE": os.environ.get(
                     "MDT_OUT_OF_HOURS_ADVICE",

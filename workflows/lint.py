@@ -42,6 +42,8 @@ class LintContext:
     known_roles: frozenset[str]
     known_standards: frozenset[str] | None
     forms: Mapping[str, Any]
+    # Helpers a timer may call instead of a literal, e.g. working_days_from_now(2).
+    timer_helpers: frozenset[str] = frozenset()
 
 
 def local(element: etree._Element) -> str:
@@ -155,6 +157,8 @@ class _Linter:
             tree = ast.parse(source, mode="eval")
         except SyntaxError:
             tree = None
+        if tree is not None and self._is_helper_call(tree.body):
+            return
         if tree is None or not (
             isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str)
         ):
@@ -176,6 +180,16 @@ class _Linter:
             self.report(
                 element, f"Timer value {value!r} is not a valid ISO 8601 {kind[4:].lower()}."
             )
+
+    def _is_helper_call(self, node: ast.expr) -> bool:
+        """A call of a timer helper with literal arguments: checkable without running it."""
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.ctx.timer_helpers
+            and not node.keywords
+            and all(isinstance(arg, ast.Constant) for arg in node.args)
+        )
 
     def check_gateway(self, element: etree._Element) -> None:
         gateway_id = element.get("id")

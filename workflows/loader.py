@@ -169,6 +169,7 @@ def compile_pathway(
     known_standards: Iterable[str] | None = None,
     process_id: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    timer_helpers: Iterable[str] = (),
 ) -> CompiledPathway:
     """Validate everything (XSD, engine parse, project lint) and return a runnable pathway.
 
@@ -183,6 +184,7 @@ def compile_pathway(
         known_roles=frozenset(known_roles),
         known_standards=frozenset(known_standards) if known_standards is not None else None,
         forms=schemas,
+        timer_helpers=frozenset(timer_helpers),
     )
     parser = SpiffBpmnParser()
     for name, tree in trees.items():

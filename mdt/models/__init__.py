@@ -2,6 +2,7 @@
 
 from mdt.models.audit import AuditEventModel
 from mdt.models.instance import InstanceStatus, PathwayInstanceModel
+from mdt.models.notification import NotificationModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.patient import PatientModel
 from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEventModel",
     "HumanTaskModel",
     "InstanceStatus",
+    "NotificationModel",
     "PathwayFileModel",
     "PathwayInstanceModel",
     "PathwayStatus",

@@ -36,7 +36,13 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.form_validation import validate_submission
-from mdt.services.pathways import DEFAULT_PATHWAY_KEY, current_version, engine_for, form_schema
+from mdt.services.pathways import (
+    DEFAULT_PATHWAY_KEY,
+    closures,
+    current_version,
+    engine_for,
+    form_schema,
+)
 from workflows import MessageNotAcceptedError, PathwayRun, TaskNotReadyError, WorkflowRunError
 
 CLOSE_REASONS = ("death", "discharge", "transfer")
@@ -263,7 +269,7 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
         if open_rows.pop(ready.id, None) is not None:
             continue
         due = (
-            add_working_days(now, ready.due_working_days)
+            add_working_days(now, ready.due_working_days, closures())
             if ready.due_working_days is not None
             else None
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -16,11 +18,14 @@ from mdt.models.standards import STANDARDS
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
+from mdt.services.calendar import add_working_days
 from mdt.services.errors import NotFoundError
 from mdt.services.settings import setting
 from workflows import CompiledPathway, PathwayEngine, compile_pathway
+from workflows.sandbox import default_helpers
 
 DEFAULT_PATHWAY_KEY = "secondary-breast-cancer"
+TIMER_HELPERS = ("working_days_from_now",)
 
 _cache_lock = threading.Lock()
 _engines: OrderedDict[str, PathwayEngine] = OrderedDict()
@@ -45,7 +50,21 @@ def compile_files(
         known_standards=STANDARDS,
         process_id=process_id,
         max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
+        timer_helpers=TIMER_HELPERS,
     )
+
+
+def closures() -> list[date]:
+    """Local closure days (MDT_LOCAL_CLOSURES) that count as non-working, like bank holidays."""
+    return [date.fromisoformat(day) for day in setting("MDT_LOCAL_CLOSURES")]  # type: ignore[attr-defined]
+
+
+def _pathway_helpers(closed: list[date]) -> dict[str, Any]:
+    def working_days_from_now(days: int) -> str:
+        """End of the n-th working day from now, for timers: working_days_from_now(2)."""
+        return add_working_days(utcnow(), int(days), closed).isoformat()
+
+    return {**default_helpers(), "working_days_from_now": working_days_from_now}
 
 
 def current_version(key: str = DEFAULT_PATHWAY_KEY) -> PathwayVersionModel | None:
@@ -116,7 +135,8 @@ def publish_files(
 def engine_for(version: PathwayVersionModel) -> PathwayEngine:
     """A runnable engine for a stored version, compiled once per process (versions never change)."""
     limit = float(setting("MDT_ENGINE_TIME_LIMIT"))  # type: ignore[arg-type]
-    cache_key = f"{version.sha256}:{limit}"
+    closed = closures()
+    cache_key = f"{version.sha256}:{limit}:{closed}"
     with _cache_lock:
         engine = _engines.get(cache_key)
         if engine is not None:
@@ -127,6 +147,7 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine:
     engine = PathwayEngine(
         compile_files(bpmn, forms, version.process_id),
         time_limit_seconds=limit,
+        helpers=_pathway_helpers(closed),
     )
     with _cache_lock:
         _engines[cache_key] = engine

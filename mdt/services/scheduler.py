@@ -1,19 +1,29 @@
-"""The scheduler: fire due timers, one instance per transaction, safe with many schedulers."""
+"""The scheduler: fire due timers, one instance per transaction, safe with many schedulers;
+then record notifications and send e-mail."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mdt.extensions import db
 from mdt.models import InstanceStatus, PathwayInstanceModel, TimerModel
 from mdt.models.types import utcnow
 from mdt.services.actor import SYSTEM
 from mdt.services.instances import fire_due_timers
+from mdt.services.notifications import email_pass, notify_pass
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    advanced: int
+    notified: int
+    emailed: int
 
 
 def due_instance_ids(now: datetime, limit: int = 500) -> list[int]:
@@ -21,12 +31,17 @@ def due_instance_ids(now: datetime, limit: int = 500) -> list[int]:
         select(TimerModel.instance_id)
         .where(TimerModel.due_at <= now)
         .group_by(TimerModel.instance_id)
+        .order_by(func.min(TimerModel.due_at))
         .limit(limit)
     )
     return list(db.session.scalars(query))
 
 
-def _lock(instance_id: int) -> PathwayInstanceModel | None:
+def next_due_at() -> datetime | None:
+    return db.session.scalar(select(func.min(TimerModel.due_at)))
+
+
+def _lock(instance_id: int, now: datetime) -> PathwayInstanceModel | None:
     query = select(PathwayInstanceModel).where(
         PathwayInstanceModel.id == instance_id,
         PathwayInstanceModel.status == InstanceStatus.RUNNING,
@@ -34,16 +49,24 @@ def _lock(instance_id: int) -> PathwayInstanceModel | None:
     if db.engine.dialect.name == "postgresql":
         # Another scheduler or a web worker holds it: skip it now, it stays due.
         query = query.with_for_update(skip_locked=True)
-    return db.session.scalar(query)
+    instance = db.session.scalar(query)
+    if instance is None:
+        return None
+    # Someone may have fired it between our list and our lock: nothing due means nothing to do.
+    still_due = db.session.scalar(
+        select(func.count(TimerModel.id)).where(
+            TimerModel.instance_id == instance_id, TimerModel.due_at <= now
+        )
+    )
+    return instance if still_due else None
 
 
-def run_pass(now: datetime | None = None, limit: int = 500) -> int:
-    """One pass over due timers; returns how many instances were advanced."""
-    now = now or utcnow()
+def fire_due(now: datetime, limit: int = 500) -> int:
+    """Fire due timers; returns how many instances were advanced."""
     fired = 0
     for instance_id in due_instance_ids(now, limit):
         try:
-            instance = _lock(instance_id)
+            instance = _lock(instance_id, now)
             if instance is None:
                 db.session.rollback()
                 continue
@@ -54,3 +77,12 @@ def run_pass(now: datetime | None = None, limit: int = 500) -> int:
             db.session.rollback()
             log.exception("Firing timers failed for instance %s", instance_id)
     return fired
+
+
+def run_pass(now: datetime | None = None, limit: int = 500) -> PassResult:
+    """One scheduler pass: timers, then notifications, then e-mail."""
+    now = now or utcnow()
+    advanced = fire_due(now, limit)
+    notified = notify_pass(utcnow())
+    emailed = email_pass(utcnow())
+    return PassResult(advanced, notified, emailed)

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mdt.web import admin, assets, auth, errors, home, pathways, patients, tasks
+from mdt.web import (
+    admin,
+    assets,
+    auth,
+    errors,
+    home,
+    notifications,
+    pathways,
+    patients,
+    tasks,
+)
 from mdt.web.access import install_access_rules
 from mdt.web.filters import register_filters
 
 
 def register_web(app: Flask) -> None:
-    for module in (assets, auth, home, tasks, patients, pathways, admin):
+    for module in (assets, auth, home, tasks, patients, pathways, notifications, admin):
         app.register_blueprint(module.bp)
     install_access_rules(app)
     errors.register(app)

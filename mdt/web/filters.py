@@ -11,6 +11,7 @@ from flask_login import current_user
 from mdt.models.roles import role_label
 from mdt.models.standards import STANDARDS
 from mdt.models.types import utcnow
+from mdt.services.notifications import unread_count
 from mdt.services.worklist import due_flag
 
 LONDON = ZoneInfo("Europe/London")
@@ -45,4 +46,7 @@ def register_filters(app: Flask) -> None:
                 task, utcnow(), current_app.config["MDT_DUE_SOON_DAYS"]
             ),
             "user_roles": sorted(current_user.roles) if current_user.is_authenticated else [],
+            "unread_notifications": (
+                unread_count(current_user.id) if current_user.is_authenticated else 0
+            ),
         }

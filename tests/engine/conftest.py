@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workflows import CompiledPathway, compile_pathway
+from workflows import CompiledPathway, PathwayEngine, compile_pathway
+from workflows.sandbox import default_helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -46,8 +47,21 @@ def compile_bpmn(
         forms or {},
         role_for_lane=lambda lane: LANES.get(lane.lower()),
         known_roles=ROLES,
+        timer_helpers=("working_days_from_now",),
         **kwargs,
     )  # type: ignore[arg-type]
+
+
+def working_days_from_now(days: int) -> str:
+    """The app's timer helper, simplified: calendar days (the calendar is tested elsewhere)."""
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=int(days))).isoformat()
+
+
+def make_engine(pathway: CompiledPathway, **kwargs: object) -> PathwayEngine:
+    helpers = {**default_helpers(), "working_days_from_now": working_days_from_now}
+    return PathwayEngine(pathway, helpers=helpers, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from workflows import (
 )
 
 from .bpmn_builders import FORM, chain, process, user_task
-from .conftest import compile_bpmn
+from .conftest import compile_bpmn, make_engine
 
 
 def test_tiny_pathway_runs_and_branches_on_data(tiny: CompiledPathway) -> None:
@@ -98,7 +98,7 @@ def test_timer_is_listed_with_its_due_time_and_fires() -> None:
 def test_real_pathway_progression_message_starts_a_new_assessment(
     real_pathway: CompiledPathway,
 ) -> None:
-    run = PathwayEngine(real_pathway).start({"patient_id": 1, "patient_age": 60})
+    run = make_engine(real_pathway).start({"patient_id": 1, "patient_age": 60})
     assert run.accepts_message("progression")
     run.send_message("progression", {"date": "2026-11-01", "sites": ["C78.7"]})
     names = sorted(t.name for t in run.ready_tasks())

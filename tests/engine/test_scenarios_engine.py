@@ -8,15 +8,16 @@ import pytest
 
 from mdt.models.standards import STANDARDS
 from mdt.services.demo import example_answers
-from workflows import CompiledPathway, PathwayEngine, PathwayRun
+from workflows import CompiledPathway, PathwayRun
 
 from ..scenarios import SCENARIOS, Step
+from .conftest import make_engine
 
 
 class EngineDriver:
     def __init__(self, pathway: CompiledPathway):
         self.pathway = pathway
-        self.run: PathwayRun = PathwayEngine(pathway).start({"patient_id": 1, "patient_age": 58})
+        self.run: PathwayRun = make_engine(pathway).start({"patient_id": 1, "patient_age": 58})
         self.evidenced: set[str] = set()
         self.recorded: dict[str, dict[str, Any]] = {}
 
@@ -42,7 +43,7 @@ class EngineDriver:
             self.run.cancel()
         elif kind == "timer":
             assert self.run.pending_timers(), "a timer should be waiting"
-        self.run = PathwayEngine(self.pathway).restore(self.run.state())  # as if saved
+        self.run = make_engine(self.pathway).restore(self.run.state())  # as if saved
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mdt.extensions import db
+from mdt.models.task import HumanTaskModel
+from mdt.models.types import UTCDateTime, utcnow
+
+
+class NotificationModel(db.Model):  # type: ignore[name-defined,misc]
+    """A task someone should know about: new, due soon or overdue. One row per person, task
+    and kind, so several schedulers inserting at once cannot notify twice."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("user_id", "task_id", "kind"),
+        Index("ix_notification_unread", "user_id", "read_at"),
+        Index("ix_notification_unsent", "emailed_at", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # new, due_soon, overdue
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[HumanTaskModel] = relationship()

@@ -1,0 +1,156 @@
+"""Notifications of new, due-soon and overdue tasks: in the app, and by e-mail when set up.
+
+The scheduler calls notify_pass(); inserts are ON CONFLICT DO NOTHING on (user, task, kind),
+so any number of schedulers can run it at once without notifying anyone twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from sqlalchemy import func, select, text, update
+
+from mdt.extensions import db
+from mdt.models import NotificationModel, UserModel
+from mdt.models.types import UTCDateTime
+from mdt.services.actor import Actor
+from mdt.services.settings import setting
+
+log = logging.getLogger(__name__)
+NEW_WINDOW = timedelta(days=2)  # a task older than this when first seen is not "new"
+KIND_WORDS = {"new": "New task", "due_soon": "Due soon", "overdue": "Overdue"}
+
+# Who hears about a task: whoever it is assigned to, or else everyone active in its role.
+_INSERT = """
+INSERT INTO notification (user_id, task_id, kind, created_at)
+SELECT u.id, t.id, :kind, :now
+FROM human_task t
+JOIN user_role r ON r.role = t.role
+JOIN user_account u ON u.id = r.user_id AND u.active
+WHERE t.status = 'ready' AND (t.assigned_to_id IS NULL OR t.assigned_to_id = u.id)
+  AND {condition}
+ON CONFLICT (user_id, task_id, kind) DO NOTHING
+"""
+_CONDITIONS = {
+    "new": "t.created_at >= :since",
+    "due_soon": "t.due_at >= :now AND t.due_at < :soon",
+    "overdue": "t.due_at < :now",
+}
+
+
+def notify_pass(now: datetime) -> int:
+    """Record notifications for every task that needs one; returns how many were added."""
+    params = {
+        "now": _db_time(now),
+        "since": _db_time(now - NEW_WINDOW),
+        "soon": _db_time(now + timedelta(days=int(setting("MDT_DUE_SOON_DAYS")))),  # type: ignore[call-overload]
+    }
+    added = 0
+    for kind, condition in _CONDITIONS.items():
+        result = db.session.execute(
+            text(_INSERT.format(condition=condition)), {**params, "kind": kind}
+        )
+        added += result.rowcount or 0  # type: ignore[attr-defined]
+    db.session.commit()
+    return added
+
+
+def _db_time(moment: datetime) -> datetime | None:
+    # Raw SQL bypasses UTCDateTime: SQLite stores naive UTC, PostgreSQL aware timestamps.
+    return UTCDateTime().process_bind_param(moment, db.engine.dialect)
+
+
+def unread_count(user_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count(NotificationModel.id)).where(
+                NotificationModel.user_id == user_id, NotificationModel.read_at.is_(None)
+            )
+        )
+        or 0
+    )
+
+
+def my_notifications(actor: Actor, limit: int = 100) -> list[NotificationModel]:
+    return list(
+        db.session.scalars(
+            select(NotificationModel)
+            .where(NotificationModel.user_id == actor.user_id)
+            .order_by(NotificationModel.read_at.is_not(None), NotificationModel.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_all_read(actor: Actor, now: datetime) -> None:
+    db.session.execute(
+        update(NotificationModel)
+        .where(NotificationModel.user_id == actor.user_id, NotificationModel.read_at.is_(None))
+        .values(read_at=now)
+    )
+    db.session.commit()
+
+
+def email_pass(now: datetime) -> int:
+    """Send each person one e-mail listing their unsent notifications. Off unless
+    MDT_SMTP_HOST is set; a failed send is left for the next pass."""
+    host = setting("MDT_SMTP_HOST")
+    if not host:
+        return 0
+    pending = db.session.execute(
+        select(NotificationModel, UserModel)
+        .join(UserModel, UserModel.id == NotificationModel.user_id)
+        .where(
+            NotificationModel.emailed_at.is_(None),
+            UserModel.email.is_not(None),
+            UserModel.active.is_(True),
+        )
+        .order_by(NotificationModel.user_id, NotificationModel.id)
+        .limit(2000)
+    ).all()
+    by_user: dict[int, list[NotificationModel]] = defaultdict(list)
+    users: dict[int, UserModel] = {}
+    for notification, user in pending:
+        by_user[user.id].append(notification)
+        users[user.id] = user
+    sent = 0
+    for user_id, notes in by_user.items():
+        try:
+            _send(users[user_id], notes)
+        except (OSError, smtplib.SMTPException):
+            log.exception("E-mail to user %s failed; will retry", user_id)
+            continue
+        for note in notes:
+            note.emailed_at = now
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def _send(user: UserModel, notes: list[NotificationModel]) -> None:
+    message = EmailMessage()
+    message["From"] = str(setting("MDT_SMTP_FROM"))
+    message["To"] = str(user.email)
+    message["Subject"] = f"{len(notes)} task update(s) on the secondary breast cancer pathway"
+    # No patient-identifiable details in e-mail: the task and a link, nothing more.
+    lines = [f"Hello {user.display_name},", "", "These tasks need your attention:", ""]
+    base = str(setting("MDT_BASE_URL")).rstrip("/")
+    for note in notes:
+        lines.append(
+            f"- {KIND_WORDS.get(note.kind, note.kind)}: {note.task.name} "
+            f"{base}/tasks/{note.task_id}"
+        )
+    lines += ["", "Sign in to see the patient and complete the task."]
+    message.set_content("\n".join(lines))
+    port = int(setting("MDT_SMTP_PORT"))  # type: ignore[call-overload]
+    with smtplib.SMTP(str(setting("MDT_SMTP_HOST")), port, timeout=10) as smtp:
+        if setting("MDT_SMTP_STARTTLS"):
+            smtp.starttls()
+        username = setting("MDT_SMTP_USERNAME")
+        if username:
+            smtp.login(str(username), str(setting("MDT_SMTP_PASSWORD")))
+        smtp.send_message(message)
