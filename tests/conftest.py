@@ -23,6 +23,7 @@ from mdt.models import UserModel
 from mdt.services.actor import SYSTEM, Actor, actor_for
 from mdt.services.pathways import publish_files, read_pathway_directory
 from mdt.services.users import create_user
+from mdt.testing import FreshContextClient
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -51,6 +52,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
         os.environ.pop("MDT_DATABASE_URL", None)
     os.environ["MDT_ENGINE_TIME_LIMIT"] = "0.5"
     app = create_app({"TESTING": True, "SECRET_KEY": "t" * 40})
+    app.test_client_class = FreshContextClient
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))
     yield app

@@ -120,7 +120,25 @@ class PathwayRun:
     def state(self) -> str:
         if self._broken:
             raise EngineError("This run failed part-way; its state must not be saved.")
+        self._prune_finished_subprocesses()
         return dump_state(self._workflow)
+
+    def _prune_finished_subprocesses(self) -> None:
+        """Drop the task trees of call activities and subprocesses that have finished.
+
+        Their results were merged into the calling task when they completed; keeping them
+        made a patient's stored state grow with every assessment and MDT review. Only
+        subprocesses whose calling task is itself finished are dropped: the engine would
+        restart one whose caller is still running.
+        """
+        workflow = self._workflow
+        finished = TaskState.COMPLETED | TaskState.CANCELLED
+        for task_id in list(workflow.subprocesses):
+            if task_id not in workflow.subprocesses:
+                continue  # already dropped as part of its parent
+            caller = workflow.get_task_from_id(task_id)
+            if caller is not None and caller.has_state(finished):
+                workflow.delete_subprocess(caller)
 
     # -- changing ------------------------------------------------------------
 

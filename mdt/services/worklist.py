@@ -120,6 +120,21 @@ def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) 
     return WorklistPage(list(rows), counts.get(query.view, 0), counts, query)
 
 
+def task_for_submission(actor: Actor, task_id: int) -> HumanTaskModel:
+    """The task a form was posted to, checked like open_task but not audited as a view:
+    the completion that follows is the audited event."""
+    task = db.session.get(HumanTaskModel, task_id)
+    if task is None:
+        raise NotFoundError("No such task")
+    allowed = (
+        actor.has_role(task.role or "-", Role.COORDINATOR, Role.MANAGER)
+        or task.assigned_to_id == actor.user_id
+    )
+    if not allowed:
+        raise PermissionDeniedError("This task is for another role.")
+    return task
+
+
 def open_task(actor: Actor, task_id: int) -> HumanTaskModel:
     """A task for its page; seeing it shows patient data, so it is audited."""
     task = db.session.get(HumanTaskModel, task_id)

@@ -16,7 +16,15 @@ from mdt.services.assignments import (
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.instances import complete_task
 from mdt.services.pathways import form_schema
-from mdt.services.worklist import DUE_FILTERS, SORTS, VIEWS, WorklistQuery, open_task, worklist
+from mdt.services.worklist import (
+    DUE_FILTERS,
+    SORTS,
+    VIEWS,
+    WorklistQuery,
+    open_task,
+    task_for_submission,
+    worklist,
+)
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.schema_forms import build_fields, describe, parse_submission
@@ -93,7 +101,7 @@ def show(task_id: int) -> tuple[str, int]:
 @roles_required(*TASK_ROLES)
 def submit(task_id: int) -> Response | tuple[str, int]:
     actor = current_actor()
-    task = open_task(actor, task_id)
+    task = task_for_submission(actor, task_id)
     schema = form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
     data, raw, errors = parse_submission(schema, request.form)
     try:

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`, `flask mdt bench`): not imported by the application."""

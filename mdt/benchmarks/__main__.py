@@ -1,0 +1,119 @@
+"""`python -m mdt.benchmarks` (what `make bench` runs): every measurement at each cohort size,
+on SQLite and on PostgreSQL, written to artifacts/bench/results.json and docs/performance.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mdt import PROJECT_ROOT
+from mdt.benchmarks import measure
+from mdt.benchmarks.cohort import nhs_numbers
+from mdt.benchmarks.load import load_test
+from mdt.benchmarks.prepare import bench_app, fresh_database, populate
+from mdt.benchmarks.report import write_report
+from mdt.benchmarks.timers import timer_lateness
+from mdt.extensions import db
+from mdt.services.actor import actor_for
+from mdt.services.users import find_user
+
+
+def run_size(
+    database: str,
+    url: str | None,
+    size: int,
+    instance: Path,
+    lateness: bool,
+    load: bool,
+    load_seconds: float,
+) -> dict[str, Any]:
+    target = fresh_database(url, instance)
+    app = bench_app(target, instance)
+    result: dict[str, Any] = {"database": database, "patients": size}
+    result.update(populate(app, size))
+    with app.app_context():
+        lists = measure.worklists(app)
+        result["worklist"] = {role: {"p50_ms": t.p50, "p95_ms": t.p95} for role, t in lists.items()}
+        page = measure.patient_pages(app)
+        result["patient_page"] = {"p50_ms": page.p50, "p95_ms": page.p95}
+        http, bare = measure.completions(app)
+        result["complete_http"] = {"p50_ms": http.p50, "p95_ms": http.p95}
+        result["complete_bare_engine"] = {"p50_ms": bare.p50, "p95_ms": bare.p95}
+        result["complete_ratio_p50"] = http.p50 / bare.p50
+        actor = actor_for(find_user("bench-all"))
+        result["starts_per_s"] = measure.start_rate(actor, nhs_numbers(100, 9998000000))
+        pass_ms, fired = measure.scheduler_pass()
+        result["scheduler_pass"] = {
+            "instances": fired,
+            "total_ms": pass_ms,
+            "per_instance_ms": pass_ms / max(fired, 1),
+        }
+        result["storage"] = measure.storage(size)
+        db.session.remove()
+    if lateness:
+        result["timers"] = timer_lateness(app, target, instance)
+    if load:
+        result["load"] = load_test(app, target, instance, seconds=load_seconds)
+    with app.app_context():
+        db.engine.dispose()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--big", action="store_true", help="also 50,000 patients")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "MDT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="server to create the mdt_bench database on ('' to skip PostgreSQL)",
+    )
+    parser.add_argument("--load-seconds", type=float, default=20.0)
+    parser.add_argument("--no-report", action="store_true", help="do not rewrite docs")
+    args = parser.parse_args()
+    sizes = sorted(set(args.sizes + ([50000] if args.big else [])))
+    started = time.monotonic()
+    results = []
+    databases = [("SQLite", None)] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+    with tempfile.TemporaryDirectory(prefix="mdt-bench-") as tmp:
+        for name, url in databases:
+            for size in sizes:
+                print(f"== {name}, {size:,} patients", flush=True)
+                largest = size == max(args.sizes)
+                result = run_size(
+                    name,
+                    url,
+                    size,
+                    Path(tmp),
+                    lateness=largest,
+                    load=largest and name == "PostgreSQL",
+                    load_seconds=args.load_seconds,
+                )
+                print(json.dumps(result, indent=1, default=str), flush=True)
+                results.append(result)
+    meta = {
+        "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "duration_s": time.monotonic() - started,
+        "command": "make bench" + (" BIG=1" if args.big else ""),
+    }
+    out = PROJECT_ROOT / "artifacts" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(
+        json.dumps({"meta": meta, "results": results}, indent=1, default=str)
+    )
+    if not args.no_report:
+        write_report(PROJECT_ROOT / "docs" / "performance.md", meta, results)
+    print(f"Done in {meta['duration_s']:.0f} s; results in artifacts/bench/results.json")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""A synthetic cohort spread over every stage of the pathway.
+
+A few template patients per stage are taken through the real services (registration,
+task completion with form validation, events). The rest of the cohort are copies of those
+templates' stored rows (patient, instance state, tasks, timers), made with bulk inserts, so
+that 10,000 patients take seconds rather than many minutes. Every operation the benchmark
+then measures runs through the real engine and services.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus, TimerModel
+from mdt.services.actor import Actor
+from mdt.services.demo import example_answers
+from mdt.services.instances import complete_task, send_event
+from mdt.services.nhs_number import check_digit_ok
+from mdt.services.pathways import form_schema
+from mdt.services.patients import register_patient
+
+HIGH_NEEDS = {
+    "offer": "01",
+    "distress": 8,
+    "emotional": 7,
+    "practical": 6,
+    "family": 6,
+    "uncontrolled_symptoms": True,
+    "of_working_age_or_working": True,
+}
+# Stage name -> how many tasks to complete (oldest first) and answers that differ by form.
+STAGES: list[tuple[str, int, dict[str, dict[str, Any]], str | None]] = [
+    ("registered", 0, {}, None),
+    ("allocating key worker", 1, {}, None),
+    ("first contact and MDT", 2, {}, None),
+    ("needs assessment", 3, {}, None),
+    ("referrals", 6, {"holistic-needs-assessment.schema.json": HIGH_NEEDS}, None),
+    ("treatment planning", 7, {}, None),
+    ("care plan", 8, {}, None),
+    ("palliative care", 13, {"holistic-needs-assessment.schema.json": HIGH_NEEDS}, None),
+    ("under review", 9, {}, None),
+    ("progressed", 9, {}, "progression"),
+]
+
+
+def nhs_numbers(count: int, start: int = 9990000000) -> list[str]:
+    numbers: list[str] = []
+    candidate = start
+    while len(numbers) < count:
+        candidate += 1
+        if check_digit_ok(str(candidate)):
+            numbers.append(str(candidate))
+    return numbers
+
+
+def _advance(
+    actor: Actor, patient_id: int, steps: int, overrides: dict[str, dict[str, Any]]
+) -> None:
+    for _ in range(steps):
+        task = db.session.scalar(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.patient_id == patient_id, HumanTaskModel.status == TaskStatus.READY
+            )
+            .order_by(HumanTaskModel.id)
+            .limit(1)
+        )
+        if task is None:
+            return
+        schema = form_schema(task.instance.pathway_version, task.form) or {}
+        complete_task(
+            actor, task.id, {**example_answers(schema), **overrides.get(task.form or "", {})}
+        )
+
+
+def build_templates(actor: Actor, numbers: list[str]) -> list[int]:
+    """One patient per stage through the real services; returns their patient ids."""
+    ids = []
+    for index, (_, steps, overrides, event) in enumerate(STAGES):
+        patient = register_patient(
+            actor,
+            numbers[index],
+            "Template",
+            f"Stage{index}",
+            date(1955 + index, 1 + index % 12, 1 + index),
+            "Bench Surgery",
+        )
+        _advance(actor, patient.id, steps, overrides)
+        if event:
+            instance = db.session.scalar(
+                select(PathwayInstanceModel.id).where(PathwayInstanceModel.patient_id == patient.id)
+            )
+            send_event(actor, int(instance or 0), event, {"date": "2026-11-01", "sites": ["C78.7"]})
+        ids.append(patient.id)
+    return ids
+
+
+def _rows(model: Any, where: Any) -> list[dict[str, Any]]:
+    table = model.__table__
+    return [dict(row._mapping) for row in db.session.execute(select(table).where(where))]
+
+
+def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
+    """Copies of the templates, round robin, one per NHS number, in batches."""
+    rng = random.Random(seed)
+    templates: list[dict[str, Any]] = []
+    for patient_id in template_ids:
+        instance = _rows(PathwayInstanceModel, PathwayInstanceModel.patient_id == patient_id)[0]
+        templates.append(
+            {
+                "patient": _rows(PatientModel, PatientModel.id == patient_id)[0],
+                "instance": instance,
+                "tasks": _rows(HumanTaskModel, HumanTaskModel.instance_id == instance["id"]),
+                "timers": _rows(TimerModel, TimerModel.instance_id == instance["id"]),
+            }
+        )
+    next_patient = (db.session.scalar(select(db.func.max(PatientModel.id))) or 0) + 1
+    next_instance = (db.session.scalar(select(db.func.max(PathwayInstanceModel.id))) or 0) + 1
+    batch: dict[str, list[dict[str, Any]]] = {"p": [], "i": [], "t": [], "m": []}
+    for index, number in enumerate(numbers):
+        template = templates[index % len(templates)]
+        patient_id, instance_id = next_patient + index, next_instance + index
+        batch["p"].append(
+            {
+                **template["patient"],
+                "id": patient_id,
+                "nhs_number": number,
+                "given_name": rng.choice(["Ada", "Grace", "Mary", "Rosalind"]),
+                "family_name": f"Bench{index:05d}",
+            }
+        )
+        batch["i"].append({**template["instance"], "id": instance_id, "patient_id": patient_id})
+        for task in template["tasks"]:
+            batch["t"].append(
+                {
+                    **{k: v for k, v in task.items() if k != "id"},
+                    "instance_id": instance_id,
+                    "patient_id": patient_id,
+                }
+            )
+        for timer in template["timers"]:
+            batch["m"].append(
+                {**{k: v for k, v in timer.items() if k != "id"}, "instance_id": instance_id}
+            )
+        if len(batch["p"]) >= 1000:
+            _flush(batch)
+    _flush(batch)
+    if db.engine.dialect.name == "postgresql":
+        # Rows were inserted with explicit ids: move the sequences past them.
+        for table in ("patient", "pathway_instance"):
+            db.session.execute(
+                db.text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"
+                )
+            )
+    db.session.commit()
+
+
+def _flush(batch: dict[str, list[dict[str, Any]]]) -> None:
+    for key, model in (
+        ("p", PatientModel),
+        ("i", PathwayInstanceModel),
+        ("t", HumanTaskModel),
+        ("m", TimerModel),
+    ):
+        if batch[key]:
+            db.session.execute(insert(model.__table__), batch[key])
+            batch[key] = []

@@ -1,0 +1,185 @@
+"""Under load: gunicorn with several workers, concurrent clients completing tasks over HTTP
+on 127.0.0.1 (a small client of our own; bounded in count and time)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import re
+import resource
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask
+from sqlalchemy import select
+
+from mdt import PROJECT_ROOT
+from mdt.benchmarks.forms_encoding import form_post
+from mdt.benchmarks.measure import PASSWORD
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, TaskStatus
+from mdt.services.demo import example_answers
+from mdt.services.pathways import form_schema
+
+
+class Client:
+    def __init__(self, port: int):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = ""
+
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        data = None
+        if body is not None:
+            data = urlencode(body, doseq=True)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read().decode()
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, text
+
+    def sign_in(self) -> str:
+        _, page = self.request("GET", "/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        self.request(
+            "POST", "/sign-in", {"username": "bench-all", "password": PASSWORD, "csrf_token": token}
+        )
+        _, page = self.request("GET", "/notifications")
+        return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _work(app: Flask, limit: int) -> queue.Queue[tuple[int, dict[str, Any]]]:
+    work: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
+    with app.app_context():
+        tasks = db.session.scalars(
+            select(HumanTaskModel)
+            .where(HumanTaskModel.status == TaskStatus.READY)
+            .order_by(HumanTaskModel.id)
+            .limit(limit)
+        )
+        for task in tasks:
+            schema = form_schema(task.instance.pathway_version, task.form) or {}
+            work.put(
+                (task.id, {**form_post(schema, example_answers(schema)), "action": "complete"})
+            )
+        db.session.remove()
+    return work
+
+
+def _peak_rss_kb(pids: list[int]) -> int:
+    peak = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match:
+            peak = max(peak, int(match.group(1)))
+    return peak
+
+
+def load_test(
+    app: Flask, url: str, instance: Path, workers: int = 4, clients: int = 8, seconds: float = 20.0
+) -> dict[str, float]:
+    work = _work(app, 6000)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MDT_DATABASE_URL": url,
+        "MDT_INSTANCE_PATH": str(instance),
+        "MDT_SECRET_KEY": "b" * 40,
+    }
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    server = subprocess.Popen(
+        [
+            gunicorn,
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        done, errors = [0], [0]
+        lock = threading.Lock()
+        stop_at = time.monotonic() + seconds
+
+        def client() -> None:
+            session = Client(port)
+            token = session.sign_in()
+            while time.monotonic() < stop_at:
+                try:
+                    task_id, body = work.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    status, _ = session.request(
+                        "POST", f"/tasks/{task_id}", {**body, "csrf_token": token}
+                    )
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                    session = Client(port)
+                    token = session.sign_in()
+                with lock:
+                    if status == 302:
+                        done[0] += 1
+                    else:
+                        errors[0] += 1
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=seconds + 60)
+        elapsed = time.monotonic() - started
+        children = [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+        ]
+        rss = _peak_rss_kb(children)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    total = done[0] + errors[0]
+    return {
+        "workers": workers,
+        "clients": clients,
+        "completions": done[0],
+        "completions_per_s": done[0] / elapsed,
+        "error_rate": errors[0] / total if total else 0.0,
+        "worker_peak_rss_mb": rss / 1024,
+        "bench_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
