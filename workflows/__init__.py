@@ -16,6 +16,7 @@ from workflows.errors import (
 )
 from workflows.loader import CompiledPathway, UserTaskInfo, compile_pathway
 from workflows.records import PendingTimer, ReadyTask
+from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
 
 __all__ = [
@@ -28,10 +29,13 @@ __all__ = [
     "PendingTimer",
     "Problem",
     "ReadyTask",
+    "STATE_FORMAT",
     "ScriptTimeoutError",
     "TaskNotReadyError",
     "UserTaskInfo",
     "WorkflowRunError",
     "compile_pathway",
+    "decode_state",
+    "encode_state",
     "render_text",
 ]

@@ -75,7 +75,13 @@ def _work(app: Flask, limit: int) -> queue.Queue[tuple[int, dict[str, Any]]]:
             .order_by(HumanTaskModel.id)
             .limit(limit)
         )
+        seen: set[int] = set()
         for task in tasks:
+            # One task per patient: two people completing tasks for the same patient at the
+            # same moment is a conflict the app reports (409), not throughput.
+            if task.instance_id in seen:
+                continue
+            seen.add(task.instance_id)
             schema = form_schema(task.instance.pathway_version, task.form) or {}
             work.put(
                 (task.id, {**form_post(schema, example_answers(schema)), "action": "complete"})

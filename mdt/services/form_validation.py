@@ -49,9 +49,24 @@ def _message(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, st
     return field, messages.get(str(error.validator), f"{title}: {error.message}")
 
 
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    # Schemas come from compiled pathways, which live as long as the process: build each
+    # validator once. The schema is kept beside it so its id() is never reused meanwhile.
+    cached = _VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        if len(_VALIDATORS) > 512:
+            _VALIDATORS.clear()
+        cached = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
+        _VALIDATORS[id(schema)] = cached
+    return cached[1]
+
+
 def validate_submission(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
     """Return {field: message} for everything wrong with ``data``; empty when it is valid."""
-    validator = Draft202012Validator(schema, format_checker=_FORMATS)
+    validator = _validator(schema)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.path)):
         field, message = _message(schema, error)

@@ -43,7 +43,13 @@ from mdt.services.pathways import (
     engine_for,
     form_schema,
 )
-from workflows import MessageNotAcceptedError, PathwayRun, TaskNotReadyError, WorkflowRunError
+from workflows import (
+    STATE_FORMAT,
+    MessageNotAcceptedError,
+    PathwayRun,
+    TaskNotReadyError,
+    WorkflowRunError,
+)
 
 CLOSE_REASONS = ("death", "discharge", "transfer")
 
@@ -244,6 +250,7 @@ def _restore(instance: PathwayInstanceModel) -> PathwayRun:
 
 def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:
     instance.state = run.state()
+    instance.state_format = STATE_FORMAT
     instance.updated_at = now
     if run.is_finished and instance.status == InstanceStatus.RUNNING:
         instance.status = InstanceStatus.COMPLETED
