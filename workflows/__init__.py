@@ -20,6 +20,7 @@ from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
 
 __all__ = [
+    "STATE_FORMAT",
     "CompiledPathway",
     "EngineError",
     "MessageNotAcceptedError",
@@ -29,7 +30,6 @@ __all__ = [
     "PendingTimer",
     "Problem",
     "ReadyTask",
-    "STATE_FORMAT",
     "ScriptTimeoutError",
     "TaskNotReadyError",
     "UserTaskInfo",

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from workflows import (
-    decode_state,
     CompiledPathway,
     MessageNotAcceptedError,
     PathwayEngine,
     TaskNotReadyError,
+    decode_state,
 )
 
 from .bpmn_builders import FORM, chain, process, user_task
