@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 
@@ -113,7 +113,10 @@ class Settings:
                     "Call the 24-hour acute oncology helpline on your alert card. "
                     "In an emergency call 999.",
                 ),
-                "SESSION_COOKIE_HTTPONLY": True,
+                "PERMANENT_SESSION_LIFETIME": timedelta(
+                minutes=_number("MDT_SESSION_IDLE_MINUTES", 30, 5, 24 * 60)
+            ),
+            "SESSION_COOKIE_HTTPONLY": True,
                 "SESSION_COOKIE_SAMESITE": "Lax",
                 "SESSION_COOKIE_SECURE": production,
                 "WTF_CSRF_TIME_LIMIT": None,

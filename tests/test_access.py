@@ -91,3 +91,31 @@ def test_deactivated_user_cannot_sign_in(make_user, auth: Auth, actor) -> None:
     user = make_user("cns")
     set_active(SYSTEM, user.id, False)
     assert auth.login(user.username).status_code == 400
+
+
+def test_security_headers_and_idle_session_expiry(client: FlaskClient, app: Flask) -> None:
+    from datetime import timedelta
+
+    response = client.get("/sign-in")
+    csp = response.headers["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in csp
+        and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    )
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert app.permanent_session_lifetime == timedelta(minutes=30)
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_no_inline_script_in_any_template() -> None:
+    import re
+    from pathlib import Path
+
+    for template in (Path(__file__).resolve().parents[1] / "templates").rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
+        assert not re.search(r"\son[a-z]+=\"", text), template.name  # onclick= and friends

@@ -17,11 +17,13 @@ from mdt.web import (
 )
 from mdt.web.access import install_access_rules
 from mdt.web.filters import register_filters
+from mdt.web.security import install_security
 
 
 def register_web(app: Flask) -> None:
     for module in (assets, auth, home, tasks, patients, pathways, notifications, admin):
         app.register_blueprint(module.bp)
     install_access_rules(app)
+    install_security(app)
     errors.register(app)
     register_filters(app)
