@@ -114,9 +114,9 @@ class Settings:
                     "In an emergency call 999.",
                 ),
                 "PERMANENT_SESSION_LIFETIME": timedelta(
-                minutes=_number("MDT_SESSION_IDLE_MINUTES", 30, 5, 24 * 60)
-            ),
-            "SESSION_COOKIE_HTTPONLY": True,
+                    minutes=_number("MDT_SESSION_IDLE_MINUTES", 30, 5, 24 * 60)
+                ),
+                "SESSION_COOKIE_HTTPONLY": True,
                 "SESSION_COOKIE_SAMESITE": "Lax",
                 "SESSION_COOKIE_SECURE": production,
                 "WTF_CSRF_TIME_LIMIT": None,

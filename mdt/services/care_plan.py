@@ -63,7 +63,12 @@ def _support(tasks: list[HumanTaskModel]) -> list[str]:
             continue
         schema = form_schema(task.instance.pathway_version, task.form) or {}
         services = (task.data or {}).get("services")
-        lines.append(answer_label(schema, "services", services) if services else task.name)
+        if services:
+            lines.append(answer_label(schema, "services", services))
+        elif task.form == "palliative-referral.schema.json":
+            lines.append("The specialist palliative care team")
+        else:
+            lines.append(task.name)
     return lines
 
 

@@ -70,6 +70,41 @@ DEMO_PATIENTS: list[tuple[str, str, date, str | None, dict[str, dict[str, Any]]]
 ]
 
 
+# Realistic free text for the demo, by field name (any form that has the field uses it).
+DEMO_TEXT = {
+    "key_worker_name": "Alex Patel",
+    "key_worker_phone": "0113 496 0123",
+    "summary": "Bone pain for 6 weeks; CT shows liver and bone metastases. Primary treated 2019.",
+    "clinical_question": "First-line treatment: suitable for a CDK4/6 inhibitor with letrozole?",
+    "recommendation": "CDK4/6 inhibitor with letrozole; denosumab for bone; review scans in 12 weeks.",
+    "informs_patient": "Dr Sam Okafor at clinic on Thursday",
+    "checked_by": "Dr Sam Okafor",
+    "next_steps": "Start treatment next week. Blood tests every 2 weeks for the first 2 months. "
+    "Alex will phone after the first cycle.",
+    "what_matters": "Being at home with family, walking the dog, and being well enough for a "
+    "granddaughter's wedding in June.",
+    "symptom_plan": "Regular paracetamol and ibuprofen; morphine for breakthrough pain.",
+    "out_of_hours_details": "Acute oncology 24-hour line 0113 496 0999",
+    "people_involved": "The patient, her daughter and Dr Jamie Lewis",
+    "action": "Key worker allocated from the cover rota.",
+    "symptoms": "Bone pain in the lower back, controlled with regular painkillers.",
+    "care_plan_actions": "Refer for counselling; benefits advice; follow up in 2 weeks.",
+    "new_concerns": "Tired in the afternoons; no new symptoms.",
+    "psychosocial_notes": "Lives alone; daughter nearby. Worried about work.",
+    "notes": "",
+    "trial_id": "",
+}
+
+
+def demo_answers(schema: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    answers = example_answers(schema)
+    for name in answers:
+        if name in DEMO_TEXT:
+            answers[name] = DEMO_TEXT[name]
+    answers = {k: v for k, v in answers.items() if v != ""}
+    return {**answers, **overrides}
+
+
 @dataclass
 class DemoResult:
     new_passwords: dict[str, str]
@@ -134,7 +169,7 @@ def _advance(
         if task.role not in actors:
             return
         schema = form_schema(task.instance.pathway_version, task.form) or {}
-        answers = {**example_answers(schema), **overrides.get(task.form or "", {})}
+        answers = demo_answers(schema, overrides.get(task.form or "", {}))
         complete_task(actors[task.role], task.id, answers)
 
 
