@@ -100,6 +100,14 @@ class Settings:
                 "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
                 "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
                 "MDT_LOCAL_CLOSURES": _dates("MDT_LOCAL_CLOSURES"),
+                "MDT_CORE_DISCIPLINES": tuple(
+                    d.strip()
+                    for d in os.environ.get(
+                        "MDT_CORE_DISCIPLINES",
+                        "oncology,palliative care,breast CNS,radiology,pathology,surgery",
+                    ).split(",")
+                    if d.strip()
+                ),
                 "MDT_SMTP_HOST": os.environ.get("MDT_SMTP_HOST", ""),
                 "MDT_SMTP_PORT": int(_number("MDT_SMTP_PORT", 25, 1, 65535)),
                 "MDT_SMTP_STARTTLS": _bool("MDT_SMTP_STARTTLS", False),

@@ -70,6 +70,7 @@ START = [
 MDT = [
     ("do", "List for MDT review", {"clinical_question": "First-line treatment?"}),
     ("do", "Record MDT outcome", {"discussion": "discussed", "performance_status": 1}),
+    ("do", "Send the MDT outcome to the GP", {"patient_informed": True}),
 ]
 PLAN = [
     ("ready", {"Treatment planning consultation": ("oncologist", 10)}),

@@ -97,6 +97,7 @@ def test_each_escalation_fires_once(pathway, make_user, actor) -> None:
             ("Holistic needs assessment", nurse),
             ("List for MDT review", coordinator),
             ("Record MDT outcome", coordinator),
+            ("Send the MDT outcome to the GP", coordinator),
             ("Treatment planning consultation", oncologist),
             ("Agree personalised care plan", nurse),
         ]:

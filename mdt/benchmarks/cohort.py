@@ -40,11 +40,11 @@ STAGES: list[tuple[str, int, dict[str, dict[str, Any]], str | None]] = [
     ("first contact and MDT", 2, {}, None),
     ("needs assessment", 3, {}, None),
     ("referrals", 6, {"holistic-needs-assessment.schema.json": HIGH_NEEDS}, None),
-    ("treatment planning", 7, {}, None),
-    ("care plan", 8, {}, None),
-    ("palliative care", 13, {"holistic-needs-assessment.schema.json": HIGH_NEEDS}, None),
-    ("under review", 9, {}, None),
-    ("progressed", 9, {}, "progression"),
+    ("treatment planning", 8, {}, None),
+    ("care plan", 9, {}, None),
+    ("palliative care", 14, {"holistic-needs-assessment.schema.json": HIGH_NEEDS}, None),
+    ("under review", 10, {}, None),
+    ("progressed", 10, {}, "progression"),
 ]
 
 

@@ -2,6 +2,14 @@
 
 from mdt.models.audit import AuditEventModel
 from mdt.models.instance import InstanceStatus, PathwayInstanceModel
+from mdt.models.meeting import (
+    AttendanceModel,
+    ListingModel,
+    ListingStatus,
+    MeetingModel,
+    MeetingSeriesModel,
+    MeetingStatus,
+)
 from mdt.models.notification import NotificationModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.patient import PatientModel
@@ -9,9 +17,15 @@ from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
 from mdt.models.user import UserModel, UserRoleModel
 
 __all__ = [
+    "AttendanceModel",
     "AuditEventModel",
     "HumanTaskModel",
     "InstanceStatus",
+    "ListingModel",
+    "ListingStatus",
+    "MeetingModel",
+    "MeetingSeriesModel",
+    "MeetingStatus",
     "NotificationModel",
     "PathwayFileModel",
     "PathwayInstanceModel",

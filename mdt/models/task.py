@@ -48,6 +48,8 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
     form: Mapped[str | None] = mapped_column(String(200))
     standards: Mapped[str] = mapped_column(String(200), default="")
     call_path: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The task's mdtStep property (referral, outcome, gp-letter): how the MDT screens find it.
+    mdt_step: Mapped[str | None] = mapped_column(String(32), index=True)
     instructions: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.READY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

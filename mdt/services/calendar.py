@@ -21,6 +21,14 @@ def is_working_day(day: date, closures: Iterable[date] = ()) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays(day.year) and day not in set(closures)
 
 
+def previous_working_day(day: date, closures: Iterable[date] = ()) -> date:
+    closed = set(closures)
+    day -= timedelta(days=1)
+    while not is_working_day(day, closed):
+        day -= timedelta(days=1)
+    return day
+
+
 def add_working_days(start: datetime, days: int, closures: Iterable[date] = ()) -> datetime:
     """The end (23:59 London time) of the ``days``-th working day after ``start``.
 

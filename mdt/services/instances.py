@@ -293,6 +293,7 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
                 form=ready.form,
                 standards=",".join(ready.standards),
                 call_path=" ".join(ready.call_path),
+                mdt_step=ready.properties.get("mdtStep"),
                 instructions=ready.instructions,
                 status=TaskStatus.READY,
                 created_at=now,

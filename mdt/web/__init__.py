@@ -10,6 +10,7 @@ from mdt.web import (
     auth,
     errors,
     home,
+    meetings,
     notifications,
     pathways,
     patients,
@@ -21,7 +22,7 @@ from mdt.web.security import install_security
 
 
 def register_web(app: Flask) -> None:
-    for module in (assets, auth, home, tasks, patients, pathways, notifications, admin):
+    for module in (assets, auth, home, tasks, patients, meetings, pathways, notifications, admin):
         app.register_blueprint(module.bp)
     install_access_rules(app)
     install_security(app)

@@ -94,6 +94,7 @@ def test_oncologist_completes_treatment_planning(page, pathway, make_user, actor
     complete_with_examples(nurse, ready_task(patient_id, "Holistic needs assessment"))
     complete_with_examples(coordinator, ready_task(patient_id, "List for MDT review"))
     complete_with_examples(coordinator, ready_task(patient_id, "Record MDT outcome"))
+    complete_with_examples(coordinator, ready_task(patient_id, "Send the MDT outcome to the GP"))
     db.session.remove()
 
     sign_in(page, "onc", PASSWORD)

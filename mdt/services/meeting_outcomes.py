@@ -1,0 +1,248 @@
+"""In and after the meeting: attendance and quoracy, outcomes drafted live and confirmed
+(completing each patient's MDT task), GP letters, closing with roll-over, and the KPIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import (
+    AttendanceModel,
+    HumanTaskModel,
+    ListingModel,
+    ListingStatus,
+    MeetingModel,
+    MeetingStatus,
+    TaskStatus,
+)
+from mdt.models.types import utcnow
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.calendar import add_working_days
+from mdt.services.errors import ConflictError, DomainError, InvalidInputError
+from mdt.services.instances import complete_task
+from mdt.services.meetings import (
+    _check_version,
+    _commit,
+    _listing,
+    _new_listing,
+    _next_meeting,
+    _require_coordinator,
+    _touch,
+    active_listings,
+    get_meeting,
+)
+from mdt.services.pathways import closures
+from mdt.services.settings import setting
+
+
+def core_disciplines() -> tuple[str, ...]:
+    return tuple(setting("MDT_CORE_DISCIPLINES"))  # type: ignore[arg-type]
+
+
+def missing_disciplines(meeting: MeetingModel) -> list[str]:
+    present = {a.discipline.lower() for a in meeting.attendance if a.present}
+    return [d for d in core_disciplines() if d.lower() not in present]
+
+
+def record_attendance(
+    actor: Actor,
+    meeting_id: int,
+    name: str,
+    discipline: str,
+    present: bool,
+    seen_version: int | None,
+) -> None:
+    _require_coordinator(actor)
+    meeting = get_meeting(meeting_id)
+    _check_version(meeting, seen_version)
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Enter the attendee's name"
+    if not discipline.strip():
+        errors["discipline"] = "Select the attendee's discipline"
+    if errors:
+        raise InvalidInputError(errors)
+    row = next((a for a in meeting.attendance if a.name.lower() == name.strip().lower()), None)
+    if row is None:
+        row = AttendanceModel(meeting=meeting, name=name.strip(), discipline=discipline.strip())
+        db.session.add(row)
+    row.present = present
+    _touch(meeting)
+    record_event(
+        actor,
+        "meeting.attendance",
+        object_type="meeting",
+        object_id=meeting.id,
+        detail={"name": row.name, "discipline": row.discipline, "present": present},
+    )
+    _commit()
+
+
+def save_outcome_draft(
+    actor: Actor, listing_id: int, data: dict[str, Any], seen_version: int | None
+) -> ListingModel:
+    _require_coordinator(actor)
+    listing = _listing(listing_id)
+    _check_version(listing, seen_version)
+    if listing.status != ListingStatus.LISTED:
+        raise ConflictError("This outcome has already been confirmed.")
+    listing.outcome = data
+    record_event(
+        actor,
+        "meeting.outcome_drafted",
+        patient_id=listing.patient_id,
+        object_type="meeting_listing",
+        object_id=listing.id,
+    )
+    _commit()
+    return listing
+
+
+def confirm_outcome(
+    actor: Actor,
+    listing_id: int,
+    data: dict[str, Any],
+    nonquorate_reason: str | None,
+    seen_version: int | None,
+) -> ListingModel:
+    """Confirm the outcome: completes the patient's MDT task and advances their pathway,
+    in the same transaction as the listing."""
+    _require_coordinator(actor)
+    listing = _listing(listing_id)
+    _check_version(listing, seen_version)
+    if listing.status != ListingStatus.LISTED:
+        raise ConflictError("This outcome has already been confirmed.")
+    missing = missing_disciplines(listing.meeting)
+    if missing and not (nonquorate_reason or "").strip():
+        raise InvalidInputError(
+            {
+                "nonquorate_reason": "The meeting is not quorate (missing: "
+                f"{', '.join(missing)}): give the reason to confirm anyway"
+            }
+        )
+    listing.status = ListingStatus.CONFIRMED
+    listing.outcome = data
+    listing.nonquorate_reason = (nonquorate_reason or "").strip() or None
+    listing.confirmed_at = utcnow()
+    listing.confirmed_by_id = actor.user_id
+    try:
+        # Validates the outcome against the task's form, advances the pathway and commits
+        # the listing with it; on any refusal nothing of either is kept.
+        complete_task(actor, listing.task_id, data)
+    except DomainError:
+        db.session.rollback()
+        raise
+    return listing
+
+
+def gp_letter_task(listing: ListingModel) -> HumanTaskModel | None:
+    """The pathway's GP-communication task that followed this outcome."""
+    return (
+        db.session.scalar(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.instance_id == listing.task.instance_id,
+                HumanTaskModel.mdt_step == "gp-letter",
+                HumanTaskModel.created_at >= listing.task.completed_at,
+            )
+            .order_by(HumanTaskModel.id)
+            .limit(1)
+        )
+        if listing.task.completed_at
+        else None
+    )
+
+
+def record_gp_letter(actor: Actor, listing_id: int, data: dict[str, Any]) -> HumanTaskModel:
+    listing = _listing(listing_id)
+    task = gp_letter_task(listing)
+    if task is None or task.status != TaskStatus.READY:
+        raise ConflictError("The GP letter for this outcome has already been recorded.")
+    complete_task(actor, task.id, data)
+    return task
+
+
+def close_meeting(actor: Actor, meeting_id: int, seen_version: int | None) -> MeetingModel:
+    """Close the meeting; patients not discussed move to the series' next meeting, flagged."""
+    _require_coordinator(actor)
+    meeting = get_meeting(meeting_id)
+    _check_version(meeting, seen_version)
+    if meeting.status == MeetingStatus.CLOSED:
+        raise ConflictError("The meeting is already closed.")
+    undiscussed = [item for item in active_listings(meeting) if item.status == ListingStatus.LISTED]
+    target = None
+    if undiscussed and meeting.series is not None:
+        target = _next_meeting(meeting.series, meeting.starts_at + timedelta(minutes=1))
+    for item in undiscussed:
+        item.status = ListingStatus.ROLLED_OVER
+        if target is not None:
+            _new_listing(
+                target, item.task, item.kind, actor.user_id, False, None, rolled_from=item.id
+            )
+    meeting.status = MeetingStatus.CLOSED
+    meeting.closed_at = utcnow()
+    record_event(
+        actor,
+        "meeting.closed",
+        object_type="meeting",
+        object_id=meeting.id,
+        detail={"rolled_over": len(undiscussed), "to_meeting": target.id if target else None},
+    )
+    _commit()
+    return meeting
+
+
+@dataclass(frozen=True)
+class MeetingKpis:
+    circulated_24h_before: bool | None
+    late_additions: int
+    quorate: bool
+    missing: list[str]
+    outcomes_confirmed: int
+    outcomes_confirmed_in_meeting: int
+    gp_letters_on_time: int
+    gp_letters_due: int
+    patients_informed: int
+
+
+def meeting_kpis(meeting: MeetingModel) -> MeetingKpis:
+    listings = [item for item in meeting.listings if item.status != ListingStatus.REMOVED]
+    confirmed = [item for item in listings if item.confirmed_at is not None]
+    end = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
+    in_meeting = [
+        item
+        for item in confirmed
+        if item.confirmed_at
+        and meeting.starts_at - timedelta(hours=1) <= item.confirmed_at <= end + timedelta(hours=2)
+    ]
+    on_time = informed = 0
+    for item in confirmed:
+        letter = gp_letter_task(item)
+        if letter is None or letter.completed_at is None or item.confirmed_at is None:
+            continue
+        if letter.completed_at <= add_working_days(item.confirmed_at, 1, closures()):
+            on_time += 1
+        if (letter.data or {}).get("patient_informed"):
+            informed += 1
+    missing = missing_disciplines(meeting)
+    circulated = (
+        meeting.circulated_at <= meeting.starts_at - timedelta(hours=24)
+        if meeting.circulated_at
+        else None
+    )
+    return MeetingKpis(
+        circulated,
+        sum(1 for item in listings if item.late),
+        not missing,
+        missing,
+        len(confirmed),
+        len(in_meeting),
+        on_time,
+        len(confirmed),
+        informed,
+    )

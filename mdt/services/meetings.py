@@ -1,0 +1,335 @@
+"""MDT meetings: schedule them, build the list from the pathway, lock and circulate it.
+
+Patients appear as candidates by themselves: any ready task whose mdtStep is "outcome" (the
+pathway is waiting for an MDT outcome). Every change carries the version the user saw, so two
+coordinators never overwrite each other: the second is told and shown the current list.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.exc import StaleDataError
+
+from mdt.extensions import db
+from mdt.models import (
+    HumanTaskModel,
+    ListingModel,
+    ListingStatus,
+    MeetingModel,
+    MeetingSeriesModel,
+    MeetingStatus,
+    TaskStatus,
+)
+from mdt.models.roles import Role
+from mdt.models.types import utcnow
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.calendar import previous_working_day
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from mdt.services.pathways import closures
+
+LONDON = ZoneInfo("Europe/London")
+OPEN_LISTING = (ListingStatus.LISTED, ListingStatus.CONFIRMED)
+
+
+def _require_coordinator(actor: Actor) -> None:
+    if not actor.has_role(Role.COORDINATOR):
+        raise PermissionDeniedError("Only MDT coordinators manage meetings.")
+
+
+def cut_off_for(starts_at: datetime) -> datetime:
+    """Noon on the working day before the meeting (London time)."""
+    day = previous_working_day(starts_at.astimezone(LONDON).date(), closures())
+    return datetime.combine(day, time(12, 0), tzinfo=LONDON)
+
+
+def get_meeting(meeting_id: int) -> MeetingModel:
+    meeting = db.session.get(MeetingModel, meeting_id)
+    if meeting is None:
+        raise NotFoundError("No such meeting")
+    return meeting
+
+
+def list_meetings() -> list[MeetingModel]:
+    return list(db.session.scalars(select(MeetingModel).order_by(MeetingModel.starts_at.desc())))
+
+
+def list_series() -> list[MeetingSeriesModel]:
+    return list(db.session.scalars(select(MeetingSeriesModel).order_by(MeetingSeriesModel.name)))
+
+
+def create_series(
+    actor: Actor,
+    name: str,
+    weekday: int,
+    start_time: str,
+    location: str,
+    duration_minutes: int = 90,
+) -> MeetingSeriesModel:
+    _require_coordinator(actor)
+    errors = {}
+    if not name.strip():
+        errors["name"] = "Enter a name for the meeting"
+    if weekday not in range(7):
+        errors["weekday"] = "Select the day of the week"
+    try:
+        time.fromisoformat(start_time)
+    except ValueError:
+        errors["start_time"] = "Enter the start time as hours and minutes, like 13:30"
+    if errors:
+        raise InvalidInputError(errors)
+    series = MeetingSeriesModel(
+        name=name.strip(),
+        weekday=weekday,
+        start_time=start_time,
+        location=location.strip(),
+        duration_minutes=duration_minutes,
+    )
+    db.session.add(series)
+    db.session.flush()
+    record_event(
+        actor,
+        "meeting.series_created",
+        object_type="meeting_series",
+        object_id=series.id,
+        detail={"name": series.name},
+    )
+    db.session.commit()
+    return series
+
+
+def schedule_next(actor: Actor, series_id: int, after: datetime | None = None) -> MeetingModel:
+    """The series' next meeting after ``after`` (default now), created if it does not exist."""
+    _require_coordinator(actor)
+    series = db.session.get(MeetingSeriesModel, series_id)
+    if series is None:
+        raise NotFoundError("No such meeting series")
+    meeting = _next_meeting(series, after or utcnow())
+    db.session.commit()
+    return meeting
+
+
+def _next_meeting(series: MeetingSeriesModel, after: datetime) -> MeetingModel:
+    local = after.astimezone(LONDON)
+    day = local.date()
+    start = time.fromisoformat(series.start_time)
+    while day.weekday() != series.weekday or datetime.combine(day, start, LONDON) <= local:
+        day += timedelta(days=1)
+    starts_at = datetime.combine(day, start, tzinfo=LONDON)
+    existing = db.session.scalar(
+        select(MeetingModel).where(
+            MeetingModel.series_id == series.id, MeetingModel.starts_at == starts_at
+        )
+    )
+    if existing is not None:
+        return existing
+    meeting = MeetingModel(
+        series_id=series.id,
+        title=series.name,
+        starts_at=starts_at,
+        duration_minutes=series.duration_minutes,
+        location=series.location,
+        cut_off_at=cut_off_for(starts_at),
+    )
+    db.session.add(meeting)
+    db.session.flush()
+    return meeting
+
+
+def candidates(meeting: MeetingModel) -> list[HumanTaskModel]:
+    """Patients the pathway is holding at MDT review who are on no open list yet."""
+    listed = select(ListingModel.task_id).where(ListingModel.status.in_(OPEN_LISTING))
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.mdt_step == "outcome",
+                HumanTaskModel.status == TaskStatus.READY,
+                HumanTaskModel.id.not_in(listed),
+            )
+            .order_by(HumanTaskModel.created_at)
+        )
+    )
+
+
+def clinical_question(patient_id: int) -> str:
+    referral = db.session.scalar(
+        select(HumanTaskModel)
+        .where(
+            HumanTaskModel.patient_id == patient_id,
+            HumanTaskModel.mdt_step == "referral",
+            HumanTaskModel.status == TaskStatus.COMPLETED,
+        )
+        .order_by(HumanTaskModel.completed_at.desc())
+        .limit(1)
+    )
+    return str((referral.data or {}).get("clinical_question", "")) if referral else ""
+
+
+def _check_version(item: MeetingModel | ListingModel, seen: int | None) -> None:
+    if seen is not None and item.lock_version != seen:
+        raise ConflictError(
+            "Someone else changed this list while you were looking at it. "
+            "Nothing of yours was saved; here is the list as it is now."
+        )
+
+
+def _open_for_changes(meeting: MeetingModel) -> None:
+    if meeting.status != MeetingStatus.PLANNED:
+        raise ConflictError("The list has been circulated and is locked.")
+
+
+def add_listing(
+    actor: Actor,
+    meeting_id: int,
+    task_id: int,
+    kind: str,
+    late_reason: str | None,
+    seen_version: int | None,
+) -> ListingModel:
+    _require_coordinator(actor)
+    meeting = get_meeting(meeting_id)
+    _check_version(meeting, seen_version)
+    _open_for_changes(meeting)
+    task = db.session.get(HumanTaskModel, task_id)
+    if task is None or task not in candidates(meeting):
+        raise ConflictError("This patient is no longer waiting to be listed.")
+    if kind not in ("discussion", "standard_of_care"):
+        raise InvalidInputError({"kind": "Select discussion or standard of care"})
+    late = utcnow() > meeting.cut_off_at
+    if late and not (late_reason or "").strip():
+        raise InvalidInputError(
+            {
+                "late_reason": "The cut-off has passed: give the clinical "
+                "reason for adding this patient late"
+            }
+        )
+    listing = _new_listing(meeting, task, kind, actor.user_id, late, late_reason)
+    _touch(meeting)
+    record_event(
+        actor,
+        "meeting.patient_listed",
+        patient_id=task.patient_id,
+        object_type="meeting",
+        object_id=meeting.id,
+        detail={"kind": kind, "late": late},
+    )
+    _commit()
+    return listing
+
+
+def _new_listing(
+    meeting: MeetingModel,
+    task: HumanTaskModel,
+    kind: str,
+    user_id: int | None,
+    late: bool,
+    late_reason: str | None,
+    rolled_from: int | None = None,
+) -> ListingModel:
+    positions = [listing.position for listing in meeting.listings]
+    listing = ListingModel(
+        meeting=meeting,
+        patient_id=task.patient_id,
+        task_id=task.id,
+        kind=kind,
+        position=max(positions, default=0) + 1,
+        clinical_question=clinical_question(task.patient_id),
+        late=late,
+        late_reason=(late_reason or "").strip() or None,
+        added_by_id=user_id,
+        rolled_over_from_id=rolled_from,
+    )
+    db.session.add(listing)
+    db.session.flush()
+    return listing
+
+
+def remove_listing(actor: Actor, listing_id: int, seen_version: int | None) -> None:
+    _require_coordinator(actor)
+    listing = _listing(listing_id)
+    meeting = listing.meeting
+    _check_version(meeting, seen_version)
+    _open_for_changes(meeting)
+    listing.status = ListingStatus.REMOVED
+    _touch(meeting)
+    record_event(
+        actor,
+        "meeting.patient_removed",
+        patient_id=listing.patient_id,
+        object_type="meeting",
+        object_id=meeting.id,
+    )
+    _commit()
+
+
+def move_listing(actor: Actor, listing_id: int, direction: int, seen_version: int | None) -> None:
+    _require_coordinator(actor)
+    listing = _listing(listing_id)
+    meeting = listing.meeting
+    _check_version(meeting, seen_version)
+    _open_for_changes(meeting)
+    shown = [item for item in meeting.listings if item.status in OPEN_LISTING]
+    index = shown.index(listing)
+    other = index + direction
+    if 0 <= other < len(shown):
+        listing.position, shown[other].position = shown[other].position, listing.position
+        _touch(meeting)
+        _commit()
+
+
+def circulate(actor: Actor, meeting_id: int, seen_version: int | None) -> MeetingModel:
+    """Lock the list and record when it went out (KPI: at least 24 hours before)."""
+    _require_coordinator(actor)
+    meeting = get_meeting(meeting_id)
+    _check_version(meeting, seen_version)
+    _open_for_changes(meeting)
+    meeting.status = MeetingStatus.CIRCULATED
+    meeting.circulated_at = utcnow()
+    meeting.circulated_by_id = actor.user_id
+    record_event(
+        actor,
+        "meeting.circulated",
+        object_type="meeting",
+        object_id=meeting.id,
+        detail={"patients": len(active_listings(meeting))},
+    )
+    _commit()
+    return meeting
+
+
+def active_listings(meeting: MeetingModel) -> list[ListingModel]:
+    return [item for item in meeting.listings if item.status in OPEN_LISTING]
+
+
+def _listing(listing_id: int) -> ListingModel:
+    listing = db.session.get(ListingModel, listing_id)
+    if listing is None:
+        raise NotFoundError("No such listing")
+    return listing
+
+
+def _touch(meeting: MeetingModel) -> None:
+    # Any change to the list is a change to the meeting: force an UPDATE of the meeting row,
+    # and with it the version check, even when only listing rows changed.
+    flag_modified(meeting, "title")
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(
+            "Someone else changed this list at the same moment. Nothing of "
+            "yours was saved; here is the list as it is now."
+        ) from None

@@ -1,0 +1,207 @@
+"""MDT meetings: list from the pathway, late additions, circulation, quoracy, outcomes that
+advance the pathway, GP letters, roll-over, conflicts and the meeting KPIs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+
+from mdt.extensions import db
+from mdt.models import ListingStatus, MeetingModel
+from mdt.services.errors import ConflictError, InvalidInputError
+from mdt.services.meeting_outcomes import (
+    close_meeting,
+    confirm_outcome,
+    meeting_kpis,
+    missing_disciplines,
+    record_attendance,
+    record_gp_letter,
+)
+from mdt.services.meetings import (
+    add_listing,
+    candidates,
+    circulate,
+    create_series,
+    cut_off_for,
+    schedule_next,
+)
+
+from .helpers import complete_with_examples, new_patient, ready_task
+from .scenarios import DIAGNOSIS
+
+LONDON = ZoneInfo("Europe/London")
+CORE = ["oncology", "palliative care", "breast CNS", "radiology", "pathology", "surgery"]
+OUTCOME = {
+    "meeting_date": "2026-12-03",
+    "discussion": "discussed",
+    "recommendation": "CDK4/6 inhibitor with letrozole",
+    "treatment_intent": "disease_control",
+    "planned_treatment": "cdk46",
+    "trial_considered": "not_eligible",
+    "performance_status": 1,
+    "palliative_referral_recommended": False,
+    "informs_patient": "Dr Okafor",
+    "checked_by": "Dr Okafor",
+}
+
+
+@pytest.fixture
+def week(pathway, make_user, actor):
+    """Monday 30 November 2026: two patients waiting for MDT review; a Thursday meeting."""
+    coordinator = actor(make_user("coordinator", username="coord"))
+    nurse = actor(make_user("cns"))
+    with freeze_time(datetime(2026, 11, 30, 9, tzinfo=LONDON)):
+        patients = []
+        for index in range(2):
+            patient = new_patient(coordinator, index)
+            complete_with_examples(
+                coordinator, ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+            )
+            complete_with_examples(coordinator, ready_task(patient.id, "Allocate a CNS key worker"))
+            complete_with_examples(
+                coordinator,
+                ready_task(patient.id, "List for MDT review"),
+                clinical_question=f"Question {index}",
+            )
+            patients.append(patient.id)
+        series = create_series(coordinator, "Secondary breast MDT", 3, "13:00", "Room 4")
+        meeting = schedule_next(coordinator, series.id)
+    return coordinator, nurse, patients, meeting.id
+
+
+def test_cut_off_is_noon_on_the_working_day_before() -> None:
+    thursday = datetime(2026, 12, 3, 13, tzinfo=LONDON)
+    assert cut_off_for(thursday) == datetime(2026, 12, 2, 12, tzinfo=LONDON)
+    monday_after_bank_holiday = datetime(2026, 12, 29, 13, tzinfo=LONDON)  # Tue after Christmas
+    assert cut_off_for(monday_after_bank_holiday) == datetime(2026, 12, 24, 12, tzinfo=LONDON)
+
+
+def _meeting(meeting_id: int) -> MeetingModel:
+    return db.session.get(MeetingModel, meeting_id)
+
+
+def _present(coordinator, meeting_id: int, disciplines: list[str]) -> None:
+    for discipline in disciplines:
+        record_attendance(
+            coordinator, meeting_id, f"Dr {discipline.title()}", discipline, True, None
+        )
+
+
+def test_list_built_from_candidates_with_late_addition_flagged(week) -> None:
+    coordinator, _, patients, meeting_id = week
+    meeting = _meeting(meeting_id)
+    assert meeting.starts_at == datetime(2026, 12, 3, 13, tzinfo=LONDON)
+    waiting = candidates(meeting)
+    assert [t.patient_id for t in waiting] == patients
+    with freeze_time(datetime(2026, 12, 1, 10, tzinfo=LONDON)):
+        first = add_listing(
+            coordinator, meeting_id, waiting[0].id, "discussion", None, meeting.lock_version
+        )
+    assert not first.late and first.clinical_question == "Question 0"
+    with freeze_time(datetime(2026, 12, 2, 15, tzinfo=LONDON)):  # after the cut-off
+        with pytest.raises(InvalidInputError, match="cut-off has passed"):
+            add_listing(coordinator, meeting_id, waiting[1].id, "discussion", None, None)
+        late = add_listing(
+            coordinator,
+            meeting_id,
+            waiting[1].id,
+            "standard_of_care",
+            "New spinal cord compression",
+            None,
+        )
+    assert late.late and late.late_reason == "New spinal cord compression"
+    assert candidates(_meeting(meeting_id)) == []
+
+
+def test_second_coordinator_with_a_stale_list_gets_a_conflict(week) -> None:
+    coordinator, _, _, meeting_id = week
+    meeting = _meeting(meeting_id)
+    seen = meeting.lock_version
+    waiting = candidates(meeting)
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, seen)
+    with pytest.raises(ConflictError, match="Someone else changed this list"):
+        add_listing(coordinator, meeting_id, waiting[1].id, "discussion", None, seen)
+    assert len(_meeting(meeting_id).listings) == 1
+
+
+def test_circulation_kpi_quoracy_and_outcome_advancing_the_pathway(week, make_user, actor) -> None:
+    coordinator, _, patients, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    with freeze_time(datetime(2026, 12, 2, 9, tzinfo=LONDON)):  # 28 hours before
+        circulate(coordinator, meeting_id, None)
+    listing = _meeting(meeting_id).listings[0]
+    with freeze_time(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON)):
+        _present(coordinator, meeting_id, CORE[:4])
+        assert missing_disciplines(_meeting(meeting_id)) == ["pathology", "surgery"]
+        with pytest.raises(InvalidInputError, match="not quorate"):
+            confirm_outcome(coordinator, listing.id, OUTCOME, None, None)
+        _present(coordinator, meeting_id, CORE[4:])
+        confirm_outcome(coordinator, listing.id, OUTCOME, None, None)
+    assert ready_task(patients[0], "Send the MDT outcome to the GP").role == "coordinator"
+    with freeze_time(datetime(2026, 12, 4, 10, tzinfo=LONDON)):  # next working day
+        record_gp_letter(
+            coordinator,
+            listing.id,
+            {
+                "sent_on": "2026-12-04",
+                "method": "nhs_mail",
+                "patient_informed": True,
+                "patient_informed_on": "2026-12-03",
+            },
+        )
+    from .helpers import ready_tasks
+
+    # The MDT branch is done; the pathway now waits only for the key worker's branch.
+    assert [t.name for t in ready_tasks(patients[0])] == ["First contact with key worker"]
+    kpis = meeting_kpis(_meeting(meeting_id))
+    assert kpis.circulated_24h_before is True and kpis.quorate and kpis.late_additions == 0
+    assert (kpis.outcomes_confirmed, kpis.outcomes_confirmed_in_meeting) == (1, 1)
+    assert (kpis.gp_letters_on_time, kpis.patients_informed) == (1, 1)
+
+
+def test_non_quorate_confirmation_needs_and_keeps_a_reason(week) -> None:
+    coordinator, _, _, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    listing = _meeting(meeting_id).listings[0]
+    confirm_outcome(
+        coordinator, listing.id, OUTCOME, "Radiologist on call; images reviewed beforehand", None
+    )
+    listing = _meeting(meeting_id).listings[0]
+    assert listing.status == ListingStatus.CONFIRMED and "on call" in listing.nonquorate_reason
+    kpis = meeting_kpis(_meeting(meeting_id))
+    assert not kpis.quorate and len(kpis.missing) == 6
+
+
+def test_invalid_outcome_changes_nothing(week) -> None:
+    coordinator, _, patients, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    listing = _meeting(meeting_id).listings[0]
+    with pytest.raises(InvalidInputError):
+        confirm_outcome(coordinator, listing.id, {"discussion": "discussed"}, "reason", None)
+    db.session.expire_all()
+    assert _meeting(meeting_id).listings[0].status == ListingStatus.LISTED
+    assert ready_task(patients[0], "Record MDT outcome")
+
+
+def test_undiscussed_patients_roll_over_to_the_next_meeting(week) -> None:
+    coordinator, _, patients, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    for task in waiting:
+        add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
+    first = _meeting(meeting_id).listings[0]
+    confirm_outcome(coordinator, first.id, OUTCOME, "reason", None)
+    close_meeting(coordinator, meeting_id, None)
+    meeting = _meeting(meeting_id)
+    assert [item.status for item in meeting.listings] == ["confirmed", "rolled_over"]
+    following = db.session.scalars(
+        db.select(MeetingModel).where(MeetingModel.id != meeting_id)
+    ).one()
+    assert following.starts_at == datetime(2026, 12, 10, 13, tzinfo=LONDON)
+    [carried] = following.listings
+    assert carried.patient_id == patients[1] and carried.rolled_over_from_id is not None
