@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 
 
@@ -47,6 +47,15 @@ def _dates(name: str) -> tuple[str, ...]:
         except ValueError:
             raise ConfigError(f"{name} must be dates like 2026-12-29, not {day!r}") from None
     return days
+
+
+def _clock(name: str, default: str) -> str:
+    raw = os.environ.get(name, default)
+    try:
+        time.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a time like 12:00, not {raw!r}") from None
+    return raw
 
 
 def _database_url(instance_path: Path) -> str:
@@ -100,6 +109,10 @@ class Settings:
                 "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
                 "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
                 "MDT_LOCAL_CLOSURES": _dates("MDT_LOCAL_CLOSURES"),
+                "MDT_LIST_CUT_OFF_TIME": _clock("MDT_LIST_CUT_OFF_TIME", "12:00"),
+                "MDT_LIST_CUT_OFF_WORKING_DAYS": int(
+                    _number("MDT_LIST_CUT_OFF_WORKING_DAYS", 1, 0, 10)
+                ),
                 "MDT_CORE_DISCIPLINES": tuple(
                     d.strip()
                     for d in os.environ.get(

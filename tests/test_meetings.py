@@ -205,3 +205,33 @@ def test_undiscussed_patients_roll_over_to_the_next_meeting(week) -> None:
     assert following.starts_at == datetime(2026, 12, 10, 13, tzinfo=LONDON)
     [carried] = following.listings
     assert carried.patient_id == patients[1] and carried.rolled_over_from_id is not None
+
+
+def test_list_and_minutes_pdfs(week, auth, client) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    coordinator, _, _, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    confirm_outcome(coordinator, _meeting(meeting_id).listings[0].id, OUTCOME, "reason", None)
+    auth.login("coord")
+    for url, expected in [
+        (f"/meetings/{meeting_id}/list.pdf", "Question 0"),
+        (f"/meetings/{meeting_id}/minutes.pdf", "CDK4/6 inhibitor"),
+    ]:
+        response = client.get(url)
+        assert response.mimetype == "application/pdf"
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
+        assert expected in text
+
+
+def test_cut_off_follows_the_settings(app) -> None:
+    app.config.update(MDT_LIST_CUT_OFF_TIME="16:30", MDT_LIST_CUT_OFF_WORKING_DAYS=2)
+    try:
+        assert cut_off_for(datetime(2026, 12, 3, 13, tzinfo=LONDON)) == datetime(
+            2026, 12, 1, 16, 30, tzinfo=LONDON
+        )
+    finally:
+        app.config.update(MDT_LIST_CUT_OFF_TIME="12:00", MDT_LIST_CUT_OFF_WORKING_DAYS=1)

@@ -18,6 +18,7 @@ from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.services.actor import SYSTEM, Actor, actor_for
 from mdt.services.instances import complete_task
+from mdt.services.meetings import create_series, list_series, schedule_next
 from mdt.services.nhs_number import check_digit_ok
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
@@ -202,4 +203,8 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
         )
         _advance(patient, stop_at, actors, overrides)
         added += 1
+    if not list_series():
+        series = create_series(actors["coordinator"], "Secondary breast MDT", 3, "13:00",
+                               "Seminar room 2 and Teams")
+        schedule_next(actors["coordinator"], series.id)
     return DemoResult(new_passwords, added, version.version)

@@ -36,6 +36,7 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.pathways import closures
+from mdt.services.settings import setting
 
 LONDON = ZoneInfo("Europe/London")
 OPEN_LISTING = (ListingStatus.LISTED, ListingStatus.CONFIRMED)
@@ -47,9 +48,13 @@ def _require_coordinator(actor: Actor) -> None:
 
 
 def cut_off_for(starts_at: datetime) -> datetime:
-    """Noon on the working day before the meeting (London time)."""
-    day = previous_working_day(starts_at.astimezone(LONDON).date(), closures())
-    return datetime.combine(day, time(12, 0), tzinfo=LONDON)
+    """The list's cut-off: by default noon on the working day before the meeting (London
+    time); MDT_LIST_CUT_OFF_TIME and MDT_LIST_CUT_OFF_WORKING_DAYS change it."""
+    day = starts_at.astimezone(LONDON).date()
+    for _ in range(int(setting("MDT_LIST_CUT_OFF_WORKING_DAYS"))):  # type: ignore[call-overload]
+        day = previous_working_day(day, closures())
+    at = time.fromisoformat(str(setting("MDT_LIST_CUT_OFF_TIME")))
+    return datetime.combine(day, at, tzinfo=LONDON)
 
 
 def get_meeting(meeting_id: int) -> MeetingModel:

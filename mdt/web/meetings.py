@@ -167,6 +167,64 @@ def change(meeting_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("meetings.show", meeting_id=meeting_id))
 
 
+@bp.get("/<int:meeting_id>/list.pdf")
+@roles_required(Role.COORDINATOR)
+def list_pdf(meeting_id: int) -> Response:
+    meeting = get_meeting(meeting_id)
+    doc = Document(
+        f"{meeting.title}: {meeting.starts_at:%-d %B %Y at %H:%M}",
+        f"{meeting.location}. "
+        + (
+            f"Circulated {meeting.circulated_at:%-d %B %Y %H:%M}."
+            if meeting.circulated_at
+            else "Draft list."
+        ),
+    )
+    doc.section(
+        "Patients",
+        [
+            f"{n}. {item.patient.display_name} ({item.patient.nhs_number_spaced}) - "
+            f"{'discussion' if item.kind == 'discussion' else 'standard of care'}"
+            f"{' - LATE: ' + (item.late_reason or '') if item.late else ''}: {item.clinical_question}"
+            for n, item in enumerate(active_listings(meeting), 1)
+        ],
+    )
+    return Response(
+        doc.output(),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="mdt-list-{meeting.id}.pdf"'},
+    )
+
+
+@bp.get("/<int:meeting_id>/minutes.pdf")
+@roles_required(Role.COORDINATOR)
+def minutes_pdf(meeting_id: int) -> Response:
+    meeting = get_meeting(meeting_id)
+    doc = Document(f"Minutes: {meeting.title}, {meeting.starts_at:%-d %B %Y}", meeting.location)
+    missing = missing_disciplines(meeting)
+    doc.section(
+        "Attendance",
+        [
+            f"{a.name}, {a.discipline}" + ("" if a.present else " (apologies)")
+            for a in meeting.attendance
+        ]
+        or ["No attendance recorded."],
+    )
+    doc.section("Quoracy", "Quorate." if not missing else f"Not quorate: {', '.join(missing)}.")
+    for n, item in enumerate(active_listings(meeting), 1):
+        schema = form_schema(item.task.instance.pathway_version, item.task.form) or {}
+        lines = [f"Clinical question: {item.clinical_question or '-'}"]
+        lines += [f"{q}: {a}" for q, a in describe(schema, item.outcome or {})]
+        if item.status != "confirmed":
+            lines.append("Outcome not confirmed.")
+        doc.section(f"{n}. {item.patient.display_name} ({item.patient.nhs_number_spaced})", lines)
+    return Response(
+        doc.output(),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="mdt-minutes-{meeting.id}.pdf"'},
+    )
+
+
 @bp.get("/<int:meeting_id>/list")
 @roles_required(Role.COORDINATOR)
 def printable(meeting_id: int) -> str:

@@ -28,14 +28,22 @@ def _two_patients_waiting(make_user, actor) -> None:
     make_user("oncologist", username="onc")
     for index, family in enumerate(["Hopper", "Franklin"]):
         patient = new_patient(coordinator, index, given="Grace", family=family)
-        complete_with_examples(coordinator, ready_task(patient.id, "Register secondary diagnosis"),
-                               **DIAGNOSIS)
-        complete_with_examples(coordinator, ready_task(patient.id, "Allocate a CNS key worker"),
-                               key_worker_name="Alex Patel", key_worker_phone="0113 496 0123")
+        complete_with_examples(
+            coordinator, ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+        )
+        complete_with_examples(
+            coordinator,
+            ready_task(patient.id, "Allocate a CNS key worker"),
+            key_worker_name="Alex Patel",
+            key_worker_phone="0113 496 0123",
+        )
         complete_with_examples(nurse, ready_task(patient.id, "First contact with key worker"))
         complete_with_examples(nurse, ready_task(patient.id, "Holistic needs assessment"))
-        complete_with_examples(coordinator, ready_task(patient.id, "List for MDT review"),
-                               clinical_question=f"First-line treatment for {family}?")
+        complete_with_examples(
+            coordinator,
+            ready_task(patient.id, "List for MDT review"),
+            clinical_question=f"First-line treatment for {family}?",
+        )
     db.session.remove()
 
 
@@ -62,7 +70,8 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
 
     page.get_by_role("button", name="Add HOPPER, Grace").click()
     page.get_by_text("Nobody else is waiting", exact=False).or_(
-        page.get_by_role("button", name="Add FRANKLIN, Grace")).first.wait_for()
+        page.get_by_role("button", name="Add FRANKLIN, Grace")
+    ).first.wait_for()
     _set_cut_off(-2)  # the cut-off has passed
     page.reload()
     page.get_by_role("button", name="Add FRANKLIN, Grace").click()  # no reason given
@@ -87,8 +96,9 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     page.get_by_role("heading", name="Clinical question").wait_for()
     shoot(page, "meeting-presentation")
     assert axe_violations(page) == []
-    outcome = page.locator("form").filter(has=page.get_by_role("button",
-                                                                name="Confirm the outcome"))
+    outcome = page.locator("form").filter(
+        has=page.get_by_role("button", name="Confirm the outcome")
+    )
     meeting_date = outcome.get_by_role("group", name="Meeting date")
     today = utcnow()
     meeting_date.get_by_label("Day").fill(str(today.day))
@@ -100,7 +110,8 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     outcome.get_by_label("Planned treatment type").select_option("cdk46")
     outcome.get_by_label("Yes – not eligible").check()
     outcome.get_by_role("group", name="Performance status at the meeting").get_by_label(
-        "1 – Restricted").check()
+        "1 – Restricted"
+    ).check()
     outcome.get_by_role("group", name="Does the MDT recommend referral").get_by_label("No").check()
     outcome.get_by_label("Who will inform the patient").fill("Dr Okafor")
     outcome.get_by_label("Outcome checked by (named clinician)").fill("Dr Okafor")
@@ -113,8 +124,9 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     pdf = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes()))
     text = "".join(p.extract_text() for p in pdf.pages)
     assert "MDT outcome: Grace Hopper" in text and "CDK4/6 inhibitor with letrozole" in text
-    letter = page.locator("form").filter(has=page.get_by_role("button",
-                                                              name="Record the letter as sent"))
+    letter = page.locator("form").filter(
+        has=page.get_by_role("button", name="Record the letter as sent")
+    )
     sent = letter.get_by_role("group", name="Date the letter was sent")
     sent.get_by_label("Day").fill(str(today.day))
     sent.get_by_label("Month").fill(str(today.month))
