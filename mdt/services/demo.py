@@ -204,7 +204,8 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
         _advance(patient, stop_at, actors, overrides)
         added += 1
     if not list_series():
-        series = create_series(actors["coordinator"], "Secondary breast MDT", 3, "13:00",
-                               "Seminar room 2 and Teams")
+        series = create_series(
+            actors["coordinator"], "Secondary breast MDT", 3, "13:00", "Seminar room 2 and Teams"
+        )
         schedule_next(actors["coordinator"], series.id)
     return DemoResult(new_passwords, added, version.version)
