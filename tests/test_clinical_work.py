@@ -312,3 +312,11 @@ def test_care_plan_page_and_pdf(team, auth: Auth, client: FlaskClient, actor) ->
         )
         is not None
     )
+
+
+def test_counts_are_capped_for_huge_backlogs() -> None:
+    from mdt.services.worklist import COUNT_CAP, WorklistPage, WorklistQuery
+
+    page = WorklistPage([], COUNT_CAP + 1, {}, WorklistQuery(page_size=50))
+    assert page.shown(COUNT_CAP + 1) == "1,000+" and page.shown(12) == "12"
+    assert page.pages == COUNT_CAP // 50
