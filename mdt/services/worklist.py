@@ -107,15 +107,16 @@ def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) 
     views = {view: _view_condition(actor, view, roles) for view in VIEWS}
     # Counts stop at COUNT_CAP: a backlog of thousands costs the same as one of a thousand
     # (the page shows "1,000+"), so the list stays fast however far behind a team is.
-    counts = {
-        view: db.session.scalar(
-            select(func.count()).select_from(
-                select(HumanTaskModel.id).where(ready, due, cond).limit(COUNT_CAP + 1).subquery()
-            )
+    capped = [
+        select(func.count())
+        .select_from(
+            select(HumanTaskModel.id).where(ready, due, cond).limit(COUNT_CAP + 1).subquery()
         )
-        or 0
-        for view, cond in views.items()
-    }
+        .scalar_subquery()
+        for cond in views.values()
+    ]
+    counted = db.session.execute(select(*capped)).one()  # one round trip for all three
+    counts = {view: int(n or 0) for view, n in zip(views, counted, strict=True)}
     page = max(query.page, 1)
     # The page's ids first (from the index alone), then those rows with their patients.
     page_ids = (
@@ -156,15 +157,7 @@ def task_for_submission(actor: Actor, task_id: int) -> HumanTaskModel:
 
 def open_task(actor: Actor, task_id: int) -> HumanTaskModel:
     """A task for its page; seeing it shows patient data, so it is audited."""
-    task = db.session.get(HumanTaskModel, task_id)
-    if task is None:
-        raise NotFoundError("No such task")
-    allowed = (
-        actor.has_role(task.role or "-", Role.COORDINATOR, Role.MANAGER)
-        or task.assigned_to_id == actor.user_id
-    )
-    if not allowed:
-        raise PermissionDeniedError("This task is for another role.")
+    task = task_for_submission(actor, task_id)
     record_event(
         actor,
         "task.viewed",
