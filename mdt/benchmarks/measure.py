@@ -63,11 +63,11 @@ def csrf(client: FlaskClient) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
-def worklists(app: Flask, rounds: int = 40) -> dict[str, Timing]:
+def worklists(app: Flask, rounds: int = 80) -> dict[str, Timing]:
     results: dict[str, Timing] = {}
     for role in ("coordinator", "cns", "oncologist"):
         client = signed_in(app, f"bench-{role}")
-        for _ in range(3):  # warm up: templates compiled, caches filled
+        for _ in range(10):  # warm up: templates compiled, caches and connections filled
             client.get("/tasks")
         timing = Timing()
         for _ in range(rounds):
