@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -294,7 +294,3 @@ def load_forms(files: Mapping[str, bytes]) -> tuple[dict[str, Any], list[Problem
             continue
         forms[name] = schema
     return forms, problems
-
-
-def all_problems(parts: Iterable[list[Problem]]) -> list[Problem]:
-    return [problem for part in parts for problem in part]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -46,7 +46,6 @@ class CompiledPathway:
     user_tasks: dict[tuple[str, str], UserTaskInfo]
     message_names: frozenset[str]
     sha256: str
-    process_names: dict[str, str] = field(default_factory=dict)
 
     def task_info(self, process_id: str, bpmn_id: str) -> UserTaskInfo | None:
         return self.user_tasks.get((process_id, bpmn_id))
@@ -215,5 +214,4 @@ def compile_pathway(
         user_tasks=_user_tasks(all_specs, role_for_lane),
         message_names=_message_names(all_specs),
         sha256=_digest(bpmn_files, forms),
-        process_names={s.name: (s.description or s.name) for s in all_specs},
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,3 @@ class PendingTimer:
 
     event_name: str
     due_at: datetime
-
-
-@dataclass(frozen=True)
-class CompletedTask:
-    """What a completed human task left in the workflow (for callers' history)."""
-
-    id: str
-    bpmn_id: str
-    name: str
-    data: dict[str, Any]
