@@ -119,3 +119,32 @@ def test_no_inline_script_in_any_template() -> None:
         text = template.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
         assert not re.search(r"\son[a-z]+=\"", text), template.name  # onclick= and friends
+
+
+def test_managers_search_the_audit_trail_and_the_search_is_audited(
+    pathway, make_user, actor, auth: Auth, client: FlaskClient
+) -> None:
+    from sqlalchemy import select
+
+    from mdt.extensions import db
+    from mdt.models import AuditEventModel
+
+    from .helpers import new_patient
+
+    coordinator = make_user("coordinator", username="coord")
+    patient = new_patient(actor(coordinator))
+    make_user("manager", username="boss")
+    auth.login("boss")
+    page = client.get(f"/audit?patient={patient.nhs_number_spaced}").get_data(as_text=True)
+    assert "patient.registered" in page and "coord" in page
+    assert "signin.succeeded" not in page  # filtered to the patient
+    searched = db.session.scalar(
+        select(AuditEventModel).where(AuditEventModel.action == "audit.searched")
+    )
+    assert searched.detail["patient"] == patient.nhs_number_spaced
+    client.post(
+        "/sign-out",
+        data={"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)},
+    )
+    auth.login("coord")
+    assert client.get("/audit").status_code == 403

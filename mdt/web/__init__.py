@@ -7,6 +7,7 @@ from flask import Flask
 from mdt.web import (
     admin,
     assets,
+    audit,
     auth,
     errors,
     home,
@@ -22,7 +23,18 @@ from mdt.web.security import install_security
 
 
 def register_web(app: Flask) -> None:
-    for module in (assets, auth, home, tasks, patients, meetings, pathways, notifications, admin):
+    for module in (
+        assets,
+        auth,
+        home,
+        tasks,
+        patients,
+        meetings,
+        pathways,
+        notifications,
+        audit,
+        admin,
+    ):
         app.register_blueprint(module.bp)
     install_access_rules(app)
     install_security(app)
