@@ -235,3 +235,14 @@ def test_cut_off_follows_the_settings(app) -> None:
         )
     finally:
         app.config.update(MDT_LIST_CUT_OFF_TIME="12:00", MDT_LIST_CUT_OFF_WORKING_DAYS=1)
+
+
+def test_members_come_from_accounts_with_a_discipline(week, make_user) -> None:
+    from mdt.services.meeting_outcomes import members, record_member_present
+
+    coordinator, _, _, meeting_id = week
+    radiologist = make_user("oncologist", username="rad", discipline="radiology")
+    assert radiologist.id in [m.id for m in members()]
+    record_member_present(coordinator, meeting_id, radiologist.id, None)
+    [row] = _meeting(meeting_id).attendance
+    assert (row.user_id, row.discipline, row.present) == (radiologist.id, "radiology", True)

@@ -18,6 +18,7 @@ from mdt.models import (
     MeetingModel,
     MeetingStatus,
     TaskStatus,
+    UserModel,
 )
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
@@ -49,6 +50,32 @@ def missing_disciplines(meeting: MeetingModel) -> list[str]:
     return [d for d in core_disciplines() if d.lower() not in present]
 
 
+def members() -> list[UserModel]:
+    """The MDT's members: active accounts with a discipline (set by an administrator)."""
+    return list(
+        db.session.scalars(
+            select(UserModel)
+            .where(
+                UserModel.active.is_(True),
+                UserModel.discipline.is_not(None),
+                UserModel.discipline != "",
+            )
+            .order_by(UserModel.discipline, UserModel.display_name)
+        )
+    )
+
+
+def record_member_present(
+    actor: Actor, meeting_id: int, user_id: int, seen_version: int | None
+) -> None:
+    user = db.session.get(UserModel, user_id)
+    if user is None or not user.discipline:
+        raise InvalidInputError({"user_id": "Select a member of the MDT"})
+    record_attendance(
+        actor, meeting_id, user.display_name, user.discipline, True, seen_version, user_id=user.id
+    )
+
+
 def record_attendance(
     actor: Actor,
     meeting_id: int,
@@ -56,6 +83,7 @@ def record_attendance(
     discipline: str,
     present: bool,
     seen_version: int | None,
+    user_id: int | None = None,
 ) -> None:
     _require_coordinator(actor)
     meeting = get_meeting(meeting_id)
@@ -69,7 +97,9 @@ def record_attendance(
         raise InvalidInputError(errors)
     row = next((a for a in meeting.attendance if a.name.lower() == name.strip().lower()), None)
     if row is None:
-        row = AttendanceModel(meeting=meeting, name=name.strip(), discipline=discipline.strip())
+        row = AttendanceModel(
+            meeting=meeting, name=name.strip(), discipline=discipline.strip(), user_id=user_id
+        )
         db.session.add(row)
     row.present = present
     _touch(meeting)

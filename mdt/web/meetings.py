@@ -18,9 +18,11 @@ from mdt.services.meeting_outcomes import (
     core_disciplines,
     gp_letter_task,
     meeting_kpis,
+    members,
     missing_disciplines,
     record_attendance,
     record_gp_letter,
+    record_member_present,
     save_outcome_draft,
 )
 from mdt.services.meeting_views import listing_for_view
@@ -108,6 +110,9 @@ def _render_meeting(
         kpis=meeting_kpis(meeting),
         missing=missing_disciplines(meeting),
         disciplines=core_disciplines(),
+        members=[
+            m for m in members() if m.display_name not in {a.name for a in meeting.attendance}
+        ],
         errors=errors or {},
         conflict=conflict,
     ), status
@@ -144,6 +149,8 @@ def change(meeting_id: int) -> Response | tuple[str, int]:
         elif action == "circulate":
             circulate(actor, meeting_id, _version())
             flash("The list is locked and circulated.", "success")
+        elif action == "member":
+            record_member_present(actor, meeting_id, form.get("user_id", 0, type=int), _version())
         elif action == "attendance":
             record_attendance(
                 actor,
