@@ -246,3 +246,20 @@ def test_members_come_from_accounts_with_a_discipline(week, make_user) -> None:
     record_member_present(coordinator, meeting_id, radiologist.id, None)
     [row] = _meeting(meeting_id).attendance
     assert (row.user_id, row.discipline, row.present) == (radiologist.id, "radiology", True)
+
+
+def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week) -> None:
+    from mdt.services.meeting_outcomes import save_outcome_draft
+
+    coordinator, _, _, meeting_id = week
+    waiting = candidates(_meeting(meeting_id))
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    listing = _meeting(meeting_id).listings[0]
+    seen = listing.lock_version
+    save_outcome_draft(coordinator, listing.id, {"recommendation": "First draft"}, seen)
+    with pytest.raises(ConflictError):
+        save_outcome_draft(coordinator, listing.id, {"recommendation": "Other draft"}, seen)
+    with pytest.raises(ConflictError):
+        confirm_outcome(coordinator, listing.id, OUTCOME, "reason", seen)
+    db.session.expire_all()
+    assert _meeting(meeting_id).listings[0].outcome == {"recommendation": "First draft"}
