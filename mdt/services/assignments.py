@@ -9,7 +9,7 @@ from mdt.models import HumanTaskModel, TaskStatus, UserModel, UserRoleModel
 from mdt.models.roles import Role
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
-from mdt.services.audit import record_event
+from mdt.services.audit import record_task_event
 from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -37,13 +37,7 @@ def claim_task(actor: Actor, task_id: int) -> HumanTaskModel:
         who = task.assigned_to.display_name if task.assigned_to else "A colleague"
         raise ConflictError(f"{who} is already doing this task.")
     task.assigned_to_id = actor.user_id
-    record_event(
-        actor,
-        "task.claimed",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-    )
+    record_task_event(actor, "task.claimed", task)
     db.session.commit()
     return task
 
@@ -55,13 +49,7 @@ def release_task(actor: Actor, task_id: int) -> HumanTaskModel:
             "Only the person doing the task, a coordinator or a manager can release it."
         )
     task.assigned_to_id = None
-    record_event(
-        actor,
-        "task.released",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-    )
+    record_task_event(actor, "task.released", task)
     db.session.commit()
     return task
 
@@ -78,14 +66,7 @@ def reassign_task(actor: Actor, task_id: int, user_id: int) -> HumanTaskModel:
             {"user_id": f"{user.display_name} does not hold the role this task needs"}
         )
     task.assigned_to_id = user.id
-    record_event(
-        actor,
-        "task.reassigned",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-        detail={"to": user.username},
-    )
+    record_task_event(actor, "task.reassigned", task, {"to": user.username})
     db.session.commit()
     return task
 
@@ -112,12 +93,6 @@ def save_draft(actor: Actor, task_id: int, values: dict[str, object]) -> HumanTa
     task.draft = values
     task.draft_saved_at = utcnow()
     task.draft_saved_by_id = actor.user_id
-    record_event(
-        actor,
-        "task.draft_saved",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-    )
+    record_task_event(actor, "task.draft_saved", task)
     db.session.commit()
     return task

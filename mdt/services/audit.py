@@ -31,3 +31,17 @@ def record_event(
             ip_address=actor.ip_address,
         )
     )
+
+
+def record_task_event(
+    actor: Actor, action: str, task: Any, detail: dict[str, Any] | None = None
+) -> None:
+    """An audit row about a human task (claimed, viewed, completed...)."""
+    record_event(
+        actor,
+        action,
+        patient_id=task.patient_id,
+        object_type="human_task",
+        object_id=task.id,
+        detail=detail,
+    )

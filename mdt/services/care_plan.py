@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models import HumanTaskModel, PatientModel
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import NotFoundError, PermissionDeniedError
 from mdt.services.form_labels import answer_label
 from mdt.services.pathways import form_schema
 from mdt.services.patients import RECORD_ROLES
+from mdt.services.record_views import completed_tasks
 from mdt.services.settings import setting
 
 AIMS = {
@@ -80,16 +79,7 @@ def patient_care_plan(
     patient = db.session.get(PatientModel, patient_id)
     if patient is None:
         raise NotFoundError("No such patient")
-    tasks = list(
-        db.session.scalars(
-            select(HumanTaskModel)
-            .where(
-                HumanTaskModel.patient_id == patient_id,
-                HumanTaskModel.status == TaskStatus.COMPLETED,
-            )
-            .order_by(HumanTaskModel.completed_at.desc(), HumanTaskModel.id.desc())
-        )
-    )
+    tasks = completed_tasks(patient_id)
     intent = _latest(tasks, "treatment_intent")
     steps = _latest(tasks, "next_steps")
     matters = _latest(tasks, "what_matters")

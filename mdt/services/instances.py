@@ -26,7 +26,7 @@ from mdt.models import (
 )
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
-from mdt.services.audit import record_event
+from mdt.services.audit import record_event, record_task_event
 from mdt.services.calendar import add_working_days
 from mdt.services.errors import (
     ConflictError,
@@ -110,14 +110,7 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
     task.data = dict(data)
     _apply_patient_facts(task.patient, data)
     _save(instance, run, now)
-    record_event(
-        actor,
-        "task.completed",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-        detail={"task": task.name, "bpmn_id": task.bpmn_id},
-    )
+    record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
     _commit_or_conflict()
     return task
 

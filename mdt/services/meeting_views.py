@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, ListingModel, TaskStatus
+from mdt.models import HumanTaskModel, ListingModel
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import NotFoundError, PermissionDeniedError
-from mdt.services.record_views import SummaryRow, clinical_summary
+from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
 
 HNA_FLAGS = ("distress", "physical", "practical", "emotional", "family", "spiritual")
 
@@ -34,16 +32,7 @@ def listing_for_view(
     listing = db.session.get(ListingModel, listing_id)
     if listing is None:
         raise NotFoundError("No such listing")
-    completed = list(
-        db.session.scalars(
-            select(HumanTaskModel)
-            .where(
-                HumanTaskModel.patient_id == listing.patient_id,
-                HumanTaskModel.status == TaskStatus.COMPLETED,
-            )
-            .order_by(HumanTaskModel.completed_at.desc())
-        )
-    )
+    completed = completed_tasks(listing.patient_id)
     hna = next((t.data or {} for t in completed if "distress" in (t.data or {})), {})
     if audit:
         record_event(

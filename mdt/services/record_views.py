@@ -75,6 +75,20 @@ class StandardStatus:
     task_name: str | None
 
 
+def completed_tasks(patient_id: int) -> list[HumanTaskModel]:
+    """A patient's completed tasks, newest first: where every answer they gave is kept."""
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.patient_id == patient_id,
+                HumanTaskModel.status == TaskStatus.COMPLETED,
+            )
+            .order_by(HumanTaskModel.completed_at.desc(), HumanTaskModel.id.desc())
+        )
+    )
+
+
 def _schema(task: HumanTaskModel) -> dict[str, Any]:
     return form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
 

@@ -13,7 +13,7 @@ from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
-from mdt.services.audit import record_event
+from mdt.services.audit import record_task_event
 from mdt.services.errors import NotFoundError, PermissionDeniedError
 
 VIEWS = {
@@ -158,12 +158,6 @@ def task_for_submission(actor: Actor, task_id: int) -> HumanTaskModel:
 def open_task(actor: Actor, task_id: int) -> HumanTaskModel:
     """A task for its page; seeing it shows patient data, so it is audited."""
     task = task_for_submission(actor, task_id)
-    record_event(
-        actor,
-        "task.viewed",
-        patient_id=task.patient_id,
-        object_type="human_task",
-        object_id=task.id,
-    )
+    record_task_event(actor, "task.viewed", task)
     db.session.commit()
     return task
