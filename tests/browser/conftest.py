@@ -2,6 +2,8 @@
 
 Skipped, with the reason, where /usr/bin/chromium (or MDT_CHROMIUM) is absent.
 Screenshots of every page visited go to artifacts/screenshots/ (ignored by git).
+Wait with selectors (`locator("[data-x='y']").wait_for()`), never `wait_for_function`: when
+it has to poll it evaluates a string with eval, which our Content-Security-Policy forbids.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def test_cns_needs_assessment_with_an_error_then_timeline_and_diagram(
     assert page.get_by_role("link", name="Refer for psychological and peer support").count() == 1
 
     page.goto(f"/patients/{patient_id}")
-    page.wait_for_function("document.getElementById('diagram').dataset.importStatus === 'ok'")
+    page.locator("#diagram[data-import-status='ok']").wait_for(state="attached")
     shoot(page, "cns-patient-record")
     assert axe_violations(page) == []
     assert page.locator('[data-element-id="cns_first_contact"].app-completed').count() == 1

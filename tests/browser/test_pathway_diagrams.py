@@ -16,7 +16,7 @@ def test_diagram_opens_in_bpmn_js_without_warnings(page, pathway, make_user, nam
     sign_in(page, "boss", PASSWORD)
     page.goto(f"/pathways/{pathway.id}/diagram?file={name}")
     diagram = page.locator("#diagram")
-    page.wait_for_function("document.getElementById('diagram').dataset.importStatus !== undefined")
+    page.locator("#diagram[data-import-status]").wait_for(state="attached")
     assert diagram.get_attribute("data-import-status") == "ok"
     assert diagram.get_attribute("data-import-warnings") == "0"
     shoot(page, f"diagram-{name.removesuffix('.bpmn')}")
