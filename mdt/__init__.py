@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, event
 
-from mdt.config import Settings
+from mdt.config import ConfigError, Settings
 from mdt.extensions import csrf, db, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config.setdefault("MDT_NODE_MODULES", str(PROJECT_ROOT / "node_modules"))
+    _check_kpi_settings(app)
 
     db.init_app(app)
     with app.app_context():
@@ -43,8 +44,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _check_kpi_settings(app: Flask) -> None:
+    from mdt.services.standards_kpis import KPIS_BY_KEY
+
+    for name in ("MDT_KPI_DAYS", "MDT_KPI_TARGETS"):
+        unknown = sorted(set(app.config[name]) - set(KPIS_BY_KEY))
+        if unknown:
+            raise ConfigError(f"{name}: no measure called {', '.join(unknown)}")
+
+
 def _tune_sqlite(engine: Engine) -> None:
-    """Embedded SQLite: enforce foreign keys, let readers run beside a writer, wait on locks."""
+    """Embedded SQLite: enforce foreign keys, let readers run beside a writer, wait on locks,
+    cache generously."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -54,4 +65,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
+        # Reports read many pages: a 64 MB page cache and memory-mapped reads per
+        # connection keep them in memory instead of one system call per page.
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()

@@ -58,6 +58,23 @@ def _clock(name: str, default: str) -> str:
     return raw
 
 
+def _numbers_by_key(name: str, maximum: int) -> dict[str, int]:
+    """Settings like MDT_KPI_TARGETS=is1_first_contact=85,tc2_mdt=95 (unnamed keys keep defaults)."""
+    values = {}
+    for part in os.environ.get(name, "").split(","):
+        if not part.strip():
+            continue
+        key, _, raw = part.partition("=")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be key=number pairs, not {part!r}") from None
+        if not 0 <= value <= maximum:
+            raise ConfigError(f"{name}: {key.strip()} must be between 0 and {maximum}")
+        values[key.strip()] = value
+    return values
+
+
 def _database_url(instance_path: Path) -> str:
     url = os.environ.get("MDT_DATABASE_URL", "")
     if not url:
@@ -121,6 +138,9 @@ class Settings:
                     ).split(",")
                     if d.strip()
                 ),
+                # Local standards-report settings: period in days and target percent per KPI.
+                "MDT_KPI_DAYS": _numbers_by_key("MDT_KPI_DAYS", 365),
+                "MDT_KPI_TARGETS": _numbers_by_key("MDT_KPI_TARGETS", 100),
                 "MDT_SMTP_HOST": os.environ.get("MDT_SMTP_HOST", ""),
                 "MDT_SMTP_PORT": int(_number("MDT_SMTP_PORT", 25, 1, 65535)),
                 "MDT_SMTP_STARTTLS": _bool("MDT_SMTP_STARTTLS", False),

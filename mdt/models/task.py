@@ -34,6 +34,9 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_human_task_worklist", "status", "role", "due_at", "assigned_to_id"),
         Index("ix_human_task_assignee", "assigned_to_id", "status"),
         Index("ix_human_task_instance", "instance_id", "status"),
+        # The standards report: cases by BPMN id and date, and joins within an instance.
+        Index("ix_human_task_bpmn", "bpmn_id", "created_at"),
+        Index("ix_human_task_instance_bpmn", "instance_id", "bpmn_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -240,7 +241,13 @@ class MeetingKpis:
     patients_informed: int
 
 
-def meeting_kpis(meeting: MeetingModel) -> MeetingKpis:
+def meeting_kpis(
+    meeting: MeetingModel,
+    letter_for: Callable[[ListingModel], HumanTaskModel | None] | None = None,
+) -> MeetingKpis:
+    """The meeting's figures; ``letter_for`` finds each outcome's GP letter task (reports
+    over many meetings pass one that looks them up in memory)."""
+    letter_for = letter_for or gp_letter_task
     listings = [item for item in meeting.listings if item.status != ListingStatus.REMOVED]
     confirmed = [item for item in listings if item.confirmed_at is not None]
     end = meeting.starts_at + timedelta(minutes=meeting.duration_minutes)
@@ -252,7 +259,7 @@ def meeting_kpis(meeting: MeetingModel) -> MeetingKpis:
     ]
     on_time = informed = 0
     for item in confirmed:
-        letter = gp_letter_task(item)
+        letter = letter_for(item)
         if letter is None or letter.completed_at is None or item.confirmed_at is None:
             continue
         if letter.completed_at <= add_working_days(item.confirmed_at, 1, closures()):

@@ -15,6 +15,7 @@ from mdt.web import (
     notifications,
     pathways,
     patients,
+    reports,
     tasks,
 )
 from mdt.web.access import install_access_rules
@@ -33,6 +34,7 @@ def register_web(app: Flask) -> None:
         pathways,
         notifications,
         audit,
+        reports,
         admin,
     ):
         app.register_blueprint(module.bp)

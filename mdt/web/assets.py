@@ -18,6 +18,7 @@ PACKAGES = {
     "nhsuk": "nhsuk-frontend/dist/nhsuk",
     "bpmn-js": "bpmn-js/dist",
     "axe-core": "axe-core",
+    "chart.js": "chart.js/dist",
 }
 
 

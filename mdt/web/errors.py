@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
 from mdt.extensions import db
-from mdt.services.errors import NotFoundError, PermissionDeniedError
+from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 PAGES = {
     400: ("Sorry, there is a problem with the request", "Go back and try again."),
@@ -45,6 +45,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(NotFoundError)
     def _not_found(error: NotFoundError) -> tuple[str, int]:
         return render_error(404, str(error))
+
+    @app.errorhandler(InvalidInputError)
+    def _invalid(error: InvalidInputError) -> tuple[str, int]:
+        # Forms catch this themselves and re-render; this is for links such as CSV downloads.
+        return render_error(400, " ".join(error.errors.values()))
 
     @app.errorhandler(PermissionDeniedError)
     def _denied(error: PermissionDeniedError) -> tuple[str, int]:

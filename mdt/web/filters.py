@@ -32,7 +32,20 @@ def nhs_datetime(value: datetime | None) -> str:
     return f"{local.day} {local:%B %Y} at {local:%H:%M}"
 
 
+def short_date(day: str) -> str:
+    """'2026-03-02' as '2 Mar 2026' (table headings)."""
+    value = date.fromisoformat(day)
+    return f"{value.day} {value:%b %Y}"
+
+
+def month_label(month: str) -> str:
+    """'2026-03' as 'Mar 2026'."""
+    return date.fromisoformat(month + "-01").strftime("%b %Y")
+
+
 def register_filters(app: Flask) -> None:
+    app.add_template_filter(month_label, "month_label")
+    app.add_template_filter(short_date, "short_date")
     app.add_template_filter(nhs_date, "nhs_date")
     app.add_template_filter(nhs_datetime, "nhs_datetime")
     app.add_template_filter(role_label, "role_label")
