@@ -69,6 +69,7 @@ class Cohort:
             status=InstanceStatus.CLOSED if closed else InstanceStatus.RUNNING,
             closed_at=at(closed) if closed else None,
             close_reason="death" if closed else None,
+            index_date=date.fromisoformat(index_date) if index_date else None,
         )
         db.session.add(instance)
         db.session.flush()
@@ -456,3 +457,17 @@ def test_local_settings_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch)
     app = create_app({"SECRET_KEY": "t" * 40})
     assert app.config["MDT_KPI_TARGETS"] == {"is1_first_contact": 85}
     assert app.config["MDT_KPI_DAYS"] == {"is1_first_contact": 10}
+
+
+def test_the_registration_form_starts_the_episode_clock(pathway: Any, make_user: Any) -> None:
+    from mdt.services.actor import actor_for
+
+    from .helpers import complete_with_examples, new_patient, ready_task
+
+    coordinator = actor_for(make_user("coordinator"))
+    patient = new_patient(coordinator)
+    task = ready_task(patient.id, "Register secondary diagnosis")
+    assert task.instance.index_date is None
+    complete_with_examples(coordinator, task, index_date="2026-03-04")
+    instance = db.session.get(PathwayInstanceModel, task.instance_id)
+    assert instance is not None and instance.index_date == date(2026, 3, 4)

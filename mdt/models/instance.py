@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdt.extensions import db
@@ -36,6 +36,9 @@ class PathwayInstanceModel(db.Model):  # type: ignore[name-defined,misc]
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(32))
     lock_version: Mapped[int] = mapped_column(default=1)
+    # When the episode's clinical clock started (e.g. the confirmed diagnosis): copied from
+    # the first completed form with an ``index_date`` field; reports count from it.
+    index_date: Mapped[date | None] = mapped_column(Date, index=True)
 
     patient: Mapped[PatientModel] = relationship()
     pathway_version: Mapped[PathwayVersionModel] = relationship()

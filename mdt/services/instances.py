@@ -8,7 +8,7 @@ once. A concurrent writer is caught by the instance's version column.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -109,6 +109,7 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
     task.completed_by_id = actor.user_id
     task.data = dict(data)
     _apply_patient_facts(task.patient, data)
+    _apply_episode_facts(instance, data)
     _save(instance, run, now)
     record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
     _commit_or_conflict()
@@ -199,6 +200,15 @@ def _apply_patient_facts(patient: PatientModel, data: Mapping[str, Any]) -> None
             .where(UserModel.display_name == patient.key_worker_name, UserModel.active.is_(True))
             .limit(1)
         )
+
+
+def _apply_episode_facts(instance: PathwayInstanceModel, data: Mapping[str, Any]) -> None:
+    """A form field called ``index_date`` starts the episode's clinical clock (first one wins)."""
+    if instance.index_date is None and isinstance(data.get("index_date"), str):
+        try:
+            instance.index_date = date.fromisoformat(data["index_date"])
+        except ValueError:
+            return
 
 
 def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:

@@ -24,7 +24,7 @@ def _postgres() -> bool:
 
 
 def as_timestamp(text: Expr) -> Expr:
-    """An ISO date held as text (a form field) as a timestamp at midnight UTC."""
+    """A date (a Date column, or ISO text) as a timestamp at midnight UTC."""
     return cast(text, DateTime(timezone=True)) if _postgres() else text
 
 

@@ -18,7 +18,9 @@ from enum import StrEnum
 
 
 class Clock(StrEnum):
-    INDEX = "index"  # from the date the secondary diagnosis was confirmed
+    # From the date the secondary diagnosis was confirmed: the episode's index date, which
+    # the registration form's ``index_date`` field sets on the instance.
+    INDEX = "index"
     TASK = "task"  # from the moment the case task appeared
     DUE = "due"  # by the case task's own due date (set by the pathway)
 
@@ -51,10 +53,6 @@ class Kpi:
     def evidence(self) -> tuple[str, ...]:
         return self.evidence_tasks or self.case_tasks
 
-
-# Where the clock starts for the INDEX clock: the diagnosis task and its date field.
-INDEX_TASK = "register_diagnosis"
-INDEX_FIELD = "index_date"
 
 # How a case's call path tells which event it followed (for the cohort filter).
 COHORT_CALL_PATHS = {

@@ -29,8 +29,6 @@ from mdt.services.sql_dates import Expr, as_timestamp, at, days_between, month_o
 from mdt.services.standards_kpis import (
     COHORT_CALL_PATHS,
     COHORTS,
-    INDEX_FIELD,
-    INDEX_TASK,
     KPIS,
     KPIS_BY_KEY,
     Clock,
@@ -207,23 +205,11 @@ class _KpiSql:
         case_ = aliased(HumanTaskModel, name="kpi_case")
         instance = aliased(PathwayInstanceModel, name="kpi_instance")
         stmt = select().select_from(case_).join(instance, instance.id == case_.instance_id)
-        grouping: list[Any] = [case_.id, instance.id]
         if kpi.clock == Clock.INDEX:
-            index = aliased(HumanTaskModel, name="kpi_index")
-            stmt = stmt.join(
-                index,
-                and_(
-                    index.instance_id == case_.instance_id,
-                    index.bpmn_id == INDEX_TASK,
-                    index.status == TaskStatus.COMPLETED,
-                ),
-            )
-            grouping.append(index.id)
-            index_text = index.data[INDEX_FIELD].as_string()
-            start: Any = as_timestamp(index_text)
-            month: Any = func.substr(index_text, 1, 7)
+            start: Any = as_timestamp(instance.index_date)
+            month: Any = month_of(start)
             stmt = stmt.where(
-                index_text >= query.since.isoformat(), index_text <= query.until.isoformat()
+                instance.index_date >= query.since, instance.index_date <= query.until
             )
         else:
             start, month = case_.created_at, month_of(case_.created_at)
@@ -241,7 +227,7 @@ class _KpiSql:
                     evidence.status == TaskStatus.COMPLETED,
                     evidence.created_at >= case_.created_at,
                 ),
-            ).group_by(*grouping)
+            ).group_by(case_.id, instance.id)
             done_at: Any = func.min(evidence.completed_at)
         else:
             done_at = case((case_.status == TaskStatus.COMPLETED, case_.completed_at))
@@ -387,6 +373,8 @@ def _moment(value: Any) -> datetime | None:
         return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):  # a date: midnight
+        value = datetime.combine(value, time())
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
