@@ -130,6 +130,22 @@ def load_pathway_command(directory: Path, key: str, title: str) -> None:
     click.echo(f"{key} version {version.version} is published.")
 
 
+@mdt.command("bench")
+@click.option("--patients", type=int, multiple=True, help="Cohort size (repeat for several)")
+@click.option("--postgres", default="", help="PostgreSQL server URL to also measure on")
+@click.option("--load-seconds", type=float, default=20.0)
+@click.option("--write-docs", is_flag=True, help="Rewrite the tables in docs/performance.md")
+def bench_command(
+    patients: tuple[int, ...], postgres: str, load_seconds: float, write_docs: bool
+) -> None:
+    """Build synthetic cohorts and measure them (what `make bench` runs, at any size)."""
+    from mdt.benchmarks.__main__ import run_benchmarks
+
+    sizes = sorted(set(patients or (1000, 10000)))
+    command = "flask mdt bench " + " ".join(f"--patients {n}" for n in sizes)
+    run_benchmarks(sizes, max(sizes), postgres, load_seconds, command, not write_docs)
+
+
 @mdt.command("tick")
 def tick_command() -> None:
     """Fire every due timer once (for cron)."""

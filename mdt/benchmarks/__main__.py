@@ -42,6 +42,13 @@ def run_size(
         result["worklist"] = {role: {"p50_ms": t.p50, "p95_ms": t.p95} for role, t in lists.items()}
         page = measure.patient_pages(app)
         result["patient_page"] = {"p50_ms": page.p50, "p95_ms": page.p95}
+        for name, url in (
+            ("dashboard", "/reports/standards"),
+            ("meeting_report", "/reports/meetings"),
+            ("meeting_list", measure.planned_meeting_url()),
+        ):
+            timing = measure.page_timing(app, url)
+            result[name] = {"p50_ms": timing.p50, "p95_ms": timing.p95}
         http, bare = measure.completions(app)
         result["complete_http"] = {"p50_ms": http.p50, "p95_ms": http.p95}
         result["complete_bare_engine"] = {"p50_ms": bare.p50, "p95_ms": bare.p95}
@@ -80,14 +87,30 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs")
     args = parser.parse_args()
     sizes = sorted(set(args.sizes + ([50000] if args.big else [])))
+    command = "make bench" + (" BIG=1" if args.big else "")
+    run_benchmarks(
+        sizes, max(args.sizes), args.postgres, args.load_seconds, command, args.no_report
+    )
+
+
+def run_benchmarks(
+    sizes: list[int],
+    heavy_size: int,
+    postgres: str,
+    load_seconds: float,
+    command: str,
+    no_report: bool = False,
+) -> None:
+    """Measure each cohort size on SQLite (and PostgreSQL when a server URL is given); timer
+    lateness and the load test run at ``heavy_size`` only."""
     started = time.monotonic()
     results = []
-    databases = [("SQLite", None)] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+    databases = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
     with tempfile.TemporaryDirectory(prefix="mdt-bench-") as tmp:
         for name, url in databases:
             for size in sizes:
                 print(f"== {name}, {size:,} patients", flush=True)
-                largest = size == max(args.sizes)
+                largest = size == heavy_size
                 result = run_size(
                     name,
                     url,
@@ -95,7 +118,7 @@ def main() -> None:
                     Path(tmp),
                     lateness=largest,
                     load=largest and name == "PostgreSQL",
-                    load_seconds=args.load_seconds,
+                    load_seconds=load_seconds,
                 )
                 print(json.dumps(result, indent=1, default=str), flush=True)
                 results.append(result)
@@ -103,14 +126,14 @@ def main() -> None:
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}",
         "duration_s": time.monotonic() - started,
-        "command": "make bench" + (" BIG=1" if args.big else ""),
+        "command": command,
     }
     out = PROJECT_ROOT / "artifacts" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(
         json.dumps({"meta": meta, "results": results}, indent=1, default=str)
     )
-    if not args.no_report:
+    if not no_report:
         write_report(PROJECT_ROOT / "docs" / "performance.md", meta, results)
     print(f"Done in {meta['duration_s']:.0f} s; results in artifacts/bench/results.json")
 

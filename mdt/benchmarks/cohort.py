@@ -10,13 +10,14 @@ then measures runs through the real engine and services.
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus, TimerModel
+from mdt.models.meeting import AttendanceModel, ListingModel, MeetingModel, MeetingStatus
 from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
 from mdt.services.instances import complete_task, send_event
@@ -105,8 +106,23 @@ def _rows(model: Any, where: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in db.session.execute(select(table).where(where))]
 
 
+HISTORY_DAYS = 330
+_TASK_TIMES = ("created_at", "due_at", "completed_at", "draft_saved_at")
+
+
+def _earlier(task: dict[str, Any], days: int) -> dict[str, Any]:
+    """A task row moved back in time, with the diagnosis date in its form data too."""
+    moved = {k: task[k] - timedelta(days=days) if task[k] else None for k in _TASK_TIMES}
+    data = task["data"]
+    if data and "index_date" in data:
+        day = date.fromisoformat(data["index_date"]) - timedelta(days=days)
+        data = {**data, "index_date": day.isoformat()}
+    return {**task, **moved, "data": data}
+
+
 def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
-    """Copies of the templates, round robin, one per NHS number, in batches."""
+    """Copies of the templates, round robin, one per NHS number, in batches. Each copy's
+    history is moved back by up to HISTORY_DAYS so that reports see a year of patients."""
     rng = random.Random(seed)
     templates: list[dict[str, Any]] = []
     for patient_id in template_ids:
@@ -125,6 +141,7 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
     for index, number in enumerate(numbers):
         template = templates[index % len(templates)]
         patient_id, instance_id = next_patient + index, next_instance + index
+        days_ago = rng.randrange(HISTORY_DAYS)
         batch["p"].append(
             {
                 **template["patient"],
@@ -134,11 +151,19 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
                 "family_name": f"Bench{index:05d}",
             }
         )
-        batch["i"].append({**template["instance"], "id": instance_id, "patient_id": patient_id})
+        index_date = template["instance"]["index_date"]
+        batch["i"].append(
+            {
+                **template["instance"],
+                "id": instance_id,
+                "patient_id": patient_id,
+                "index_date": index_date - timedelta(days=days_ago) if index_date else None,
+            }
+        )
         for task in template["tasks"]:
             batch["t"].append(
                 {
-                    **{k: v for k, v in task.items() if k != "id"},
+                    **{k: v for k, v in _earlier(task, days_ago).items() if k != "id"},
                     "instance_id": instance_id,
                     "patient_id": patient_id,
                 }
@@ -172,3 +197,74 @@ def _flush(batch: dict[str, list[dict[str, Any]]]) -> None:
         if batch[key]:
             db.session.execute(insert(model.__table__), batch[key])
             batch[key] = []
+
+
+CORE = ("oncology", "palliative care", "breast CNS", "radiology", "pathology", "surgery")
+
+
+def meeting_history(weeks: int = 52, per_meeting: int = 20, seed: int = 13) -> int:
+    """A year of weekly meetings held, each with listings, outcomes and attendance, and the
+    next one planned (its list built from the pathway when the coordinator opens it)."""
+    rng = random.Random(seed)
+    outcomes = list(
+        db.session.scalars(
+            select(HumanTaskModel.id).where(
+                HumanTaskModel.mdt_step == "outcome",
+                HumanTaskModel.status == TaskStatus.COMPLETED,
+            )
+        )
+    )
+    patient_of = dict(
+        db.session.execute(
+            select(HumanTaskModel.id, HumanTaskModel.patient_id).where(
+                HumanTaskModel.id.in_(outcomes)
+            )
+        ).all()
+    )
+    now = datetime.now(UTC).replace(hour=13, minute=0, second=0, microsecond=0)
+    for week in range(weeks, 0, -1):
+        starts = now - timedelta(weeks=week)
+        meeting = MeetingModel(
+            title="Secondary breast MDT",
+            starts_at=starts,
+            cut_off_at=starts - timedelta(days=1),
+            status=MeetingStatus.CLOSED,
+            circulated_at=starts - timedelta(hours=rng.choice([20, 26, 30])),
+            closed_at=starts + timedelta(hours=2),
+        )
+        db.session.add(meeting)
+        db.session.flush()
+        chosen = rng.sample(outcomes, min(per_meeting, len(outcomes)))
+        for position, task_id in enumerate(chosen):
+            db.session.add(
+                ListingModel(
+                    meeting_id=meeting.id,
+                    patient_id=patient_of[task_id],
+                    task_id=task_id,
+                    position=position,
+                    status="confirmed",
+                    late=position >= per_meeting - 2,
+                    late_reason="Urgent" if position >= per_meeting - 2 else None,
+                    outcome={"recommendation": "Continue treatment"},
+                    confirmed_at=starts + timedelta(minutes=5 * position),
+                )
+            )
+        for discipline in CORE:
+            db.session.add(
+                AttendanceModel(
+                    meeting_id=meeting.id,
+                    name=f"Dr {discipline.title()}",
+                    discipline=discipline,
+                    present=rng.random() < 0.85,
+                )
+            )
+    upcoming = now + timedelta(days=3)
+    db.session.add(
+        MeetingModel(
+            title="Secondary breast MDT",
+            starts_at=upcoming,
+            cut_off_at=upcoming - timedelta(days=1),
+        )
+    )
+    db.session.commit()
+    return weeks

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from mdt.benchmarks.forms_encoding import form_post
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus, TimerModel
+from mdt.models.meeting import MeetingModel
 from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
 from mdt.services.pathways import engine_for, form_schema
@@ -88,6 +89,25 @@ def patient_pages(app: Flask, rounds: int = 60, seed: int = 3) -> Timing:
         response = timing.time(partial(client.get, f"/patients/{patient_id}"))
         assert response.status_code == 200
     return timing
+
+
+def page_timing(app: Flask, url: str, rounds: int = 20, user: str = "bench-all") -> Timing:
+    """Server time of one page, after warming up (templates compiled, caches filled)."""
+    client = signed_in(app, user)
+    for _ in range(3):
+        assert client.get(url).status_code == 200, url
+    timing = Timing()
+    for _ in range(rounds):
+        response = timing.time(partial(client.get, url))
+        assert response.status_code == 200
+    return timing
+
+
+def planned_meeting_url() -> str:
+    meeting_id = db.session.scalar(
+        select(MeetingModel.id).where(MeetingModel.status == "planned").limit(1)
+    )
+    return f"/meetings/{meeting_id}"
 
 
 def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Timing]:

@@ -76,6 +76,7 @@ def populate(app: Flask, patients: int) -> dict[str, float]:
         cohort.clone(
             templates, numbers[len(cohort.STAGES) : len(cohort.STAGES) + patients - len(templates)]
         )
+        cohort.meeting_history()
         cloned = time.perf_counter()
         db.session.remove()
         _analyse()

@@ -40,6 +40,24 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
         "",
         "Worklist: the slowest of the coordinator, CNS and oncologist lists.",
         "",
+        "| database | patients | standards dashboard p50 / p95 (ms) | target ≤ 300 | "
+        "MDT meeting list build p50 / p95 | MDT meeting report p50 / p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        d, m, k = r["dashboard"], r["meeting_list"], r["meeting_report"]
+        lines.append(
+            f"| {r['database']} | {r['patients']:,} | {d['p50_ms']:.0f} / {d['p95_ms']:.0f} | "
+            f"{_ok(d['p95_ms'], 300)} | {m['p50_ms']:.0f} / {m['p95_ms']:.0f} | "
+            f"{k['p50_ms']:.0f} / {k['p95_ms']:.0f} |"
+        )
+    lines += [
+        "",
+        "Dashboard: all eleven standards (15 measures with monthly trends) over the last "
+        "twelve months. Meeting list: the coordinator's page for the next meeting, built "
+        "from every patient the pathway holds at MDT review. Meeting report: a year of weekly "
+        "meetings (20 patients each) with quoracy, outcomes, GP letters and attendance.",
+        "",
         "| database | patients | state bytes mean / p95 | target ≤ 20 KB | "
         "database bytes per patient |",
         "|---|---|---|---|---|",
