@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
@@ -53,14 +52,9 @@ class MeetingReport:
     held: int
 
 
-def _bounds(query: ReportQuery) -> tuple[datetime, datetime]:
-    since = datetime.combine(query.since, time(), tzinfo=UTC)
-    return since, datetime.combine(query.until + timedelta(days=1), time(), tzinfo=UTC)
-
-
 def meeting_report(actor: Actor, query: ReportQuery) -> MeetingReport:
     require_report_role(actor)
-    since, until = _bounds(query)
+    since, until = query.bounds()
     meetings = db.session.scalars(
         select(MeetingModel)
         .where(MeetingModel.starts_at >= since, MeetingModel.starts_at < until)
@@ -145,7 +139,7 @@ class WorkloadReport:
 
 def workload_report(actor: Actor, query: ReportQuery) -> WorkloadReport:
     require_report_role(actor)
-    since, until = _bounds(query)
+    since, until = query.bounds()
     now = at(utcnow())
     task = HumanTaskModel
     is_open = task.status == TaskStatus.READY

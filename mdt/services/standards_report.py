@@ -89,6 +89,11 @@ class ReportQuery:
             raise InvalidInputError(errors)
         return cls(start, end, cohort or "all")
 
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as UTC instants: from midnight of the first day to midnight after the last."""
+        since = datetime.combine(self.since, time(), tzinfo=UTC)
+        return since, datetime.combine(self.until + timedelta(days=1), time(), tzinfo=UTC)
+
     def args(self) -> dict[str, str]:
         return {
             "since": self.since.isoformat(),
@@ -213,8 +218,7 @@ class _KpiSql:
             )
         else:
             start, month = case_.created_at, month_of(case_.created_at)
-            since = datetime.combine(query.since, time(), tzinfo=UTC)
-            until = datetime.combine(query.until + timedelta(days=1), time(), tzinfo=UTC)
+            since, until = query.bounds()
             stmt = stmt.where(case_.created_at >= since, case_.created_at < until)
         if kpi.evidence_tasks:
             evidence = aliased(HumanTaskModel, name="kpi_evidence")
