@@ -146,6 +146,15 @@ def bench_command(
     run_benchmarks(sizes, max(sizes), postgres, load_seconds, command, not write_docs)
 
 
+@mdt.command("rebuild-reports")
+def rebuild_reports_command() -> None:
+    """Derive the standards report's cases again from the task table."""
+    from mdt.services.standards_report import rebuild_projection
+
+    cases = rebuild_projection(SYSTEM)
+    click.echo(f"Derived {cases} case(s) for the standards report.")
+
+
 @mdt.command("tick")
 def tick_command() -> None:
     """Fire every due timer once (for cron)."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from mdt.extensions import db
 from mdt.models import (
@@ -24,12 +24,15 @@ from mdt.models import (
     InstanceStatus,
     PathwayInstanceModel,
     PatientModel,
+    ReportCaseModel,
+    ReportProjectionModel,
     TaskStatus,
 )
 from mdt.models.meeting import AttendanceModel, MeetingModel, MeetingStatus
 from mdt.services.actor import Actor
 from mdt.services.errors import PermissionDeniedError
 from mdt.services.operational_reports import meeting_report, workload_report
+from mdt.services.report_cases import rebuild_cases
 from mdt.services.standards_report import ReportQuery, kpi_cases, standards_report
 
 from .helpers import NHS_NUMBERS
@@ -172,6 +175,9 @@ def build_cohort(version_id: int) -> Cohort:
            data={"preferred_place_of_care": "Home"})  # fmt: skip
     c.task("B", "acp_conversation", at("2026-05-01"), at("2026-05-02"),
            data={"preferred_place_of_care": " "})  # fmt: skip
+    # Written straight into the tables, so derive the report's cases from them as an
+    # upgrade would (the services refresh them as they change tasks).
+    rebuild_cases()
     db.session.commit()
     return c
 
@@ -471,3 +477,51 @@ def test_the_registration_form_starts_the_episode_clock(pathway: Any, make_user:
     complete_with_examples(coordinator, task, index_date="2026-03-04")
     instance = db.session.get(PathwayInstanceModel, task.instance_id)
     assert instance is not None and instance.index_date == date(2026, 3, 4)
+
+
+def test_the_services_keep_the_report_in_step(pathway: Any, make_user: Any) -> None:
+    """Cases come from a projection the instance service refreshes at every change: a new
+    patient's key worker allocation is pending, then met when done; closing another
+    patient's pathway before the deadline makes theirs not applicable."""
+    from mdt.services.actor import actor_for
+    from mdt.services.instances import close_pathway
+
+    from .helpers import complete_with_examples, new_patient, ready_task
+
+    coordinator = actor_for(make_user("coordinator"))
+    today = datetime.now(UTC).date().isoformat()
+    patients = [new_patient(coordinator, index) for index in range(2)]
+    for patient in patients:
+        registration = ready_task(patient.id, "Register secondary diagnosis")
+        complete_with_examples(coordinator, registration, index_date=today)
+
+    def is2() -> dict[str, int]:
+        query = ReportQuery.parse(today, today, "all")
+        return dict(figures(query)["is2_key_worker"].counts)
+
+    assert is2() == {"pending": 2}
+    complete_with_examples(coordinator, ready_task(patients[0].id, "Allocate a CNS key worker"))
+    assert is2() == {"met": 1, "pending": 1}
+    close_pathway(coordinator, ready_task(patients[1].id, "Allocate a CNS key worker").instance_id,
+                  "transfer", {})  # fmt: skip
+    assert is2() == {"met": 1, "not_applicable": 1}
+
+
+def test_changed_measures_rebuild_the_cases(cohort: Cohort, app: Flask) -> None:
+    """After an upgrade that changes the measure definitions the fingerprint no longer matches:
+    the next report derives every case again; operators can also do it from the command line."""
+    expected = {key: dict(f.counts) for key, f in figures().items()}
+    state = db.session.get(ReportProjectionModel, "standards")
+    assert state is not None
+    state.fingerprint = "measures of an older release"
+    db.session.execute(delete(ReportCaseModel))
+    db.session.commit()
+    assert {key: dict(f.counts) for key, f in figures().items()} == expected
+
+    db.session.execute(delete(ReportCaseModel))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["mdt", "rebuild-reports"])
+    assert result.exit_code == 0, result.output
+    cases = db.session.scalar(select(func.count()).select_from(ReportCaseModel))
+    assert f"Derived {cases} case(s)" in result.output and cases > 0
+    assert {key: dict(f.counts) for key, f in figures().items()} == expected

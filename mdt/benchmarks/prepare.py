@@ -16,6 +16,7 @@ from mdt.benchmarks.measure import PASSWORD
 from mdt.extensions import db
 from mdt.services.actor import SYSTEM, actor_for
 from mdt.services.pathways import DEFAULT_PATHWAY_KEY, publish_files, read_pathway_directory
+from mdt.services.report_cases import rebuild_cases
 from mdt.services.users import create_user, find_user
 from mdt.testing import FreshContextClient
 
@@ -77,6 +78,10 @@ def populate(app: Flask, patients: int) -> dict[str, float]:
             templates, numbers[len(cohort.STAGES) : len(cohort.STAGES) + patients - len(templates)]
         )
         cohort.meeting_history()
+        # The clones were copied table to table, past the services: derive the report's
+        # cases from them as an upgrade would.
+        rebuild_cases()
+        db.session.commit()
         cloned = time.perf_counter()
         db.session.remove()
         _analyse()

@@ -13,6 +13,7 @@ from mdt.models.meeting import (
 from mdt.models.notification import NotificationModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.patient import PatientModel
+from mdt.models.report import ReportCaseModel, ReportProjectionModel
 from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
 from mdt.models.user import UserModel, UserRoleModel
 
@@ -32,6 +33,8 @@ __all__ = [
     "PathwayStatus",
     "PathwayVersionModel",
     "PatientModel",
+    "ReportCaseModel",
+    "ReportProjectionModel",
     "TaskStatus",
     "TimerModel",
     "UserModel",

@@ -43,6 +43,7 @@ from mdt.services.pathways import (
     engine_for,
     form_schema,
 )
+from mdt.services.report_cases import refresh_cases
 from workflows import (
     STATE_FORMAT,
     MessageNotAcceptedError,
@@ -153,6 +154,7 @@ def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[s
     instance.status = InstanceStatus.CLOSED
     instance.closed_at = now
     instance.close_reason = reason
+    refresh_cases(instance.id)  # the reports see the closure
     record_event(
         actor,
         "pathway.closed",
@@ -262,6 +264,7 @@ def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> Non
     _sync_tasks(instance, run, now)
     _sync_timers(instance, run)
     _flush_or_conflict()
+    refresh_cases(instance.id)
 
 
 def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:

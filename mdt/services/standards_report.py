@@ -7,33 +7,27 @@ workflow is ever loaded. Definitions are in `standards_kpis`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from statistics import median
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus
+from mdt.models import HumanTaskModel, PatientModel, ReportCaseModel, TaskStatus
 from mdt.models.roles import Role
 from mdt.models.standards import STANDARDS
 from mdt.models.types import utcnow
+from mdt.services import report_cases
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from mdt.services.settings import setting
-from mdt.services.sql_dates import Expr, as_timestamp, at, days_between, month_of
-from mdt.services.standards_kpis import (
-    COHORT_CALL_PATHS,
-    COHORTS,
-    KPIS,
-    KPIS_BY_KEY,
-    Clock,
-    Kpi,
-)
+from mdt.services.sql_dates import day_number_at
+from mdt.services.standards_kpis import COHORTS, KPIS, KPIS_BY_KEY, Clock, Kpi
 
 REPORT_ROLES = frozenset({Role.MANAGER})
 CASE_LIST_LIMIT = 500
@@ -192,132 +186,99 @@ def _months(since: date, until: date) -> list[str]:
     return months
 
 
-class _KpiSql:
-    """The SQL of one KPI, in two levels so that each join is computed once per case.
+class _Outcomes:
+    """Classifies the projection's cases of some KPIs with their local periods."""
 
-    ``cases`` is a subquery with one row per case: where its clock started, when the
-    evidence was done, whether the form recorded what it should, and whether the pathway
-    closed. ``outcome`` classifies those columns.
-    """
+    def __init__(self, kpis: Sequence[Kpi], now: datetime) -> None:
+        self.kpis = list(kpis)
+        self.days = {kpi.key: _settings_for(kpi)[0] for kpi in self.kpis}
+        self.now = now
 
-    def __init__(self, kpi: Kpi, days: int | None, now: datetime, query: ReportQuery) -> None:
-        self.kpi, self.days, self.now = kpi, days, now
-        self.cases = self._cases(query)
-        self.outcome = self._outcome()
+    def _keys(self, test: Any) -> list[str]:
+        return [kpi.key for kpi in self.kpis if test(kpi)]
 
-    def _cases(self, query: ReportQuery) -> Any:
-        kpi = self.kpi
-        case_ = aliased(HumanTaskModel, name="kpi_case")
-        instance = aliased(PathwayInstanceModel, name="kpi_instance")
-        stmt = select().select_from(case_).join(instance, instance.id == case_.instance_id)
-        if kpi.clock == Clock.INDEX:
-            start: Any = as_timestamp(instance.index_date)
-            month: Any = month_of(start)
-            stmt = stmt.where(
-                instance.index_date >= query.since, instance.index_date <= query.until
-            )
-        else:
-            start, month = case_.created_at, month_of(case_.created_at)
-            since, until = query.bounds()
-            stmt = stmt.where(case_.created_at >= since, case_.created_at < until)
-        if kpi.evidence_tasks:
-            evidence = aliased(HumanTaskModel, name="kpi_evidence")
-            stmt = stmt.outerjoin(
-                evidence,
-                and_(
-                    evidence.instance_id == case_.instance_id,
-                    evidence.call_path == case_.call_path,
-                    evidence.bpmn_id.in_(kpi.evidence_tasks),
-                    evidence.status == TaskStatus.COMPLETED,
-                    evidence.created_at >= case_.created_at,
-                ),
-            ).group_by(case_.id, instance.id)
-            done_at: Any = func.min(evidence.completed_at)
-        else:
-            done_at = case((case_.status == TaskStatus.COMPLETED, case_.completed_at))
-        stmt = stmt.add_columns(
-            case_.id.label("task_id"),
-            case_.patient_id.label("patient_id"),
-            case_.name.label("name"),
-            case_.status.label("status"),
-            case_.due_at.label("due_at"),
-            start.label("start"),
-            month.label("month"),
-            done_at.label("done_at"),
-            self._recorded(case_).label("recorded"),
-            instance.closed_at.label("closed_at"),
-            instance.close_reason.label("close_reason"),
-        ).where(case_.bpmn_id.in_(kpi.case_tasks))
-        # Materialised, so that each case's joins and JSON reads happen once, not once per
-        # reference in the outcome below (SQLite would otherwise flatten the subquery).
-        return (
-            self._in_cohort(stmt, case_, query.cohort).cte("kpi_cases").prefix_with("MATERIALIZED")
+    def within(self, day: Any) -> ColumnElement[bool]:
+        """Whether a moment (a day number) is within the case's period."""
+        c = ReportCaseModel
+        by_due = self._keys(lambda k: k.clock == Clock.DUE)
+        open_ended = self._keys(lambda k: k.clock != Clock.DUE and self.days[k.key] is None)
+        limits = {key: days for key, days in self.days.items() if days is not None}
+        return case(
+            (c.kpi.in_(by_due), or_(c.due_day.is_(None), day <= c.due_day)),
+            (c.kpi.in_(open_ended), true()),
+            else_=day - c.start_day <= case(limits, value=c.kpi, else_=None) if limits else true(),
         )
 
-    def _recorded(self, case_: Any) -> ColumnElement[bool]:
-        condition = self.kpi.condition
-        if condition is None:
-            return true()
-        value = case_.data[condition.field]
-        if condition.yes:
-            return value.as_boolean() == True  # noqa: E712 - SQL, not Python
-        text = value.as_string()
-        if condition.values:
-            return text.in_(condition.values)
-        return and_(text.is_not(None), func.trim(text) != "")
-
-    def _in_cohort(self, stmt: Select[Any], case_: Any, cohort: str) -> Select[Any]:
-        call_path = case_.call_path
-        if cohort in COHORT_CALL_PATHS:
-            return stmt.where(or_(*(call_path.like(f"{p}%") for p in COHORT_CALL_PATHS[cohort])))
-        if cohort == "new" and self.kpi.clock != Clock.INDEX:
-            prefixes = [p for paths in COHORT_CALL_PATHS.values() for p in paths]
-            return stmt.where(and_(*(~call_path.like(f"{p}%") for p in prefixes)))
-        return stmt
-
-    def within(self, moment: Expr) -> ColumnElement[bool]:
-        c = self.cases.c
-        if self.kpi.clock == Clock.DUE:
-            return or_(c.due_at.is_(None), moment <= c.due_at)
-        if self.days is None:
-            return true()
-        return days_between(c.start, moment) <= self.days
-
-    def _outcome(self) -> ColumnElement[str]:
-        c = self.cases.c
-        done, closed = c.done_at, c.closed_at
-        has_deadline = self.kpi.clock == Clock.DUE or self.days is not None
-        recorded = c.recorded == True  # noqa: E712 - SQL, not Python
+    def expression(self) -> ColumnElement[str]:
+        c = ReportCaseModel
+        done, closed = c.done_day, c.closed_day
+        no_deadline = c.kpi.in_(
+            self._keys(lambda k: k.clock != Clock.DUE and self.days[k.key] is None)
+        )
         return case(
-            (and_(done.is_not(None), recorded, self.within(done)), Outcome.MET.value),
-            (done.is_not(None) & ~recorded, Outcome.NOT_RECORDED.value),
+            (and_(done.is_not(None), c.recorded, self.within(done)), Outcome.MET.value),
+            (and_(done.is_not(None), ~c.recorded), Outcome.NOT_RECORDED.value),
             (done.is_not(None), Outcome.LATE.value),
             (and_(closed.is_not(None), self.within(closed)), Outcome.NOT_APPLICABLE.value),
             (
                 and_(c.status == TaskStatus.CANCELLED, closed.is_(None)),
                 Outcome.NOT_APPLICABLE.value,
             ),
-            (self.within(at(self.now)) if has_deadline else true(), Outcome.PENDING.value),
+            (or_(no_deadline, self.within(day_number_at(self.now))), Outcome.PENDING.value),
             else_=Outcome.OVERDUE.value,
         )
 
 
-def _figure(kpi: Kpi, query: ReportQuery, now: datetime) -> KpiFigure:
-    days, target = _settings_for(kpi)
-    sql = _KpiSql(kpi, days, now, query)
-    month = sql.cases.c.month
-    figure = KpiFigure(kpi, days, target)
-    stmt = select(month, sql.outcome, func.count()).group_by(month, sql.outcome)
-    for month_, outcome, count in db.session.execute(stmt):
+def _cases_in(query: ReportQuery, kpis: Sequence[Kpi]) -> list[ColumnElement[bool]]:
+    c = ReportCaseModel
+    since, until = query.bounds()
+    where = [c.start_at >= since, c.start_at < until, c.kpi.in_([kpi.key for kpi in kpis])]
+    if query.cohort != "all":
+        where.append(c.cohort == query.cohort)
+    return where
+
+
+def _ensure_projection() -> None:
+    """After an upgrade that changed the measures, derive every case again (once)."""
+    if not report_cases.is_current():
+        report_cases.rebuild_cases()
+        db.session.commit()
+
+
+def rebuild_projection(actor: Actor) -> int:
+    """Derive every case of the report again (operators, after an upgrade); returns how many."""
+    cases = report_cases.rebuild_cases()
+    record_event(actor, "report.rebuilt", object_type="report", detail={"cases": cases})
+    db.session.commit()
+    return cases
+
+
+def _figures(kpis: Sequence[Kpi], query: ReportQuery, now: datetime) -> list[KpiFigure]:
+    """Every KPI's counts and monthly trend, from one grouped query over the projection."""
+    figures = {}
+    for kpi in kpis:
+        days, target = _settings_for(kpi)
+        figures[kpi.key] = KpiFigure(kpi, days, target)
+    c = ReportCaseModel
+    # The outcome is worked out once per case, then grouped.
+    classified = (
+        select(c.kpi, c.month, _Outcomes(kpis, now).expression().label("outcome"))
+        .where(*_cases_in(query, kpis))
+        .subquery()
+    )
+    k = classified.c
+    stmt = select(k.kpi, k.month, k.outcome, func.count()).group_by(k.kpi, k.month, k.outcome)
+    for key, month, outcome, count in db.session.execute(stmt):
+        figure = figures[key]
         figure.counts[outcome] = figure.counts.get(outcome, 0) + count
-        figure.trend.setdefault(month_, {})[outcome] = count
-    return figure
+        figure.trend.setdefault(month, {})[outcome] = count
+    return list(figures.values())
 
 
 def standards_report(actor: Actor, query: ReportQuery) -> StandardsReport:
     require_report_role(actor)
-    now = utcnow()
-    figures = [_figure(kpi, query, now) for kpi in KPIS]
+    _ensure_projection()
+    figures = _figures(KPIS, query, utcnow())
     return StandardsReport(query, figures, _months(query.since, query.until))
 
 
@@ -332,11 +293,12 @@ def kpi_cases(
         raise NotFoundError("There is no such measure.")
     if outcome and outcome != "missed" and outcome not in OUTCOME_LABELS:
         raise InvalidInputError({"outcome": "Select an outcome from the list"})
+    _ensure_projection()
     now = utcnow()
-    figure = _figure(kpi, query, now)
+    (figure,) = _figures([kpi], query, now)
     days = figure.days
-    sql = _KpiSql(kpi, days, now, query)
-    c = sql.cases.c
+    c = ReportCaseModel
+    outcome_ = _Outcomes([kpi], now).expression()
     stmt = (
         select(
             c.task_id,
@@ -344,21 +306,23 @@ def kpi_cases(
             PatientModel.nhs_number,
             PatientModel.family_name,
             PatientModel.given_name,
-            c.name,
-            c.start,
+            HumanTaskModel.name,
+            c.start_at,
             c.done_at,
-            sql.outcome,
+            outcome_,
             c.due_at,
             c.close_reason,
             c.closed_at,
         )
         .join(PatientModel, PatientModel.id == c.patient_id)
-        .order_by(c.start, c.task_id)
+        .join(HumanTaskModel, HumanTaskModel.id == c.task_id)
+        .where(*_cases_in(query, [kpi]))
+        .order_by(c.start_at, c.task_id)
     )
     if outcome == "missed":
-        stmt = stmt.where(sql.outcome.in_([o.value for o in MISSED]))
+        stmt = stmt.where(outcome_.in_([o.value for o in MISSED]))
     elif outcome:
-        stmt = stmt.where(sql.outcome == outcome)
+        stmt = stmt.where(outcome_ == outcome)
     rows = [_case_row(kpi, days, row) for row in db.session.execute(stmt.limit(CASE_LIST_LIMIT))]
     record_event(
         actor,
