@@ -94,7 +94,7 @@ def test_list_built_from_candidates_with_late_addition_flagged(week) -> None:
     coordinator, _, patients, meeting_id = week
     meeting = _meeting(meeting_id)
     assert meeting.starts_at == datetime(2026, 12, 3, 13, tzinfo=LONDON)
-    waiting = candidates(meeting)
+    waiting = candidates(meeting).tasks
     assert [t.patient_id for t in waiting] == patients
     with freeze_time(datetime(2026, 12, 1, 10, tzinfo=LONDON)):
         first = add_listing(
@@ -113,14 +113,14 @@ def test_list_built_from_candidates_with_late_addition_flagged(week) -> None:
             None,
         )
     assert late.late and late.late_reason == "New spinal cord compression"
-    assert candidates(_meeting(meeting_id)) == []
+    assert candidates(_meeting(meeting_id)).tasks == []
 
 
 def test_second_coordinator_with_a_stale_list_gets_a_conflict(week) -> None:
     coordinator, _, _, meeting_id = week
     meeting = _meeting(meeting_id)
     seen = meeting.lock_version
-    waiting = candidates(meeting)
+    waiting = candidates(meeting).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, seen)
     with pytest.raises(ConflictError, match="Someone else changed this list"):
         add_listing(coordinator, meeting_id, waiting[1].id, "discussion", None, seen)
@@ -129,7 +129,7 @@ def test_second_coordinator_with_a_stale_list_gets_a_conflict(week) -> None:
 
 def test_circulation_kpi_quoracy_and_outcome_advancing_the_pathway(week, make_user, actor) -> None:
     coordinator, _, patients, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     with freeze_time(datetime(2026, 12, 2, 9, tzinfo=LONDON)):  # 28 hours before
         circulate(coordinator, meeting_id, None)
@@ -165,7 +165,7 @@ def test_circulation_kpi_quoracy_and_outcome_advancing_the_pathway(week, make_us
 
 def test_non_quorate_confirmation_needs_and_keeps_a_reason(week) -> None:
     coordinator, _, _, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     listing = _meeting(meeting_id).listings[0]
     confirm_outcome(
@@ -179,7 +179,7 @@ def test_non_quorate_confirmation_needs_and_keeps_a_reason(week) -> None:
 
 def test_invalid_outcome_changes_nothing(week) -> None:
     coordinator, _, patients, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     listing = _meeting(meeting_id).listings[0]
     with pytest.raises(InvalidInputError):
@@ -191,7 +191,7 @@ def test_invalid_outcome_changes_nothing(week) -> None:
 
 def test_undiscussed_patients_roll_over_to_the_next_meeting(week) -> None:
     coordinator, _, patients, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     for task in waiting:
         add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
     first = _meeting(meeting_id).listings[0]
@@ -213,7 +213,7 @@ def test_list_and_minutes_pdfs(week, auth, client) -> None:
     from pypdf import PdfReader
 
     coordinator, _, _, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     confirm_outcome(coordinator, _meeting(meeting_id).listings[0].id, OUTCOME, "reason", None)
     auth.login("coord")
@@ -252,7 +252,7 @@ def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week) -> Non
     from mdt.services.meeting_outcomes import save_outcome_draft
 
     coordinator, _, _, meeting_id = week
-    waiting = candidates(_meeting(meeting_id))
+    waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     listing = _meeting(meeting_id).listings[0]
     seen = listing.lock_version
@@ -263,3 +263,37 @@ def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week) -> Non
         confirm_outcome(coordinator, listing.id, OUTCOME, "reason", seen)
     db.session.expire_all()
     assert _meeting(meeting_id).listings[0].outcome == {"recommendation": "First draft"}
+
+
+def test_waiting_patients_are_paged_and_searchable(week, monkeypatch) -> None:
+    """A region's list can hold thousands: a page at a time, longest waiting first, and found
+    by name or NHS number (spaces allowed)."""
+    import mdt.services.meetings as meetings
+
+    from .helpers import NHS_NUMBERS
+
+    monkeypatch.setattr(meetings, "CANDIDATES_PER_PAGE", 1)
+    _, _, patients, meeting_id = week
+    meeting = _meeting(meeting_id)
+    first, second = candidates(meeting, page=1), candidates(meeting, page=2)
+    assert (first.total, first.pages, second.first, second.last) == (2, 2, 2, 2)
+    assert [t.patient_id for t in first.tasks + second.tasks] == patients
+    assert candidates(meeting, page=99).page == 2  # past the end: the last page
+    assert [t.patient_id for t in candidates(meeting, "test1").tasks] == [patients[1]]
+    spaced = f"{NHS_NUMBERS[0][:3]} {NHS_NUMBERS[0][3:6]} {NHS_NUMBERS[0][6:]}"
+    assert [t.patient_id for t in candidates(meeting, spaced).tasks] == [patients[0]]
+    assert candidates(meeting, "nobody").total == 0
+
+
+def test_the_list_page_keeps_the_search_when_a_patient_is_added(week, auth, client) -> None:
+    meeting_id = week[3]
+    auth.login("coord")
+    url = f"/meetings/{meeting_id}?q=Test1"
+    page = client.get(url).get_data(as_text=True)
+    assert "1 patient waiting matching “Test1”" in page and "TEST1" in page.upper()
+    assert "TEST0, Jo" not in page
+    waiting = candidates(_meeting(meeting_id), "Test1").tasks
+    response = auth.post(url, {"action": "add", "task_id": waiting[0].id, "kind": "discussion"})
+    assert response.status_code == 302 and response.location.endswith("?q=Test1")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Nobody waiting for MDT review matches “Test1”" in page

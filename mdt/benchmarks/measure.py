@@ -91,7 +91,7 @@ def patient_pages(app: Flask, rounds: int = 60, seed: int = 3) -> Timing:
     return timing
 
 
-def page_timing(app: Flask, url: str, rounds: int = 20, user: str = "bench-all") -> Timing:
+def page_timing(app: Flask, url: str, rounds: int = 40, user: str = "bench-all") -> Timing:
     """Server time of one page, after warming up (templates compiled, caches filled)."""
     client = signed_in(app, user)
     for _ in range(3):

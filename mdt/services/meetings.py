@@ -7,10 +7,12 @@ coordinators never overwrite each other: the second is told and shown the curren
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -22,6 +24,7 @@ from mdt.models import (
     MeetingModel,
     MeetingSeriesModel,
     MeetingStatus,
+    PatientModel,
     TaskStatus,
 )
 from mdt.models.roles import Role
@@ -36,6 +39,7 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.pathways import closures
+from mdt.services.patients import patient_matches
 from mdt.services.settings import setting
 
 LONDON = ZoneInfo("Europe/London")
@@ -150,18 +154,70 @@ def _next_meeting(series: MeetingSeriesModel, after: datetime) -> MeetingModel:
     return meeting
 
 
-def candidates(meeting: MeetingModel) -> list[HumanTaskModel]:
+CANDIDATES_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class CandidatePage:
+    """One page of the patients waiting for MDT review, longest waiting first."""
+
+    tasks: list[HumanTaskModel]
+    total: int
+    page: int
+    search: str = ""
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // CANDIDATES_PER_PAGE))
+
+    @property
+    def first(self) -> int:
+        """The position of this page's first patient among all those waiting (from 1)."""
+        return (self.page - 1) * CANDIDATES_PER_PAGE + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.tasks) - 1
+
+
+def _waiting() -> list[ColumnElement[bool]]:
     """Patients the pathway is holding at MDT review who are on no open list yet."""
     listed = select(ListingModel.task_id).where(ListingModel.status.in_(OPEN_LISTING))
-    return list(
-        db.session.scalars(
-            select(HumanTaskModel)
-            .where(
-                HumanTaskModel.mdt_step == "outcome",
-                HumanTaskModel.status == TaskStatus.READY,
-                HumanTaskModel.id.not_in(listed),
-            )
-            .order_by(HumanTaskModel.created_at)
+    return [
+        HumanTaskModel.mdt_step == "outcome",
+        HumanTaskModel.status == TaskStatus.READY,
+        HumanTaskModel.id.not_in(listed),
+    ]
+
+
+def candidates(meeting: MeetingModel, search: str = "", page: int = 1) -> CandidatePage:
+    """A page of the patients waiting, optionally those matching a name or NHS number: a
+    region's list can hold thousands, a meeting takes tens."""
+    where = _waiting()
+    search = search.strip()[:100]
+    if search:
+        where.append(
+            HumanTaskModel.patient_id.in_(select(PatientModel.id).where(patient_matches(search)))
+        )
+    total = db.session.scalar(select(func.count()).select_from(HumanTaskModel).where(*where)) or 0
+    page = min(max(page, 1), max(1, -(-total // CANDIDATES_PER_PAGE)))
+    tasks = db.session.scalars(
+        select(HumanTaskModel)
+        .where(*where)
+        .options(joinedload(HumanTaskModel.patient))
+        .order_by(HumanTaskModel.created_at, HumanTaskModel.id)
+        .offset((page - 1) * CANDIDATES_PER_PAGE)
+        .limit(CANDIDATES_PER_PAGE)
+    )
+    return CandidatePage(list(tasks), total, page, search)
+
+
+def _is_waiting(task_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            select(func.count())
+            .select_from(HumanTaskModel)
+            .where(HumanTaskModel.id == task_id, *_waiting())
         )
     )
 
@@ -206,7 +262,7 @@ def add_listing(
     _check_version(meeting, seen_version)
     _open_for_changes(meeting)
     task = db.session.get(HumanTaskModel, task_id)
-    if task is None or task not in candidates(meeting):
+    if task is None or not _is_waiting(task.id):
         raise ConflictError("This patient is no longer waiting to be listed.")
     if kind not in ("discussion", "standard_of_care"):
         raise InvalidInputError({"kind": "Select discussion or standard of care"})

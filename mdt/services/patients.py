@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus
@@ -136,24 +136,29 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
     )
 
 
+def patient_matches(text: str) -> ColumnElement[bool]:
+    """What staff type to find a patient: an NHS number (spaces allowed) matches exactly;
+    anything else matches part of either name."""
+    number = nhs_number.normalise(text)
+    if number.isdigit():
+        return PatientModel.nhs_number == number
+    return or_(
+        PatientModel.family_name.ilike(f"%{text}%"), PatientModel.given_name.ilike(f"%{text}%")
+    )
+
+
 def find_patients(actor: Actor, query: str, limit: int = 50) -> list[PatientModel]:
     if not actor.has_role(*RECORD_ROLES):
         raise PermissionDeniedError("Your role does not give access to patient records.")
     query = query.strip()
     if not query:
         return []
-    number = nhs_number.normalise(query)
-    condition = (
-        PatientModel.nhs_number == number
-        if number.isdigit()
-        else or_(
-            PatientModel.family_name.ilike(f"%{query}%"),
-            PatientModel.given_name.ilike(f"%{query}%"),
-        )
-    )
     patients = list(
         db.session.scalars(
-            select(PatientModel).where(condition).order_by(PatientModel.family_name).limit(limit)
+            select(PatientModel)
+            .where(patient_matches(query))
+            .order_by(PatientModel.family_name)
+            .limit(limit)
         )
     )
     record_event(actor, "patient.searched", detail={"query": query, "results": len(patients)})

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from mdt.models import ListingStatus
+from mdt.models import ListingStatus, MeetingModel
 from mdt.models.roles import Role
 from mdt.models.types import utcnow
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
@@ -27,6 +27,7 @@ from mdt.services.meeting_outcomes import (
 )
 from mdt.services.meeting_views import listing_for_view
 from mdt.services.meetings import (
+    CandidatePage,
     active_listings,
     add_listing,
     candidates,
@@ -105,7 +106,7 @@ def _render_meeting(
         "meetings/show.html",
         meeting=meeting,
         listings=active_listings(meeting),
-        candidates=candidates(meeting) if meeting.status == "planned" else [],
+        waiting=_waiting_page(meeting),
         after_cut_off=utcnow() > meeting.cut_off_at,
         kpis=meeting_kpis(meeting),
         missing=missing_disciplines(meeting),
@@ -116,6 +117,21 @@ def _render_meeting(
         errors=errors or {},
         conflict=conflict,
     ), status
+
+
+def _waiting_page(meeting: MeetingModel) -> CandidatePage | None:
+    """The page of waiting patients the coordinator was looking at (search and page are in
+    the address, so they survive adding a patient)."""
+    if meeting.status != "planned":
+        return None
+    return candidates(
+        meeting, request.args.get("q", ""), request.args.get("page", 1, type=int) or 1
+    )
+
+
+def _back_to_list(meeting_id: int) -> str:
+    kept: dict[str, Any] = {k: request.args[k] for k in ("q", "page") if request.args.get(k)}
+    return url_for("meetings.show", meeting_id=meeting_id, **kept)
 
 
 @bp.get("/<int:meeting_id>")
@@ -171,7 +187,7 @@ def change(meeting_id: int) -> Response | tuple[str, int]:
         return _render_meeting(meeting_id, error.errors, status=400)
     except ConflictError as error:
         return _render_meeting(meeting_id, conflict=str(error), status=409)
-    return redirect(url_for("meetings.show", meeting_id=meeting_id))
+    return redirect(_back_to_list(meeting_id))
 
 
 @bp.get("/<int:meeting_id>/list.pdf")
