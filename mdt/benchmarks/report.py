@@ -54,8 +54,9 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
     lines += [
         "",
         "Dashboard: all eleven standards (15 measures with monthly trends) over the last "
-        "twelve months. Meeting list: the coordinator's page for the next meeting, built "
-        "from every patient the pathway holds at MDT review. Meeting report: a year of weekly "
+        "twelve months. Meeting list: the coordinator's page for the next meeting, its first "
+        "page of the patients the pathway holds at MDT review (25 of about 2,000 at 10,000 "
+        "patients). Meeting report: a year of weekly "
         "meetings (20 patients each) with quoracy, outcomes, GP letters and attendance.",
         "",
         "| database | patients | state bytes mean / p95 | target ≤ 20 KB | "
