@@ -1,0 +1,89 @@
+"""Who may use each route: the reviewed access policy.
+
+`tests/test_access_matrix.py` checks that the application declares exactly this for every
+route of its URL map (a new route fails until it is added here, with a reason to admit each
+role), and then requests every route as every role to prove the declaration is enforced.
+Changing this file is a governance decision: say why in the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mdt.models.roles import Role
+
+PUBLIC = "public"  # no sign-in: the sign-in page and static assets
+ANY = "any"  # any signed-in account, whatever its roles (nothing patient-identifiable)
+
+CLINICAL = frozenset({Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE})
+# Managers see patient records and tasks to oversee the service and the standards.
+RECORDS = CLINICAL | {Role.MANAGER}
+COORDINATOR = frozenset({Role.COORDINATOR})
+MANAGER = frozenset({Role.MANAGER})
+ADMIN = frozenset({Role.ADMIN})
+
+POLICY: dict[str, str | frozenset[str]] = {
+    # Accounts: administrators only; they see no patient data.
+    "admin.users": ADMIN,
+    "admin.new_user": ADMIN,
+    "admin.edit_user": ADMIN,
+    "admin.reset": ADMIN,
+    "admin.toggle_active": ADMIN,
+    "assets.nhsuk_assets": PUBLIC,
+    "assets.vendor": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": ANY,
+    "home.index": ANY,
+    "notifications.index": ANY,
+    "notifications.read_all": ANY,
+    # The pathway diagrams and forms hold no patient data.
+    "pathways.library": ANY,
+    "pathways.diagram": ANY,
+    "pathways.file": ANY,
+    "audit.search": MANAGER,
+    # MDT meetings are run by the coordinators.
+    "meetings.index": COORDINATOR,
+    "meetings.show": COORDINATOR,
+    "meetings.change": COORDINATOR,
+    "meetings.new_series": COORDINATOR,
+    "meetings.next_meeting": COORDINATOR,
+    "meetings.listing": COORDINATOR,
+    "meetings.outcome": COORDINATOR,
+    "meetings.printable": COORDINATOR,
+    "meetings.list_pdf": COORDINATOR,
+    "meetings.minutes_pdf": COORDINATOR,
+    "meetings.gp_letter_pdf": COORDINATOR,
+    "meetings.gp_letter_sent": COORDINATOR,
+    "patients.search": RECORDS,
+    "patients.show": RECORDS,
+    "patients.care_plan": RECORDS,
+    "patients.care_plan_pdf": RECORDS,
+    # Registering patients and reporting events are clinical acts, not managers'.
+    "patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
+    "patients.new_event": CLINICAL,
+    "tasks.my_tasks": RECORDS,
+    "tasks.show": RECORDS,
+    "tasks.submit": RECORDS,
+    "tasks.assignment": RECORDS,
+    # Reports aggregate every patient: service managers.
+    "reports.standards": MANAGER,
+    "reports.kpi": MANAGER,
+    "reports.meetings": MANAGER,
+    "reports.workload": MANAGER,
+    "reports.standards_csv": MANAGER,
+    "reports.trend_csv": MANAGER,
+    "reports.kpi_csv": MANAGER,
+    "reports.meetings_csv": MANAGER,
+    "reports.attendance_csv": MANAGER,
+    "reports.workload_csv": MANAGER,
+}
+
+# Within what a route admits, the services narrow some actions to the object in hand: given
+# the role a task belongs to, who may open it and who may complete it.
+TASK_RULES: dict[str, Callable[[str], frozenset[str]]] = {
+    # Its own role; coordinators (they chase tasks) and managers (oversight). Whoever it is
+    # assigned to may also open it (not exercised here: the task is unassigned).
+    "tasks.show": lambda role: frozenset({role, Role.COORDINATOR, Role.MANAGER}),
+    # Only its own role completes it: a clinical act.
+    "tasks.submit": lambda role: frozenset({role}),
+}

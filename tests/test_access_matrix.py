@@ -1,0 +1,119 @@
+"""Every route of the URL map, as every role and as nobody: the access policy is declared as
+reviewed (`access_policy.py`) and enforced.
+
+Routes are found from the application itself, so a new route fails here until the policy
+says who may use it. Each request uses real objects (a patient on the pathway, a meeting with
+a listing), so an admitted role reaches the page (no 403, no server error) and a refused one
+gets 403 before any work is done.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from mdt.models.roles import Role
+from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
+from mdt.web.access import ANY_ROLE, PUBLIC, ROLES
+
+from .access_policy import ANY, POLICY, TASK_RULES
+from .access_policy import PUBLIC as POLICY_PUBLIC
+from .conftest import Auth, csrf_token
+from .helpers import complete_with_examples, new_patient, ready_task
+from .scenarios import DIAGNOSIS
+
+ANONYMOUS = "anonymous"
+METHODS = ("GET", "POST")
+
+
+def _declared(app: Flask, endpoint: str) -> str | frozenset[str]:
+    view = app.view_functions[endpoint]
+    if getattr(view, PUBLIC, False):
+        return POLICY_PUBLIC
+    if getattr(view, ANY_ROLE, False):
+        return ANY
+    return frozenset(getattr(view, ROLES, frozenset()))
+
+
+def test_every_route_is_in_the_reviewed_policy(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+    assert sorted(endpoints - set(POLICY)) == [], "add new routes to tests/access_policy.py"
+    assert sorted(set(POLICY) - endpoints) == [], "remove routes that no longer exist"
+    differing = {e: _declared(app, e) for e in endpoints if _declared(app, e) != POLICY[e]}
+    assert differing == {}
+
+
+@pytest.fixture
+def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
+    """Real objects for every kind of id in the URL map."""
+    coordinator = actor(make_user("coordinator", username="world-coordinator"))
+    patient = new_patient(coordinator)
+    complete_with_examples(
+        coordinator, ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+    )
+    complete_with_examples(coordinator, ready_task(patient.id, "Allocate a CNS key worker"))
+    complete_with_examples(
+        coordinator, ready_task(patient.id, "List for MDT review"), clinical_question="Q"
+    )
+    series = create_series(coordinator, "Breast MDT", 3, "13:00", "Room 4")
+    meeting = schedule_next(coordinator, series.id)
+    waiting = candidates(meeting).tasks[0]
+    listing = add_listing(coordinator, meeting.id, waiting.id, "discussion", None, None)
+    bystander = make_user("cns", username="world-bystander")
+    task = ready_task(patient.id, "First contact with key worker")
+    return {
+        "patient_id": patient.id,
+        "task_id": task.id,
+        "task_role": task.role,
+        "meeting_id": meeting.id,
+        "listing_id": listing.id,
+        "series_id": series.id,
+        "version_id": pathway.id,
+        "user_id": bystander.id,
+        "key": "is1_first_contact",
+        "kind": "roles",
+        "name": "secondary_breast_cancer.bpmn",
+    }
+
+
+def _requests(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every route, GETs first and signing out last."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or POLICY.get(rule.endpoint) == POLICY_PUBLIC:
+            continue
+        unknown = set(rule.arguments) - set(world)
+        assert not unknown, f"give the access test a value for {unknown} ({rule.rule})"
+        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(world[m.group(1)]), rule.rule)
+        found += [(rule.endpoint, m, url) for m in METHODS if m in (rule.methods or ())]
+    return sorted(found, key=lambda r: (r[1] == "POST", r[0] == "auth.logout", r[2]))
+
+
+@pytest.mark.parametrize("role", [*Role, ANONYMOUS])
+def test_each_role_reaches_exactly_what_the_policy_admits(
+    role: str, app: Flask, client: Any, auth: Auth, make_user: Any, world: dict[str, Any]
+) -> None:
+    if role != ANONYMOUS:
+        auth.login(make_user(role).username)
+    token = csrf_token(client, "/sign-in" if role == ANONYMOUS else "/notifications")
+    wrong = []
+    for endpoint, method, url in _requests(app, world):
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={"csrf_token": token})
+        allowed = POLICY[endpoint]
+        if endpoint in TASK_RULES:
+            allowed = TASK_RULES[endpoint](world["task_role"]) & allowed
+        if role == ANONYMOUS:
+            ok = response.status_code == 302 and "/sign-in" in response.location
+        elif allowed == ANY or role in allowed:
+            ok = response.status_code not in (401, 403) and response.status_code < 500
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            wrong.append(f"{method} {url} -> {response.status_code}")
+    assert wrong == []
