@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -102,3 +103,49 @@ def test_managers_search_the_audit_trail_and_the_search_is_audited(
     )
     auth.login("coord")
     assert client.get("/audit").status_code == 403
+
+
+def test_repeated_failures_lock_the_account_and_every_attempt_is_audited(
+    make_user, auth: Auth
+) -> None:
+    from sqlalchemy import select
+
+    from mdt.extensions import db
+    from mdt.models import AuditEventModel
+
+    make_user("cns", username="nurse")
+    for _ in range(5):
+        assert auth.login("nurse", "not the password").status_code == 400
+    page = auth.login("nurse").get_data(as_text=True)  # the right password, now too late
+    assert "This account is locked after repeated failed sign-ins" in page
+    reasons = db.session.scalars(
+        select(AuditEventModel.detail).where(AuditEventModel.action == "signin.failed")
+    ).all()
+    assert [r["reason"] for r in reasons] == ["password"] * 5 + ["locked"]
+
+
+def test_audit_rows_cannot_be_changed_or_deleted(make_user, auth: Auth) -> None:
+    """The application has no way to change an audit row; on PostgreSQL a trigger refuses
+    it even to SQL run with the application's database role."""
+    import sqlalchemy as sa
+
+    from mdt.extensions import db
+    from mdt.models import AuditEventModel
+    from mdt.models.audit import AuditRowImmutableError
+
+    make_user("cns", username="nurse")
+    auth.login("nurse")
+    row = db.session.scalars(sa.select(AuditEventModel)).first()
+    row.action = "nothing.happened"
+    with pytest.raises(AuditRowImmutableError):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.scalars(sa.select(AuditEventModel)).first())
+    with pytest.raises(AuditRowImmutableError):
+        db.session.flush()
+    db.session.rollback()
+    if db.engine.dialect.name == "postgresql":
+        for statement in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                db.session.execute(sa.text(statement))
+            db.session.rollback()
