@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mdt.config import ConfigError, Settings
 from mdt.extensions import csrf, db, login_manager, migrate
@@ -41,6 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_web(app)
     cli.register(app)
+    if app.config["MDT_TRUSTED_PROXIES"]:
+        # Behind a proxy, the client's address (audit rows, sign-in limits) is the one the
+        # trusted proxies forwarded, not the proxy's own.
+        proxies = app.config["MDT_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app
 
 

@@ -123,6 +123,12 @@ class Settings:
                     _number("MDT_BPMN_MAX_BYTES", 2 * 1024 * 1024, 1024, 50 * 1024 * 1024)
                 ),
                 "MDT_ALLOW_TEST_NHS_NUMBERS": _bool("MDT_ALLOW_TEST_NHS_NUMBERS", not production),
+                # Sign-in failures from one address within 15 minutes before it must wait.
+                "MDT_SIGNIN_FAILURES_PER_ADDRESS": int(
+                    _number("MDT_SIGNIN_FAILURES_PER_ADDRESS", 30, 1, 10_000)
+                ),
+                # Reverse proxies in front of the app whose X-Forwarded-For to trust (0: none).
+                "MDT_TRUSTED_PROXIES": int(_number("MDT_TRUSTED_PROXIES", 0, 0, 5)),
                 "MDT_SCHEDULER_INTERVAL": _number("MDT_SCHEDULER_INTERVAL", 1.0, 0.1, 3600),
                 "MDT_DUE_SOON_DAYS": int(_number("MDT_DUE_SOON_DAYS", 2, 0, 30)),
                 "MDT_LOCAL_CLOSURES": _dates("MDT_LOCAL_CLOSURES"),

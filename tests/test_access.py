@@ -149,3 +149,36 @@ def test_audit_rows_cannot_be_changed_or_deleted(make_user, auth: Auth) -> None:
             with pytest.raises(sa.exc.DBAPIError, match="append-only"):
                 db.session.execute(sa.text(statement))
             db.session.rollback()
+
+
+def test_many_failures_from_one_address_make_it_wait(app: Flask, make_user, auth: Auth) -> None:
+    """Guessing across many accounts from one address: the per-account lockout cannot see
+    it, the per-address limit does (counted from the audit trail, so every host agrees)."""
+    limit = app.config["MDT_SIGNIN_FAILURES_PER_ADDRESS"]
+    app.config["MDT_SIGNIN_FAILURES_PER_ADDRESS"] = 3
+    try:
+        make_user("cns", username="nurse")
+        for name in ("alice", "bob", "carol"):
+            assert auth.login(name, "a guessed password").status_code == 400
+        response = auth.login("nurse")  # the right password, from the same address
+        assert response.status_code == 429
+        assert "Too many failed sign-ins from this network" in response.get_data(as_text=True)
+    finally:
+        app.config["MDT_SIGNIN_FAILURES_PER_ADDRESS"] = limit
+
+
+def test_the_address_is_the_one_trusted_proxies_forwarded(monkeypatch) -> None:
+    from mdt import create_app
+    from mdt.web.access import public
+
+    monkeypatch.setenv("MDT_TRUSTED_PROXIES", "1")
+    proxied = create_app({"SECRET_KEY": "p" * 40, "TESTING": True})
+
+    def address() -> str:
+        from flask import request
+
+        return request.remote_addr or ""
+
+    proxied.add_url_rule("/_address", view_func=public(address))
+    response = proxied.test_client().get("/_address", headers={"X-Forwarded-For": "10.1.2.3"})
+    assert response.get_data(as_text=True) == "10.1.2.3"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdt.extensions import db
@@ -14,6 +14,8 @@ class AuditEventModel(db.Model):  # type: ignore[name-defined,misc]
     """Append-only: who did or saw what, when, from where. Never updated or deleted."""
 
     __tablename__ = "audit_event"
+    # Sign-in failures per address in the last minutes (the per-address sign-in limit).
+    __table_args__ = (Index("ix_audit_event_action_address", "action", "ip_address", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

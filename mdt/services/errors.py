@@ -39,3 +39,7 @@ class PathwayFailedError(DomainError):
 
 class SignInError(DomainError):
     pass
+
+
+class SignInThrottledError(SignInError):
+    """Too many failed sign-ins from one address: it must wait."""

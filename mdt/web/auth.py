@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from mdt.services.errors import SignInError
+from mdt.services.errors import SignInError, SignInThrottledError
 from mdt.services.users import sign_in
 from mdt.web.access import any_signed_in, public
 
@@ -25,6 +25,7 @@ def _safe_next(target: str | None) -> str:
 @public
 def login() -> Response | tuple[str, int]:
     errors: dict[str, str] = {}
+    throttled = False
     username = request.form.get("username", "")
     if request.method == "POST":
         password = request.form.get("password", "")
@@ -35,12 +36,15 @@ def login() -> Response | tuple[str, int]:
         if not errors:
             try:
                 user = sign_in(username, password, request.remote_addr)
+            except SignInThrottledError as error:
+                errors["password"] = str(error)
+                throttled = True
             except SignInError as error:
                 errors["password"] = str(error)
             else:
                 login_user(user)
                 return redirect(_safe_next(request.args.get("next")))
-    status = 400 if errors else 200
+    status = 429 if throttled else 400 if errors else 200
     return render_template("auth/sign_in.html", errors=errors, username=username), status
 
 
