@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 
 from mdt.extensions import db
@@ -14,6 +16,7 @@ from mdt.services.demo import demo_nhs_numbers, example_answers
 from mdt.services.instances import complete_task, start_pathway
 from mdt.services.pathways import form_schema
 from mdt.services.patients import register_patient
+from mdt.web.access import PUBLIC
 
 NHS_NUMBERS = demo_nhs_numbers()
 
@@ -55,3 +58,17 @@ def ready_task(patient_id: int, name: str) -> HumanTaskModel:
 def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any) -> None:
     schema = form_schema(task.instance.pathway_version, task.form) or {}
     complete_task(actor, task.id, {**example_answers(schema), **overrides})
+
+
+def route_requests(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every GET and POST route but public ones, with ``world``
+    giving a value for each URL argument; GETs first and signing out last."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or getattr(app.view_functions[rule.endpoint], PUBLIC, False):
+            continue
+        unknown = set(rule.arguments) - set(world)
+        assert not unknown, f"give the access test a value for {unknown} ({rule.rule})"
+        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(world[m.group(1)]), rule.rule)
+        found += [(rule.endpoint, m, url) for m in ("GET", "POST") if m in (rule.methods or ())]
+    return sorted(found, key=lambda r: (r[1] == "POST", r[0] == "auth.logout", r[2]))

@@ -9,7 +9,6 @@ gets 403 before any work is done.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -22,11 +21,10 @@ from mdt.web.access import ANY_ROLE, PUBLIC, ROLES
 from .access_policy import ANY, POLICY, TASK_RULES
 from .access_policy import PUBLIC as POLICY_PUBLIC
 from .conftest import Auth, csrf_token
-from .helpers import complete_with_examples, new_patient, ready_task
+from .helpers import complete_with_examples, new_patient, ready_task, route_requests
 from .scenarios import DIAGNOSIS
 
 ANONYMOUS = "anonymous"
-METHODS = ("GET", "POST")
 
 
 def _declared(app: Flask, endpoint: str) -> str | frozenset[str]:
@@ -79,19 +77,6 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
     }
 
 
-def _requests(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(endpoint, method, url) for every route, GETs first and signing out last."""
-    found = []
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or POLICY.get(rule.endpoint) == POLICY_PUBLIC:
-            continue
-        unknown = set(rule.arguments) - set(world)
-        assert not unknown, f"give the access test a value for {unknown} ({rule.rule})"
-        url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(world[m.group(1)]), rule.rule)
-        found += [(rule.endpoint, m, url) for m in METHODS if m in (rule.methods or ())]
-    return sorted(found, key=lambda r: (r[1] == "POST", r[0] == "auth.logout", r[2]))
-
-
 @pytest.mark.parametrize("role", [*Role, ANONYMOUS])
 def test_each_role_reaches_exactly_what_the_policy_admits(
     role: str, app: Flask, client: Any, auth: Auth, make_user: Any, world: dict[str, Any]
@@ -100,7 +85,7 @@ def test_each_role_reaches_exactly_what_the_policy_admits(
         auth.login(make_user(role).username)
     token = csrf_token(client, "/sign-in" if role == ANONYMOUS else "/notifications")
     wrong = []
-    for endpoint, method, url in _requests(app, world):
+    for endpoint, method, url in route_requests(app, world):
         if method == "GET":
             response = client.get(url)
         else:
