@@ -6,6 +6,10 @@ access, no imports, guarded attribute and item access), given an explicit whitel
 of builtins and helper *functions* (never a module: a module is a way back to
 ``sys``), and run under a wall-clock deadline enforced by a line tracer that only
 traces sandboxed frames. ``try`` is refused so a script cannot swallow the timeout.
+The operators that build big values are guarded; what a single C call could still allocate
+(``"x".ljust(10 ** 9)``) is bounded by a memory budget: while sandboxed code runs the
+process may grow by at most ``MEMORY_BUDGET_BYTES`` of address space, so such a call fails
+with MemoryError instead of exhausting the host.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -40,6 +45,12 @@ from workflows.errors import SandboxCompileError, SandboxLimitError
 SANDBOX_FILENAME = "<pathway-script>"
 MAX_SEQUENCE_ITEMS = 100_000
 MAX_INT_BITS = 4096
+MEMORY_BUDGET_BYTES = 512 * 1024 * 1024
+
+try:  # the memory budget needs POSIX resource limits and Linux's /proc
+    import resource
+except ImportError:  # pragma: no cover - not on Linux
+    resource = None  # type: ignore[assignment]
 
 _state = threading.local()
 
@@ -206,7 +217,45 @@ def check_deadline() -> None:
         raise SandboxInterrupt
 
 
+def _address_space() -> int | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def memory_budget(extra_bytes: int = MEMORY_BUDGET_BYTES) -> Iterator[None]:
+    """Let the process grow by at most ``extra_bytes`` of address space inside the block
+    (the outermost block wins when runs nest). The limit is the process's, so it is lifted
+    as soon as the sandboxed code returns; web workers run one request at a time."""
+    current = _address_space() if resource is not None else None
+    if current is None or getattr(_state, "budget", False):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + extra_bytes
+    for ceiling in (soft, hard):
+        if ceiling != resource.RLIM_INFINITY:
+            limit = min(limit, ceiling)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    _state.budget = True
+    try:
+        yield
+    except MemoryError:
+        raise SandboxLimitError("The script needed more memory than a pathway may use.") from None
+    finally:
+        _state.budget = False
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _run_traced(code: CodeType, namespace: dict[str, Any]) -> Any:
+    with memory_budget():
+        return _run_within_deadline(code, namespace)
+
+
+def _run_within_deadline(code: CodeType, namespace: dict[str, Any]) -> Any:
     check_deadline()
     deadline = getattr(_state, "deadline", None)
     if deadline is None:

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from workflows import PathwayEngine, PathwayInvalidError, ScriptTimeoutError, WorkflowRunError
+from workflows.errors import SandboxLimitError
 from workflows.sandbox import SandboxEnvironment
 
 from .bpmn_builders import FORM, chain, process, script, user_task
@@ -109,6 +110,24 @@ def test_an_endless_loop_is_stopped_within_the_limit() -> None:
 def test_cpu_and_memory_bombs_are_refused(source: str) -> None:
     with pytest.raises(Exception, match="too large"):
         SandboxEnvironment({}).execute(source, {})
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["x = 'a'.ljust(10 ** 9)", "x = 'a'.center(10 ** 9)", "x = '1'.zfill(10 ** 9)"],
+)
+def test_a_bomb_inside_one_call_meets_the_memory_budget(source: str) -> None:
+    """One C call that allocates a gigabyte: the time limit cannot interrupt it, the memory
+    budget turns it into a clear refusal, and the process's own limit is restored."""
+    import resource
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    with pytest.raises(SandboxLimitError, match="more memory than a pathway may use"):
+        SandboxEnvironment({}).execute(source, {})
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    context: dict = {}
+    SandboxEnvironment({}).execute("x = 'a'.ljust(1000)", context)  # modest use still works
+    assert len(context["x"]) == 1000
 
 
 def test_scripts_keep_plain_data_and_may_use_helpers() -> None:
