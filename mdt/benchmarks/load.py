@@ -50,17 +50,18 @@ class Client:
             self.cookie = cookie.split(";", 1)[0]
         return response.status, text
 
-    def sign_in(self) -> str:
+    def sign_in(self, username: str = "bench-all", password: str = PASSWORD) -> str:
+        """Sign in; returns a CSRF token for the session's forms."""
         _, page = self.request("GET", "/sign-in")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
         self.request(
-            "POST", "/sign-in", {"username": "bench-all", "password": PASSWORD, "csrf_token": token}
+            "POST", "/sign-in", {"username": username, "password": password, "csrf_token": token}
         )
         _, page = self.request("GET", "/notifications")
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -107,7 +108,7 @@ def load_test(
     app: Flask, url: str, instance: Path, workers: int = 4, clients: int = 8, seconds: float = 20.0
 ) -> dict[str, float]:
     work = _work(app, 6000)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MDT_DATABASE_URL": url,
