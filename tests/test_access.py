@@ -182,3 +182,25 @@ def test_the_address_is_the_one_trusted_proxies_forwarded(monkeypatch) -> None:
     proxied.add_url_rule("/_address", view_func=public(address))
     response = proxied.test_client().get("/_address", headers={"X-Forwarded-For": "10.1.2.3"})
     assert response.get_data(as_text=True) == "10.1.2.3"
+
+
+def test_passwords_are_scrypt_hashed_and_at_least_twelve_characters(make_user) -> None:
+    from mdt.services.actor import SYSTEM
+    from mdt.services.errors import InvalidInputError
+    from mdt.services.users import create_user
+
+    assert make_user("cns").password_hash.startswith("scrypt:")
+    with pytest.raises(InvalidInputError, match="at least 12 characters"):
+        create_user(SYSTEM, "shorty", "Shorty", ["cns"], "elevenchars")
+
+
+def test_production_session_cookies_are_secure(monkeypatch, tmp_path) -> None:
+    from mdt import create_app
+
+    monkeypatch.setenv("MDT_ENV", "production")
+    monkeypatch.setenv("MDT_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("MDT_DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    production = create_app()
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    assert production.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert production.config["MDT_ALLOW_TEST_NHS_NUMBERS"] is False

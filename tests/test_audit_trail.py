@@ -1,0 +1,68 @@
+"""Every kind of action a person takes leaves an append-only audit row saying who (account
+and roles), when, what, about which patient and from where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import AuditEventModel, PatientModel
+from mdt.services.actor import SYSTEM
+from mdt.services.pathways import publish_files, read_pathway_directory
+
+from .conftest import FIXTURES, Auth
+from .helpers import NHS_NUMBERS, ready_task
+from .test_reliability import FORM
+
+
+def test_every_kind_of_action_leaves_an_audit_row(
+    pathway: Any, make_user: Any, auth: Auth, client: FlaskClient
+) -> None:
+    make_user("coordinator", "cns", username="nurse")
+    assert auth.login("nurse", "not the password").status_code == 400
+    auth.login("nurse")
+    number = NHS_NUMBERS[0]
+    auth.post(
+        "/patients/new",
+        {"nhs_number": number, "given_name": "Jo", "family_name": "Audit",
+         "date_of_birth-day": "1", "date_of_birth-month": "1", "date_of_birth-year": "1960",
+         "gp_practice": "Riverside"},
+    )  # fmt: skip
+    patient = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
+    assert patient is not None
+    client.get(f"/patients/{patient.id}")
+    client.get("/patients?q=Audit")
+    task = ready_task(patient.id, "Register secondary diagnosis")
+    client.get(f"/tasks/{task.id}")
+    assert auth.post(f"/tasks/{task.id}", FORM).status_code == 302
+    auth.post(
+        f"/patients/{patient.id}/events/new",
+        {"kind": "progression", "date-day": "3", "date-month": "11", "date-year": "2026",
+         "sites": ["C78.7"]},
+        form_url=f"/patients/{patient.id}/events/new",
+    )  # fmt: skip
+    auth.post(f"/patients/{patient.id}/events/new",
+              {"kind": "death", "date-day": "4", "date-month": "11", "date-year": "2026"},
+              form_url=f"/patients/{patient.id}/events/new")  # fmt: skip
+    bpmn, forms = read_pathway_directory(FIXTURES / "tiny")
+    publish_files(SYSTEM, "wound-care", "Wound care", bpmn, forms)
+
+    rows = db.session.scalars(select(AuditEventModel).order_by(AuditEventModel.id)).all()
+    by_action = {row.action: row for row in rows}
+    about_the_patient = (
+        "patient.registered", "pathway.started", "patient.viewed", "task.viewed",
+        "task.completed", "pathway.event", "pathway.closed",
+    )  # fmt: skip
+    for action in about_the_patient:
+        row = by_action.get(action)
+        assert row is not None, f"no audit row for {action}; have {sorted(by_action)}"
+        assert row.patient_id == patient.id, action
+        assert row.actor_name == "nurse" and "cns" in row.actor_roles, action
+        assert row.ip_address == "127.0.0.1" and row.at is not None, action
+    for action in ("signin.failed", "signin.succeeded", "patient.searched"):
+        assert by_action[action].ip_address == "127.0.0.1", action
+    assert by_action["patient.searched"].detail["query"] == "Audit"
+    assert by_action["pathway.published"].actor_name == SYSTEM.username
