@@ -146,6 +146,24 @@ def bench_command(
     run_benchmarks(sizes, max(sizes), postgres, load_seconds, command, not write_docs)
 
 
+@mdt.command("create-token")
+@click.argument("username")
+@click.option("--name", default="Command line", show_default=True, help="What will use it.")
+def create_token_command(username: str, name: str) -> None:
+    """Create a personal API token for USERNAME; it is printed once and never stored."""
+    from mdt.services.api_tokens import create_token
+
+    user = find_user(username)
+    if user is None:
+        raise click.ClickException(f"No account called {username}")
+    try:
+        token, secret = create_token(SYSTEM, user.id, name)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Token '{token.name}' for {user.username} (keep it secret; shown once):")
+    click.echo(secret)
+
+
 @mdt.command("rebuild-reports")
 def rebuild_reports_command() -> None:
     """Derive the standards report's cases again from the task table."""

@@ -76,6 +76,27 @@ POLICY: dict[str, str | frozenset[str]] = {
     "reports.meetings_csv": MANAGER,
     "reports.attendance_csv": MANAGER,
     "reports.workload_csv": MANAGER,
+    # Your own account and API tokens.
+    "account.show": ANY,
+    "account.new_token": ANY,
+    "account.revoke": ANY,
+    # The API: the same rules as the screens it mirrors.
+    "api-docs.openapi_json": PUBLIC,  # the description holds no patient data
+    "api_docs": ANY,
+    "api_patients.search": RECORDS,
+    "api_patients.show": RECORDS,
+    "api_patients.pathway": RECORDS,
+    "api_patients.fhir": RECORDS,
+    "api_patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
+    "api_patients.event": CLINICAL,
+    "api_tasks.search": RECORDS,
+    "api_tasks.show": RECORDS,
+    "api_tasks.complete": RECORDS,
+    "api_meetings.index": COORDINATOR,
+    "api_meetings.show": COORDINATOR,
+    "api_pathways.index": ANY,
+    "api_pathways.bpmn": ANY,
+    "api_reports.standards": MANAGER,
 }
 
 # Within what a route admits, the services narrow some actions to the object in hand: given
@@ -86,4 +107,6 @@ TASK_RULES: dict[str, Callable[[str], frozenset[str]]] = {
     "tasks.show": lambda role: frozenset({role, Role.COORDINATOR, Role.MANAGER}),
     # Only its own role completes it: a clinical act.
     "tasks.submit": lambda role: frozenset({role}),
+    "api_tasks.show": lambda role: frozenset({role, Role.COORDINATOR, Role.MANAGER}),
+    "api_tasks.complete": lambda role: frozenset({role}),
 }

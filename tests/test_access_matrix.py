@@ -15,6 +15,8 @@ import pytest
 from flask import Flask
 
 from mdt.models.roles import Role
+from mdt.services.actor import SYSTEM
+from mdt.services.api_tokens import create_token, revoke_token
 from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
 from mdt.web.access import ANY_ROLE, PUBLIC, ROLES
 
@@ -74,7 +76,28 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
         "key": "is1_first_contact",
         "kind": "roles",
         "name": "secondary_breast_cancer.bpmn",
+        "token_id": 1,
     }
+
+
+def _expected(role: str, endpoint: str, url: str, world: dict[str, Any]) -> Any:
+    """What a request should get: a status, or "admitted" (no 401/403, no server error)."""
+    allowed = POLICY[endpoint]
+    if endpoint in TASK_RULES:
+        allowed = TASK_RULES[endpoint](world["task_role"]) & allowed
+    if role == ANONYMOUS:
+        return 401 if url.startswith("/api/") else 302
+    return "admitted" if allowed == ANY or role in allowed else 403
+
+
+def _verdict(expected: Any, response: Any) -> bool:
+    if expected == "admitted":
+        return response.status_code not in (401, 403) and response.status_code < 500
+    if expected == 401:
+        return response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+    if expected == 302:
+        return response.status_code == 302 and "/sign-in" in response.location
+    return bool(response.status_code == expected)
 
 
 @pytest.mark.parametrize("role", [*Role, ANONYMOUS])
@@ -88,17 +111,38 @@ def test_each_role_reaches_exactly_what_the_policy_admits(
     for endpoint, method, url in route_requests(app, world):
         if method == "GET":
             response = client.get(url)
+        elif url.startswith("/api/"):  # a body of the right shape, so access decides
+            response = client.post(url, json={"data": {}}, headers={"X-CSRFToken": token})
         else:
             response = client.post(url, data={"csrf_token": token})
-        allowed = POLICY[endpoint]
-        if endpoint in TASK_RULES:
-            allowed = TASK_RULES[endpoint](world["task_role"]) & allowed
-        if role == ANONYMOUS:
-            ok = response.status_code == 302 and "/sign-in" in response.location
-        elif allowed == ANY or role in allowed:
-            ok = response.status_code not in (401, 403) and response.status_code < 500
-        else:
-            ok = response.status_code == 403
-        if not ok:
+        if not _verdict(_expected(role, endpoint, url, world), response):
             wrong.append(f"{method} {url} -> {response.status_code}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("role", [*Role, "revoked token", "made-up token"])
+def test_each_api_route_with_a_token_as_each_role(
+    role: str, app: Flask, client: Any, make_user: Any, world: dict[str, Any]
+) -> None:
+    """The API with a personal token and no session: the same policy; a revoked or made-up
+    token is no one (401). Token requests need no CSRF token: no cookie is involved."""
+    user = make_user(role if role in set(Role) else "cns")
+    token, secret = create_token(SYSTEM, user.id, "matrix")
+    if role == "revoked token":
+        revoke_token(SYSTEM, token.id)
+    elif role == "made-up token":
+        secret = "mdt_" + "x" * 43
+    headers = {"Authorization": f"Bearer {secret}"}
+    wrong = []
+    for endpoint, method, url in route_requests(app, world):
+        if not url.startswith("/api/") or endpoint == "api_docs":
+            continue
+        if method == "GET":
+            response = client.get(url, headers=headers)
+        else:
+            response = client.post(url, json={"data": {}}, headers=headers)
+        expected = _expected(role if role in set(Role) else ANONYMOUS, endpoint, url, world)
+        if not _verdict(expected, response):
+            wrong.append(f"{method} {url} -> {response.status_code}")
+        assert "Set-Cookie" not in response.headers, url  # tokens never start a session
     assert wrong == []

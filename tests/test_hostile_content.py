@@ -115,6 +115,7 @@ def _build(pathway: Any, make_user: Any) -> dict[str, Any]:
         "key": "is1_first_contact",
         "kind": "people",
         "name": "secondary_breast_cancer.bpmn",
+        "token_id": 1,
     }
 
 

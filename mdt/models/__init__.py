@@ -15,9 +15,11 @@ from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionMo
 from mdt.models.patient import PatientModel
 from mdt.models.report import ReportCaseModel, ReportProjectionModel
 from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
+from mdt.models.token import ApiTokenModel
 from mdt.models.user import UserModel, UserRoleModel
 
 __all__ = [
+    "ApiTokenModel",
     "AttendanceModel",
     "AuditEventModel",
     "HumanTaskModel",

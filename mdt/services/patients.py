@@ -136,6 +136,59 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
     )
 
 
+@dataclass(frozen=True)
+class PathwayView:
+    """A patient's current (or last) pathway episode and its tasks."""
+
+    instance: PathwayInstanceModel
+    open_tasks: list[HumanTaskModel]
+    completed_tasks: list[HumanTaskModel]
+
+
+def read_patient(actor: Actor, patient_id: int, part: str = "details") -> PatientModel:
+    """One patient, for a role that may see records; every read is audited with what part
+    of the record was read (the API's details, pathway or FHIR export)."""
+    if not actor.has_role(*RECORD_ROLES):
+        raise PermissionDeniedError("Your role does not give access to patient records.")
+    patient = db.session.get(PatientModel, patient_id)
+    if patient is None:
+        raise NotFoundError("No such patient")
+    record_event(
+        actor,
+        "patient.viewed",
+        patient_id=patient_id,
+        object_type="patient",
+        object_id=patient_id,
+        detail={"part": part},
+    )
+    db.session.commit()
+    return patient
+
+
+def patient_pathway(actor: Actor, patient_id: int) -> PathwayView:
+    read_patient(actor, patient_id, "pathway")
+    instance = db.session.scalar(
+        select(PathwayInstanceModel)
+        .where(PathwayInstanceModel.patient_id == patient_id)
+        .order_by(PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc())
+        .limit(1)
+    )
+    if instance is None:
+        raise NotFoundError("This patient has no pathway.")
+    tasks = list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(HumanTaskModel.instance_id == instance.id)
+            .order_by(HumanTaskModel.created_at, HumanTaskModel.id)
+        )
+    )
+    return PathwayView(
+        instance,
+        [t for t in tasks if t.status == TaskStatus.READY],
+        [t for t in tasks if t.status == TaskStatus.COMPLETED],
+    )
+
+
 def patient_matches(text: str) -> ColumnElement[bool]:
     """What staff type to find a patient: an NHS number (spaces allowed) matches exactly;
     anything else matches part of either name."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from mdt.web import (
+    account,
     admin,
     assets,
     audit,
@@ -19,6 +20,7 @@ from mdt.web import (
     tasks,
 )
 from mdt.web.access import install_access_rules
+from mdt.web.api import register_api
 from mdt.web.filters import register_filters
 from mdt.web.security import install_security
 
@@ -36,8 +38,10 @@ def register_web(app: Flask) -> None:
         audit,
         reports,
         admin,
+        account,
     ):
         app.register_blueprint(module.bp)
+    register_api(app)
     install_access_rules(app)
     install_security(app)
     errors.register(app)

@@ -67,6 +67,8 @@ def install_access_rules(app: Flask) -> None:
         if view is None or request.endpoint == "static" or getattr(view, PUBLIC, False):
             return None
         if not current_user.is_authenticated:
+            if request.path.startswith("/api/"):
+                abort(401)  # API callers get a JSON 401, not the sign-in page
             return login_manager.unauthorized()
         if getattr(view, ANY_ROLE, False):
             return None

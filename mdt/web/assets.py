@@ -19,6 +19,7 @@ PACKAGES = {
     "bpmn-js": "bpmn-js/dist",
     "axe-core": "axe-core",
     "chart.js": "chart.js/dist",
+    "swagger-ui": "swagger-ui-dist",
 }
 
 

@@ -1,13 +1,22 @@
-"""Domain errors and HTTP errors as NHS-style pages."""
+"""Domain errors and HTTP errors: NHS-style pages for people, one JSON shape for the API."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
 
 from mdt.extensions import db
-from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from mdt.web.api.errors import field_messages, is_api_request, json_error
 
 PAGES = {
     400: ("Sorry, there is a problem with the request", "Go back and try again."),
@@ -30,32 +39,59 @@ def render_error(status: int, detail: str | None = None) -> tuple[str, int]:
     return render_template("error.html", title=title, advice=advice, detail=detail), status
 
 
+def _answer(status: int, detail: str | None = None, details: dict[str, Any] | None = None) -> Any:
+    if is_api_request():
+        return json_error(status, detail, details)
+    return render_error(status if status in PAGES else 400, detail)
+
+
 def register(app: Flask) -> None:
-    for status in PAGES:
-        app.register_error_handler(status, lambda e, s=status: render_error(s))
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Any:
+        status = error.code or 500
+        if is_api_request():
+            data = getattr(error, "data", None) or {}
+            if status == 422 and "messages" in data:  # webargs: the request body's fields
+                return json_error(422, None, field_messages(data["messages"]))
+            return json_error(status)
+        if status in PAGES:
+            return render_error(status)
+        return error
 
     @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError) -> tuple[str, int]:
-        return render_error(
+    def _csrf(error: CSRFError) -> Any:
+        return _answer(
             400,
             "The form had expired or was not sent from this service. "
             "Go back, reload the page and try again.",
         )
 
     @app.errorhandler(NotFoundError)
-    def _not_found(error: NotFoundError) -> tuple[str, int]:
-        return render_error(404, str(error))
+    def _not_found(error: NotFoundError) -> Any:
+        return _answer(404, str(error))
 
     @app.errorhandler(InvalidInputError)
-    def _invalid(error: InvalidInputError) -> tuple[str, int]:
+    def _invalid(error: InvalidInputError) -> Any:
+        if is_api_request():
+            return json_error(422, None, dict(error.errors))
         # Forms catch this themselves and re-render; this is for links such as CSV downloads.
         return render_error(400, " ".join(error.errors.values()))
 
     @app.errorhandler(PermissionDeniedError)
-    def _denied(error: PermissionDeniedError) -> tuple[str, int]:
-        return render_error(403, str(error))
+    def _denied(error: PermissionDeniedError) -> Any:
+        return _answer(403, str(error))
+
+    @app.errorhandler(ConflictError)
+    def _conflict(error: ConflictError) -> Any:
+        # Screens catch conflicts and show the page as it now is; the API says why.
+        return _answer(409, str(error))
 
     @app.errorhandler(OperationalError)
-    def _database_down(error: OperationalError) -> tuple[str, int]:
+    def _database_down(error: OperationalError) -> Any:
         db.session.rollback()
-        return render_error(503)
+        return _answer(503)
+
+    @app.errorhandler(500)
+    def _server_error(error: Exception) -> Any:
+        db.session.rollback()
+        return _answer(500)

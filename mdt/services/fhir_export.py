@@ -1,0 +1,264 @@
+"""A patient's care plan as an HL7 FHIR R4 Bundle (collection): Patient, Condition per
+metastatic site, CarePlan for the pathway with a Task per human task, CareTeam for the key
+worker, and a CarePlan per confirmed MDT recommendation.
+
+Built from the tables (never by loading a workflow) and checked against the FHIR models of
+the `fhir.resources` package (its R4B models: FHIR 4.3, the maintained release of R4, whose
+resources used here are unchanged from 4.0.1) before it leaves, so a malformed bundle is our
+error, not the receiving system's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import (
+    HumanTaskModel,
+    InstanceStatus,
+    ListingModel,
+    PathwayInstanceModel,
+    PatientModel,
+    TaskStatus,
+)
+from mdt.services.actor import Actor
+from mdt.services.patients import read_patient
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+SNOMED = "http://snomed.info/sct"
+METASTASIS = ("128462008", "Metastatic malignant neoplasm")
+# ICD-10 secondary sites and their SNOMED CT concepts (shared/clinical-reference.md);
+# sites without their own concept map to metastatic malignant neoplasm.
+SITES: dict[str, tuple[str, tuple[str, str]]] = {
+    "C78.0": ("Secondary malignant neoplasm of lung", ("94391008", "Secondary malignant neoplasm of lung")),
+    "C78.2": ("Secondary malignant neoplasm of pleura", ("94493005", "Secondary malignant neoplasm of pleura")),
+    "C78.7": ("Secondary malignant neoplasm of liver", ("94381002", "Secondary malignant neoplasm of liver")),
+    "C79.3": ("Secondary malignant neoplasm of brain", ("94225005", "Secondary malignant neoplasm of brain")),
+    "C79.5": ("Secondary malignant neoplasm of bone and bone marrow", ("94222008", "Secondary malignant neoplasm of bone")),
+    "C79.7": ("Secondary malignant neoplasm of adrenal gland", ("94161006", "Secondary malignant neoplasm of adrenal gland")),
+}  # fmt: skip
+MDT_CATEGORY = ("312384001", "Multidisciplinary assessment")
+TASK_STATUS: dict[str, str] = {
+    TaskStatus.READY: "ready",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+CARE_PLAN_STATUS: dict[str, str] = {
+    InstanceStatus.RUNNING: "active",
+    InstanceStatus.COMPLETED: "completed",
+    InstanceStatus.CLOSED: "revoked",  # ended early: death, discharge or transfer
+    InstanceStatus.ERROR: "on-hold",
+}
+_NAMESPACE = uuid.UUID("6f0c7f55-5a1e-4d1c-9a57-0c1f1d5e2b10")
+
+
+def _urn(kind: str, key: object) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{kind}/{key}')}"
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
+    """The bundle for one patient (audited as a read of the record)."""
+    patient = read_patient(actor, patient_id, "fhir")
+    instances = list(
+        db.session.scalars(
+            select(PathwayInstanceModel)
+            .where(PathwayInstanceModel.patient_id == patient_id)
+            .order_by(PathwayInstanceModel.started_at, PathwayInstanceModel.id)
+        )
+    )
+    tasks = list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(HumanTaskModel.patient_id == patient_id)
+            .order_by(HumanTaskModel.created_at, HumanTaskModel.id)
+        )
+    )
+    listings = list(
+        db.session.scalars(
+            select(ListingModel).where(
+                ListingModel.patient_id == patient_id, ListingModel.confirmed_at.is_not(None)
+            )
+        )
+    )
+    resources = [_patient(patient)]
+    conditions = _conditions(patient, tasks, instances)
+    resources += conditions
+    team = _care_team(patient)
+    if team:
+        resources.append(team)
+    for instance in instances:
+        own = [t for t in tasks if t.instance_id == instance.id]
+        resources.append(_care_plan(patient, instance, own, conditions, team))
+        resources += [_task(patient, instance, task) for task in own]
+    resources += [_mdt_recommendation(patient, listing) for listing in listings if listing.outcome]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": datetime.now().astimezone().isoformat(),
+        "entry": [{"fullUrl": r.pop("_urn"), "resource": r} for r in resources],
+    }
+    Bundle.model_validate(bundle)  # raises if we ever build something that is not FHIR
+    return bundle
+
+
+def _patient(patient: PatientModel) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "_urn": _urn("Patient", patient.id),
+        "resourceType": "Patient",
+        "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": patient.nhs_number}],
+        "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
+        "birthDate": patient.date_of_birth.isoformat() if patient.date_of_birth else None,
+    }
+    if patient.gp_practice:
+        resource["generalPractitioner"] = [{"display": patient.gp_practice}]
+    return {k: v for k, v in resource.items() if v is not None}
+
+
+def _sites(tasks: list[HumanTaskModel]) -> dict[str, date | None]:
+    """Every metastatic site recorded on a completed form (ICD-10 codes in a ``sites``
+    field), with when it was first recorded."""
+    found: dict[str, date | None] = {}
+    for task in tasks:
+        if task.status != TaskStatus.COMPLETED or not isinstance(task.data, dict):
+            continue
+        for code in task.data.get("sites") or []:
+            if isinstance(code, str) and code.startswith(("C77", "C78", "C79")):
+                found.setdefault(code, task.completed_at.date() if task.completed_at else None)
+    return found
+
+
+def _conditions(
+    patient: PatientModel, tasks: list[HumanTaskModel], instances: list[PathwayInstanceModel]
+) -> list[dict[str, Any]]:
+    index_date = next((i.index_date for i in instances if i.index_date), None)
+    conditions = []
+    for code, recorded in sorted(_sites(tasks).items()):
+        display, (snomed, snomed_display) = SITES.get(
+            code, (f"Secondary malignant neoplasm ({code})", METASTASIS)
+        )
+        condition: dict[str, Any] = {
+            "_urn": _urn("Condition", f"{patient.id}/{code}"),
+            "resourceType": "Condition",
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}],
+            "code": {
+                "coding": [
+                    {"system": ICD10, "code": code, "display": display},
+                    {"system": SNOMED, "code": snomed, "display": snomed_display},
+                ],
+                "text": display,
+            },
+            "subject": {"reference": _urn("Patient", patient.id)},
+        }  # fmt: skip
+        if index_date:
+            condition["onsetDateTime"] = index_date.isoformat()
+        if recorded:
+            condition["recordedDate"] = recorded.isoformat()
+        conditions.append(condition)
+    return conditions
+
+
+def _care_team(patient: PatientModel) -> dict[str, Any] | None:
+    if not patient.key_worker_name:
+        return None
+    member: dict[str, Any] = {"display": patient.key_worker_name}
+    team: dict[str, Any] = {
+        "_urn": _urn("CareTeam", patient.id),
+        "resourceType": "CareTeam",
+        "status": "active",
+        "name": "Key worker",
+        "subject": {"reference": _urn("Patient", patient.id)},
+        "participant": [
+            {"role": [{"text": "Clinical nurse specialist (key worker)"}], "member": member}
+        ],
+    }
+    if patient.key_worker_phone:
+        team["telecom"] = [{"system": "phone", "value": patient.key_worker_phone, "use": "work"}]
+    return team
+
+
+def _care_plan(
+    patient: PatientModel,
+    instance: PathwayInstanceModel,
+    tasks: list[HumanTaskModel],
+    conditions: list[dict[str, Any]],
+    team: dict[str, Any] | None,
+) -> dict[str, Any]:
+    period = {"start": _instant(instance.started_at)}
+    if instance.closed_at:
+        period["end"] = _instant(instance.closed_at)
+    plan: dict[str, Any] = {
+        "_urn": _urn("CarePlan", instance.id),
+        "resourceType": "CarePlan",
+        "status": CARE_PLAN_STATUS.get(instance.status, "unknown"),
+        "intent": "plan",
+        "title": instance.pathway_version.title,
+        "subject": {"reference": _urn("Patient", patient.id)},
+        "period": period,
+        "activity": [{"reference": {"reference": _urn("Task", t.id)}} for t in tasks],
+    }
+    if conditions:
+        plan["addresses"] = [
+            {"reference": _urn("Condition", _site_key(patient, c))} for c in conditions
+        ]
+    if team:
+        plan["careTeam"] = [{"reference": _urn("CareTeam", patient.id)}]
+    if instance.close_reason:
+        plan["note"] = [{"text": f"Pathway closed: {instance.close_reason}"}]
+    return plan
+
+
+def _site_key(patient: PatientModel, condition: dict[str, Any]) -> str:
+    return f"{patient.id}/{condition['code']['coding'][0]['code']}"
+
+
+def _task(
+    patient: PatientModel, instance: PathwayInstanceModel, task: HumanTaskModel
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "_urn": _urn("Task", task.id),
+        "resourceType": "Task",
+        "identifier": [{"system": "urn:mdt:human-task", "value": str(task.id)}],
+        "status": TASK_STATUS.get(task.status, "ready"),
+        "intent": "plan",
+        "code": {"text": task.name},
+        "description": task.name,
+        "basedOn": [{"reference": _urn("CarePlan", instance.id)}],
+        "for": {"reference": _urn("Patient", patient.id)},
+        "authoredOn": _instant(task.created_at),
+        "lastModified": _instant(task.completed_at or task.created_at),
+        "executionPeriod": {"start": _instant(task.created_at)},
+    }
+    if task.completed_at:
+        resource["executionPeriod"]["end"] = _instant(task.completed_at)
+    if task.due_at:
+        resource["restriction"] = {"period": {"end": _instant(task.due_at)}}
+    if task.role:
+        resource["owner"] = {"display": task.role}
+    return resource
+
+
+def _mdt_recommendation(patient: PatientModel, listing: ListingModel) -> dict[str, Any]:
+    outcome = listing.outcome or {}
+    return {
+        "_urn": _urn("MdtRecommendation", listing.id),
+        "resourceType": "CarePlan",
+        "status": "active",
+        "intent": "proposal",
+        "category": [{"coding": [{"system": SNOMED, "code": MDT_CATEGORY[0], "display": MDT_CATEGORY[1]}]}],
+        "title": "MDT recommendation",
+        "description": str(outcome.get("recommendation") or "Discussed at the MDT"),
+        "subject": {"reference": _urn("Patient", patient.id)},
+        "created": _instant(listing.confirmed_at),
+    }  # fmt: skip

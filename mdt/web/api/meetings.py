@@ -1,0 +1,30 @@
+"""/api/v1/meetings: MDT meetings with their lists, attendance and outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from mdt.models.roles import Role
+from mdt.services.meetings import active_listings, get_meeting, list_meetings
+from mdt.web.access import roles_required
+from mdt.web.api.schemas import MeetingDetailSchema, MeetingSchema
+
+bp = Blueprint("api_meetings", __name__, url_prefix="/api/v1", description="MDT meetings")
+
+
+@bp.route("/meetings", methods=["GET"])
+@bp.response(200, MeetingSchema(many=True))
+@roles_required(Role.COORDINATOR)
+def index() -> Any:
+    return list_meetings()
+
+
+@bp.route("/meetings/<int:meeting_id>", methods=["GET"])
+@bp.response(200, MeetingDetailSchema)
+@roles_required(Role.COORDINATOR)
+def show(meeting_id: int) -> Any:
+    meeting = get_meeting(meeting_id)
+    fields = {name: getattr(meeting, name) for name in MeetingSchema().fields}
+    return {**fields, "listings": active_listings(meeting), "attendance": meeting.attendance}

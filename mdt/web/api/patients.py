@@ -1,0 +1,93 @@
+"""/api/v1/patients: search, register, read, the pathway, events and the FHIR export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from mdt.models.roles import Role
+from mdt.services.errors import InvalidInputError
+from mdt.services.fhir_export import patient_bundle
+from mdt.services.patient_events import record_patient_event
+from mdt.services.patients import find_patients, patient_pathway, read_patient, register_patient
+from mdt.web.access import current_actor, roles_required
+from mdt.web.api.schemas import (
+    EventSchema,
+    FhirBundleSchema,
+    NewPatientSchema,
+    PathwaySchema,
+    PatientSchema,
+    PatientSearchSchema,
+)
+from mdt.web.api.tasks import pathway_body
+
+RECORDS = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE, Role.MANAGER)
+CLINICAL = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE)
+
+bp = Blueprint("api_patients", __name__, url_prefix="/api/v1", description="Patients")
+
+
+@bp.route("/patients", methods=["GET"])
+@bp.arguments(PatientSearchSchema, location="query")
+@bp.response(200, PatientSchema(many=True))
+@roles_required(*RECORDS)
+def search(args: dict[str, Any]) -> Any:
+    """Find patients by NHS number (exact) or by part of a name (50 at most)."""
+    text = args.get("nhs_number") or args.get("q")
+    if not text:
+        raise InvalidInputError({"q": "Give nhs_number or q"})
+    return find_patients(current_actor(), text)
+
+
+@bp.route("/patients", methods=["POST"])
+@bp.arguments(NewPatientSchema)
+@bp.response(201, PatientSchema)
+@roles_required(Role.COORDINATOR, Role.CNS)
+def register(args: dict[str, Any]) -> Any:
+    """Register a patient and start the pathway (409 if the NHS number is registered)."""
+    return register_patient(
+        current_actor(),
+        args["nhs_number"],
+        args["given_name"],
+        args["family_name"],
+        args["date_of_birth"],
+        args.get("gp_practice"),
+    )
+
+
+@bp.route("/patients/<int:patient_id>", methods=["GET"])
+@bp.response(200, PatientSchema)
+@roles_required(*RECORDS)
+def show(patient_id: int) -> Any:
+    return read_patient(current_actor(), patient_id)
+
+
+@bp.route("/patients/<int:patient_id>/pathway", methods=["GET"])
+@bp.response(200, PathwaySchema)
+@roles_required(*RECORDS)
+def pathway(patient_id: int) -> Any:
+    """The patient's current (or last) pathway: version, status, open and completed tasks."""
+    return pathway_body(patient_pathway(current_actor(), patient_id))
+
+
+@bp.route("/patients/<int:patient_id>/events", methods=["POST"])
+@bp.arguments(EventSchema)
+@bp.response(201, PathwaySchema)
+@roles_required(*CLINICAL)
+def event(args: dict[str, Any], patient_id: int) -> Any:
+    """Report a progression, treatment change, death, discharge or transfer; returns the
+    pathway as it now stands."""
+    actor = current_actor()
+    details = {key: value for key, value in args.items() if key != "kind" and value}
+    details["date"] = args["date"].isoformat()
+    record_patient_event(actor, patient_id, args["kind"], details)
+    return pathway_body(patient_pathway(actor, patient_id))
+
+
+@bp.route("/patients/<int:patient_id>/fhir", methods=["GET"])
+@bp.response(200, FhirBundleSchema, content_type="application/fhir+json")
+@roles_required(*RECORDS)
+def fhir(patient_id: int) -> Any:
+    """The care plan as a FHIR R4 Bundle: Patient, Condition, CarePlan, Task, CareTeam."""
+    return patient_bundle(current_actor(), patient_id)

@@ -1,0 +1,222 @@
+"""What the API reads and writes, as marshmallow schemas (they also write the OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from mdt.models.roles import TASK_ROLES
+from mdt.services.pathways import form_schema
+from mdt.services.patient_events import EVENT_KINDS
+from mdt.services.standards_kpis import COHORTS
+
+
+class Strict(Schema):
+    class Meta:
+        ordered = True
+
+
+# -- patients -------------------------------------------------------------------------
+
+
+class PatientSchema(Strict):
+    id = fields.Integer(required=True)
+    nhs_number = fields.String(required=True, metadata={"example": "9990000018"})
+    given_name = fields.String(required=True)
+    family_name = fields.String(required=True)
+    date_of_birth = fields.Date(allow_none=True)
+    gp_practice = fields.String(allow_none=True)
+    key_worker_name = fields.String(allow_none=True)
+    key_worker_phone = fields.String(allow_none=True)
+
+
+class PatientSearchSchema(Strict):
+    nhs_number = fields.String(
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": "An NHS number (spaces allowed): an exact match."},
+    )
+    q = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Part of a name, or an NHS number."},
+    )
+
+
+class NewPatientSchema(Strict):
+    nhs_number = fields.String(required=True, validate=validate.Length(max=20))
+    given_name = fields.String(required=True, validate=validate.Length(max=100))
+    family_name = fields.String(required=True, validate=validate.Length(max=100))
+    date_of_birth = fields.Date(required=True)
+    gp_practice = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+# -- tasks ----------------------------------------------------------------------------
+
+
+class TaskSchema(Strict):
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    instance_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    bpmn_id = fields.String(required=True)
+    role = fields.String(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": ["ready", "completed", "cancelled"]})
+    standards = fields.List(fields.String(), attribute="standard_codes")
+    created_at = fields.DateTime(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    assigned_to = fields.String(attribute="assigned_to.username", allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(attribute="completed_by.username", allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    instructions = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    form_schema = fields.Method(
+        "_form_schema",
+        metadata={"type": "object", "nullable": True,
+                  "description": "JSON Schema the completion data must meet."},
+    )  # fmt: skip
+    data = fields.Dict(allow_none=True, metadata={"description": "What was submitted."})
+
+    def _form_schema(self, task: Any) -> dict[str, Any] | None:
+        return form_schema(task.instance.pathway_version, task.form)
+
+
+class TaskSearchSchema(Strict):
+    role = fields.String(validate=validate.OneOf(sorted(TASK_ROLES)))
+    assigned = fields.String(
+        validate=validate.OneOf(["me"]), metadata={"description": "Only tasks assigned to me."}
+    )
+    overdue = fields.Boolean()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class TaskPageSchema(Strict):
+    total = fields.Integer(required=True, metadata={"description": "Capped at 1,001."})
+    page = fields.Integer(required=True)
+    tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class CompletionSchema(Strict):
+    data = fields.Dict(
+        required=True,
+        metadata={"description": "The answers, as the task's form_schema describes them."},
+    )
+
+
+# -- pathway and events ---------------------------------------------------------------
+
+
+class PathwaySchema(Strict):
+    instance_id = fields.Integer(required=True)
+    pathway = fields.String(required=True)
+    version = fields.Integer(required=True)
+    version_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    started_at = fields.DateTime(required=True)
+    index_date = fields.Date(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    close_reason = fields.String(allow_none=True)
+    open_tasks = fields.List(fields.Nested(TaskSchema), required=True)
+    completed_tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class EventSchema(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(EVENT_KINDS)))
+    date = fields.Date(required=True)
+    sites = fields.List(fields.String(validate=validate.Length(max=10)), load_default=list)
+    line = fields.String(validate=validate.Length(max=200))
+    destination = fields.String(validate=validate.Length(max=200))
+    notes = fields.String(validate=validate.Length(max=2000))
+
+
+class EventResultSchema(Strict):
+    recorded = fields.Boolean(required=True)
+    pathway = fields.Nested(PathwaySchema, allow_none=True)
+
+
+# -- meetings -------------------------------------------------------------------------
+
+
+class MeetingSchema(Strict):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    starts_at = fields.DateTime(required=True)
+    location = fields.String()
+    status = fields.String(required=True)
+    cut_off_at = fields.DateTime(required=True)
+
+
+class ListingSchema(Strict):
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    nhs_number = fields.String(attribute="patient.nhs_number")
+    patient_name = fields.String(attribute="patient.display_name")
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    late = fields.Boolean()
+    clinical_question = fields.String()
+    outcome = fields.Dict(allow_none=True)
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+class AttendanceSchema(Strict):
+    name = fields.String(required=True)
+    discipline = fields.String(required=True)
+    present = fields.Boolean(required=True)
+
+
+class MeetingDetailSchema(MeetingSchema):
+    listings = fields.List(fields.Nested(ListingSchema), required=True)
+    attendance = fields.List(fields.Nested(AttendanceSchema), required=True)
+
+
+# -- pathways and reports -------------------------------------------------------------
+
+
+class PathwayVersionSchema(Strict):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    status = fields.String(required=True)
+    published_at = fields.DateTime(allow_none=True)
+
+
+class ReportQuerySchema(Strict):
+    from_ = fields.Date(
+        data_key="from", metadata={"description": "First day (default: a year ago)."}
+    )
+    to = fields.Date(metadata={"description": "Last day (default: today)."})
+    cohort = fields.String(load_default="all", validate=validate.OneOf(sorted(COHORTS)))
+
+
+class KpiFigureSchema(Strict):
+    key = fields.String(required=True)
+    standard = fields.String(required=True)
+    title = fields.String(required=True)
+    target_percent = fields.Integer(required=True)
+    period_days = fields.Integer(allow_none=True)
+    percent = fields.Float(allow_none=True)
+    status = fields.String(required=True, metadata={"enum": ["green", "amber", "red", "none"]})
+    met = fields.Integer(required=True)
+    missed = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class StandardsReportSchema(Strict):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    cohort = fields.String(required=True)
+    figures = fields.List(fields.Nested(KpiFigureSchema), required=True)
+
+
+class FhirBundleSchema(Schema):
+    class Meta:
+        unknown = "include"
+
+    resourceType = fields.String(required=True, metadata={"example": "Bundle"})
+    type = fields.String(required=True)
+    entry = fields.List(fields.Dict(), required=True)

@@ -1,0 +1,73 @@
+"""/api/v1/tasks: worklists, one task with its form, and completing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from mdt.models.roles import Role
+from mdt.models.types import utcnow
+from mdt.services.instances import complete_task
+from mdt.services.patients import PathwayView
+from mdt.services.worklist import WorklistQuery, open_task, worklist
+from mdt.web.access import current_actor, roles_required
+from mdt.web.api.schemas import CompletionSchema, TaskDetailSchema, TaskPageSchema, TaskSearchSchema
+
+RECORDS = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE, Role.MANAGER)
+
+bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks")
+
+
+def pathway_body(view: PathwayView) -> dict[str, Any]:
+    instance = view.instance
+    version = instance.pathway_version
+    return {
+        "instance_id": instance.id,
+        "pathway": version.key,
+        "version": version.version,
+        "version_id": version.id,
+        "status": instance.status,
+        "started_at": instance.started_at,
+        "index_date": instance.index_date,
+        "closed_at": instance.closed_at,
+        "close_reason": instance.close_reason,
+        "open_tasks": view.open_tasks,
+        "completed_tasks": view.completed_tasks,
+    }
+
+
+@bp.route("/tasks", methods=["GET"])
+@bp.arguments(TaskSearchSchema, location="query")
+@bp.response(200, TaskPageSchema)
+@roles_required(*RECORDS)
+def search(args: dict[str, Any]) -> Any:
+    """Tasks waiting for my roles (or one of them), assigned to me, or overdue."""
+    query = WorklistQuery(
+        view="mine" if args.get("assigned") == "me" else "waiting",
+        roles=(args["role"],) if args.get("role") else (),
+        due="overdue" if args.get("overdue") else None,
+        page=args["page"],
+        page_size=args["page_size"],
+    )
+    page = worklist(current_actor(), query, utcnow(), int(current_app.config["MDT_DUE_SOON_DAYS"]))
+    return {"total": page.total, "page": query.page, "tasks": page.tasks}
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET"])
+@bp.response(200, TaskDetailSchema)
+@roles_required(*RECORDS)
+def show(task_id: int) -> Any:
+    """One task with the JSON Schema its completion must meet."""
+    return open_task(current_actor(), task_id)
+
+
+@bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
+@bp.arguments(CompletionSchema)
+@bp.response(200, TaskDetailSchema)
+@roles_required(*RECORDS)
+def complete(args: dict[str, Any], task_id: int) -> Any:
+    """Complete a task: 422 with each field's problem, 409 if it was completed or changed
+    meanwhile."""
+    return complete_task(current_actor(), task_id, args["data"])
