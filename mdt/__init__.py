@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, event
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from mdt.config import ConfigError, Settings
 from mdt.extensions import csrf, db, login_manager, migrate
@@ -40,6 +41,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from mdt import cli, models  # noqa: F401 - models register their tables
     from mdt.web import register_web
 
+    # Ids in addresses fit the database's integer columns: a larger number is simply not
+    # found (404), rather than an error from PostgreSQL's int4.
+    app.url_map.converters["int"] = _DatabaseId
     register_web(app)
     cli.register(app)
     if app.config["MDT_TRUSTED_PROXIES"]:
@@ -48,6 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         proxies = app.config["MDT_TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     return app
+
+
+class _DatabaseId(IntegerConverter):
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _check_kpi_settings(app: Flask) -> None:

@@ -78,3 +78,44 @@ def test_scenario_through_the_app(name: str, pathway, make_user, actor) -> None:
     driver = AppDriver(actors, patient.id)
     for step in SCENARIOS[name]:
         driver.step(step)
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_scenario_patient_exports_a_valid_fhir_bundle(
+    name: str, pathway, make_user, actor
+) -> None:
+    """The patient's care plan as FHIR R4, at the end of each scenario, validated with the
+    fhir.resources models: Patient (NHS number), Condition per site (ICD-10 and SNOMED),
+    CarePlan with a Task per human task, CareTeam once a key worker is named."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    from mdt.services.fhir_export import ICD10, NHS_NUMBER_SYSTEM, SNOMED, patient_bundle
+
+    actors = {role: actor(make_user(role)) for role in ROLES}
+    patient = new_patient(actors["coordinator"])
+    driver = AppDriver(actors, patient.id)
+    for step in SCENARIOS[name]:
+        driver.step(step)
+    bundle = patient_bundle(actors["manager"], patient.id)
+    Bundle.model_validate(bundle)
+    resources: dict[str, list[dict[str, Any]]] = {}
+    for entry in bundle["entry"]:
+        resources.setdefault(entry["resource"]["resourceType"], []).append(entry["resource"])
+    [fhir_patient] = resources["Patient"]
+    assert fhir_patient["identifier"] == [
+        {"system": NHS_NUMBER_SYSTEM, "value": patient.nhs_number}
+    ]
+    assert resources["Condition"], "every scenario records metastatic sites at registration"
+    for condition in resources["Condition"]:
+        assert {c["system"] for c in condition["code"]["coding"]} == {ICD10, SNOMED}
+    tasks = db.session.scalars(
+        select(HumanTaskModel).where(HumanTaskModel.patient_id == patient.id)
+    ).all()
+    assert len(resources["Task"]) == len(tasks)
+    plan = next(p for p in resources["CarePlan"] if p["intent"] == "plan")
+    assert len(plan["activity"]) == len(tasks)
+    if patient.key_worker_name:
+        assert (
+            resources["CareTeam"][0]["participant"][0]["member"]["display"]
+            == patient.key_worker_name
+        )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, abort, request
+from flask import Flask, abort, g, request
 from flask_login import current_user
 
 from mdt.extensions import db, login_manager
@@ -53,6 +53,8 @@ def current_actor() -> Actor:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> UserModel | None:
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return None  # an explicit token decides, whatever session cookie came along
     return db.session.get(UserModel, int(user_id))
 
 
@@ -60,6 +62,13 @@ def install_access_rules(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
+
+    @app.before_request
+    def _forget_the_last_caller() -> None:
+        # Who is calling is worked out afresh for every request, even when requests share
+        # an application context (as a test's or a WSGI harness's requests can).
+        g.pop("_login_user", None)
+        g.pop("token_auth", None)
 
     @app.before_request
     def _check_access() -> Any:

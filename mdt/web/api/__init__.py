@@ -20,11 +20,17 @@ from mdt.services.api_tokens import user_for_token
 from mdt.web.access import any_signed_in, public
 from mdt.web.api import meetings, pathways, patients, reports, tasks
 from mdt.web.api.errors import API_PREFIX, json_error
+from mdt.web.api.schemas import ErrorSchema
 
 BLUEPRINTS = (patients, tasks, meetings, pathways, reports)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-api = Api()
+
+class _Api(Api):  # type: ignore[misc]
+    ERROR_SCHEMA = ErrorSchema  # every documented error has our one shape
+
+
+api = _Api()
 
 
 def register_api(app: Flask) -> None:
@@ -50,7 +56,11 @@ def register_api(app: Flask) -> None:
         api.register_blueprint(module.bp)
     # The description of the API holds no patient data: integrators read it unsigned.
     spec_view = app.view_functions["api-docs.openapi_json"]
-    app.view_functions["api-docs.openapi_json"] = public(lambda: spec_view())
+
+    def openapi_json() -> Any:
+        return spec_view()
+
+    app.view_functions["api-docs.openapi_json"] = public(openapi_json)
     app.add_url_rule("/api/v1/docs", "api_docs", any_signed_in(_docs_page))
     app.before_request(_csrf_for_sessions)
     app.session_interface = _NoSessionForTokens()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
-from mdt.services.errors import InvalidInputError
 from mdt.services.fhir_export import patient_bundle
 from mdt.services.patient_events import record_patient_event
 from mdt.services.patients import find_patients, patient_pathway, read_patient, register_patient
@@ -33,11 +34,10 @@ bp = Blueprint("api_patients", __name__, url_prefix="/api/v1", description="Pati
 @bp.response(200, PatientSchema(many=True))
 @roles_required(*RECORDS)
 def search(args: dict[str, Any]) -> Any:
-    """Find patients by NHS number (exact) or by part of a name (50 at most)."""
+    """Find patients by NHS number (exact) or by part of a name (50 at most); with neither,
+    nobody (there is no list of every patient)."""
     text = args.get("nhs_number") or args.get("q")
-    if not text:
-        raise InvalidInputError({"q": "Give nhs_number or q"})
-    return find_patients(current_actor(), text)
+    return find_patients(current_actor(), text) if text else []
 
 
 @bp.route("/patients", methods=["POST"])
@@ -90,4 +90,5 @@ def event(args: dict[str, Any], patient_id: int) -> Any:
 @roles_required(*RECORDS)
 def fhir(patient_id: int) -> Any:
     """The care plan as a FHIR R4 Bundle: Patient, Condition, CarePlan, Task, CareTeam."""
-    return patient_bundle(current_actor(), patient_id)
+    bundle = patient_bundle(current_actor(), patient_id)
+    return Response(json.dumps(bundle), mimetype="application/fhir+json")

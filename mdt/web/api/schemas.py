@@ -17,6 +17,18 @@ class Strict(Schema):
         ordered = True
 
 
+class ErrorBodySchema(Strict):
+    code = fields.String(required=True, metadata={"example": "invalid"})
+    message = fields.String(required=True)
+    details = fields.Dict(
+        required=True, metadata={"description": "For invalid data: each field and its problem."}
+    )
+
+
+class ErrorSchema(Strict):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
 # -- patients -------------------------------------------------------------------------
 
 
@@ -43,7 +55,11 @@ class PatientSearchSchema(Strict):
 
 
 class NewPatientSchema(Strict):
-    nhs_number = fields.String(required=True, validate=validate.Length(max=20))
+    nhs_number = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{3} ?\d{3} ?\d{4}$"),
+        metadata={"description": "Ten digits, spaces allowed; the check digit must be right."},
+    )
     given_name = fields.String(required=True, validate=validate.Length(max=100))
     family_name = fields.String(required=True, validate=validate.Length(max=100))
     date_of_birth = fields.Date(required=True)
@@ -179,7 +195,7 @@ class MeetingDetailSchema(MeetingSchema):
 class PathwayVersionSchema(Strict):
     id = fields.Integer(required=True)
     key = fields.String(required=True)
-    name = fields.String(required=True)
+    name = fields.String(required=True, attribute="title")
     version = fields.Integer(required=True)
     status = fields.String(required=True)
     published_at = fields.DateTime(allow_none=True)
