@@ -96,6 +96,10 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_meetings.show": COORDINATOR,
     "api_pathways.index": ANY,
     "api_pathways.bpmn": ANY,
+    # Changing the pathway is the managers' (clinical safety: see docs/security.md H5).
+    "api_pathways.upload": MANAGER,
+    "api_pathways.validate": MANAGER,
+    "api_pathways.publish": MANAGER,
     "api_reports.standards": MANAGER,
 }
 

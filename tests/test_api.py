@@ -220,3 +220,49 @@ def test_tokens_from_the_command_line_and_the_account_page(
         client.get("/api/v1/pathways", headers={"Authorization": f"Bearer {secret}"}).status_code
         == 401
     )
+
+
+def test_upload_validate_and_publish_a_pathway(
+    pathway: Any, tiny_pathway: Any, client: FlaskClient, bearer: Any
+) -> None:
+    """A manager uploads a draft (kept even when invalid), sees each problem with its
+    element and line, cannot publish it, fixes it and publishes; new patients of that
+    pathway start on the new version and the old one is retired."""
+    from .conftest import FIXTURES
+
+    manager = bearer("manager")
+    tiny = FIXTURES / "tiny"
+    forms = [
+        {"name": p.name, "content": p.read_text()} for p in sorted((tiny / "forms").glob("*.json"))
+    ]
+    good = (tiny / "wound_care.bpmn").read_text()
+    body = {"key": "wound-care", "title": "Wound care v2",
+            "files": [{"name": "wound_care.bpmn", "content": "<not bpmn"}, *forms]}  # fmt: skip
+    draft = client.post("/api/v1/pathways", json=body, headers=manager)
+    assert draft.status_code == 201 and draft.json["status"] == "draft"
+    checked = client.post(f"/api/v1/pathways/{draft.json['id']}/validate", headers=manager).json
+    assert checked["valid"] is False
+    assert checked["problems"][0]["file"] == "wound_care.bpmn" and checked["problems"][0]["line"]
+    refused = client.post(f"/api/v1/pathways/{draft.json['id']}/publish", headers=manager)
+    assert refused.status_code == 422 and refused.json["error"]["details"]["problems"]
+
+    body["files"][0]["content"] = good.replace("Wound care", "Wound care (revised)", 1)
+    fixed = client.post("/api/v1/pathways", json=body, headers=manager).json
+    assert client.post(f"/api/v1/pathways/{fixed['id']}/validate", headers=manager).json == {
+        "valid": True, "problems": []}  # fmt: skip
+    published = client.post(f"/api/v1/pathways/{fixed['id']}/publish", headers=manager)
+    assert published.status_code == 200 and published.json["status"] == "published"
+    again = client.post(f"/api/v1/pathways/{fixed['id']}/publish", headers=manager)
+    assert again.status_code == 409
+    versions = {v["id"]: v["status"] for v in client.get("/api/v1/pathways", headers=manager).json}
+    assert versions[tiny_pathway.id] == "retired" and versions[fixed["id"]] == "published"
+    assert versions[pathway.id] == "published"  # another pathway is untouched
+
+    from mdt.services.pathways import current_version
+
+    assert current_version("wound-care").id == fixed["id"]
+    nurse = bearer("cns")
+    assert client.post("/api/v1/pathways", json=body, headers=nurse).status_code == 403
+    bad_name = {**body, "files": [{"name": "../etc/passwd.bpmn", "content": good}]}
+    named = client.post("/api/v1/pathways", json=bad_name, headers=manager)
+    assert named.status_code == 422 and "files" in named.json["error"]["details"]

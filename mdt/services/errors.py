@@ -33,6 +33,15 @@ class InvalidInputError(DomainError):
         super().__init__("; ".join(errors.values()) or "There is a problem")
 
 
+class PathwayRejectedError(DomainError):
+    """An uploaded pathway cannot be published; ``problems`` says what and where (file,
+    line, element id and name) for each."""
+
+    def __init__(self, problems: list[dict[str, object]]):
+        self.problems = problems
+        super().__init__(f"The pathway has {len(problems)} problem(s).")
+
+
 class PathwayFailedError(DomainError):
     """The pathway engine failed on this patient; the instance is marked in error."""
 

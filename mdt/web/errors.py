@@ -14,6 +14,7 @@ from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PathwayRejectedError,
     PermissionDeniedError,
 )
 from mdt.web.api.errors import field_messages, is_api_request, json_error
@@ -80,6 +81,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(PermissionDeniedError)
     def _denied(error: PermissionDeniedError) -> Any:
         return _answer(403, str(error))
+
+    @app.errorhandler(PathwayRejectedError)
+    def _rejected(error: PathwayRejectedError) -> Any:
+        if is_api_request():
+            return json_error(422, str(error), {"problems": error.problems})
+        return render_error(400, str(error))
 
     @app.errorhandler(ConflictError)
     def _conflict(error: ConflictError) -> Any:

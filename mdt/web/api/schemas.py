@@ -201,6 +201,40 @@ class PathwayVersionSchema(Strict):
     published_at = fields.DateTime(allow_none=True)
 
 
+class PathwayFileSchema(Strict):
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=160),
+        metadata={"description": "A .bpmn diagram or a .json form (JSON Schema)."},
+    )
+    content = fields.String(required=True, metadata={"description": "The file's text."})
+
+
+class NewPathwaySchema(Strict):
+    key = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=80),
+        metadata={"description": "The pathway's key: a new version of it, or a new pathway."},
+    )
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    files = fields.List(
+        fields.Nested(PathwayFileSchema), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+
+class ProblemSchema(Strict):
+    message = fields.String(required=True)
+    file = fields.String(allow_none=True)
+    line = fields.Integer(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+
+
+class ValidationSchema(Strict):
+    valid = fields.Boolean(required=True)
+    problems = fields.List(fields.Nested(ProblemSchema), required=True)
+
+
 class ReportQuerySchema(Strict):
     from_ = fields.Date(
         data_key="from", metadata={"description": "First day (default: a year ago)."}

@@ -1,0 +1,155 @@
+"""Pathway versions as managers change them: save a draft, validate it, publish it.
+
+A draft stores the files as they are, valid or not, so work in progress is never lost;
+validation runs the whole check (XML safety, XSD, the engine's parse, the project's lint)
+and names each problem's file, line and element; publishing refuses a draft with any
+problem. New patients start on the published version; running patients stay on theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func, select
+
+from mdt.extensions import db
+from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
+from mdt.models.roles import Role
+from mdt.models.types import utcnow
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    PathwayRejectedError,
+    PermissionDeniedError,
+)
+from mdt.services.pathways import compile_files, current_version, get_version
+from mdt.services.settings import setting
+from workflows import PathwayInvalidError
+
+KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(bpmn|json)$")
+
+
+@dataclass(frozen=True)
+class Validation:
+    problems: list[dict[str, object]]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def _require_manager(actor: Actor) -> None:
+    if not actor.has_role(Role.MANAGER):
+        raise PermissionDeniedError("Only service managers change pathways.")
+
+
+def _check_files(key: str, title: str, files: dict[str, bytes]) -> None:
+    errors = {}
+    if not KEY.match(key):
+        errors["key"] = "Use 2 to 80 lower-case letters, digits and hyphens, like 'breast-care'"
+    if not title.strip() or len(title) > 200:
+        errors["title"] = "Enter a title of up to 200 characters"
+    limit = int(setting("MDT_BPMN_MAX_BYTES"))  # type: ignore[call-overload]
+    bad_names = [name for name in files if not FILE_NAME.match(name)]
+    if bad_names:
+        errors["files"] = f"Name files like 'pathway.bpmn' or 'form.json', not {bad_names[0]!r}"
+    elif not any(name.endswith(".bpmn") for name in files):
+        errors["files"] = "Include at least one .bpmn file"
+    elif any(len(content) > limit for content in files.values()):
+        errors["files"] = f"Each file must be {limit // (1024 * 1024)} MB or smaller"
+    if errors:
+        raise InvalidInputError(errors)
+
+
+def save_draft(actor: Actor, key: str, title: str, files: dict[str, bytes]) -> PathwayVersionModel:
+    """Store files as a new draft version of pathway ``key``, whether valid or not."""
+    _require_manager(actor)
+    _check_files(key, title, files)
+    number = (
+        db.session.scalar(
+            select(func.max(PathwayVersionModel.version)).where(PathwayVersionModel.key == key)
+        )
+        or 0
+    ) + 1
+    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()
+    version = PathwayVersionModel(
+        key=key,
+        version=number,
+        title=title.strip(),
+        status=PathwayStatus.DRAFT,
+        process_id="",
+        sha256=digest,
+        created_by_id=actor.user_id,
+    )
+    for name, content in sorted(files.items()):
+        version.files.append(
+            PathwayFileModel(
+                kind="bpmn" if name.endswith(".bpmn") else "form",
+                name=name,
+                content=content,
+                sha256=hashlib.sha256(content).hexdigest(),
+            )
+        )
+    db.session.add(version)
+    db.session.flush()
+    record_event(
+        actor,
+        "pathway.draft_saved",
+        object_type="pathway_version",
+        object_id=version.id,
+        detail={"key": key, "version": number, "files": sorted(files)},
+    )
+    db.session.commit()
+    return version
+
+
+def _files(version: PathwayVersionModel) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    bpmn = {f.name: f.content for f in version.files if f.kind == "bpmn"}
+    forms = {f.name: f.content for f in version.files if f.kind == "form"}
+    return bpmn, forms
+
+
+def validate_version(actor: Actor, version_id: int) -> Validation:
+    _require_manager(actor)
+    version = get_version(version_id)
+    try:
+        compile_files(*_files(version))
+    except PathwayInvalidError as error:
+        return Validation([asdict(problem) for problem in error.problems])
+    return Validation([])
+
+
+def publish_version(actor: Actor, version_id: int) -> PathwayVersionModel:
+    """Publish a valid draft: new patients start on it; the version it replaces is retired
+    (its running patients stay on it)."""
+    _require_manager(actor)
+    version = get_version(version_id)
+    if version.status != PathwayStatus.DRAFT:
+        raise ConflictError(f"Version {version.version} is {version.status}, not a draft.")
+    try:
+        compiled = compile_files(*_files(version))
+    except PathwayInvalidError as error:
+        raise PathwayRejectedError([asdict(problem) for problem in error.problems]) from None
+    previous = current_version(version.key)
+    now = utcnow()
+    version.status = PathwayStatus.PUBLISHED
+    version.process_id = compiled.process_id
+    version.sha256 = compiled.sha256
+    version.published_at = now
+    version.published_by_id = actor.user_id
+    if previous is not None:
+        previous.status = PathwayStatus.RETIRED
+    record_event(
+        actor,
+        "pathway.published",
+        object_type="pathway_version",
+        object_id=version.id,
+        detail={"key": version.key, "version": version.version, "sha256": compiled.sha256},
+    )
+    db.session.commit()
+    return version
