@@ -15,6 +15,7 @@ from mdt.services.pathways import publish_files, read_pathway_directory
 
 from .conftest import FIXTURES, Auth
 from .helpers import NHS_NUMBERS, ready_task
+from .scenarios import DIAGNOSIS
 from .test_reliability import FORM
 
 
@@ -66,3 +67,30 @@ def test_every_kind_of_action_leaves_an_audit_row(
         assert by_action[action].ip_address == "127.0.0.1", action
     assert by_action["patient.searched"].detail["query"] == "Audit"
     assert by_action["pathway.published"].actor_name == SYSTEM.username
+
+    # An MDT outcome, confirmed by a coordinator at a meeting, from their address.
+    from mdt.services.actor import actor_for
+    from mdt.services.meeting_outcomes import confirm_outcome
+    from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
+    from mdt.services.users import find_user
+
+    from .helpers import complete_with_examples, new_patient
+    from .test_meetings import OUTCOME
+
+    coordinator = actor_for(find_user("nurse"), "10.0.0.7")
+    second = new_patient(coordinator, 1)
+    complete_with_examples(coordinator, ready_task(second.id, "Register secondary diagnosis"),
+                           **DIAGNOSIS)  # fmt: skip
+    complete_with_examples(coordinator, ready_task(second.id, "Allocate a CNS key worker"))
+    complete_with_examples(coordinator, ready_task(second.id, "List for MDT review"))
+    meeting = schedule_next(coordinator, create_series(coordinator, "MDT", 3, "13:00", "").id)
+    listing = add_listing(coordinator, meeting.id, candidates(meeting).tasks[0].id,
+                          "discussion", None, None)  # fmt: skip
+    confirm_outcome(coordinator, listing.id, OUTCOME, "Audit test", None)
+    outcome = db.session.scalars(
+        select(AuditEventModel).where(
+            AuditEventModel.action == "task.completed", AuditEventModel.patient_id == second.id
+        )
+    ).all()[-1]
+    assert outcome.detail["bpmn_id"] == "record_mdt_outcome"
+    assert outcome.ip_address == "10.0.0.7" and "coordinator" in outcome.actor_roles
