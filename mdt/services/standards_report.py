@@ -1,8 +1,9 @@
 """The standards-of-care report: every KPI over a date range and cohort, its monthly trend,
 and behind each number the patients it counts, with why each missed.
 
-All figures are aggregated in SQL over the task table (one grouped query per KPI); no
-workflow is ever loaded. Definitions are in `standards_kpis`.
+All figures are one grouped SQL query over the cases that `report_cases` derives from the
+task table; no workflow is ever loaded. Definitions are in `standards_kpis`; outcomes are
+classified here with the local periods, so changing a period needs no rebuild.
 """
 
 from __future__ import annotations
