@@ -15,6 +15,12 @@ from workflows.errors import (
     WorkflowRunError,
 )
 from workflows.loader import CompiledPathway, UserTaskInfo, compile_pathway
+from workflows.migration import (
+    ElementChange,
+    MigrationRefusedError,
+    diff_pathways,
+    migration_blockers,
+)
 from workflows.records import PendingTimer, ReadyTask
 from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
@@ -22,8 +28,10 @@ from workflows.templating import render_text
 __all__ = [
     "STATE_FORMAT",
     "CompiledPathway",
+    "ElementChange",
     "EngineError",
     "MessageNotAcceptedError",
+    "MigrationRefusedError",
     "PathwayEngine",
     "PathwayInvalidError",
     "PathwayRun",
@@ -36,6 +44,8 @@ __all__ = [
     "WorkflowRunError",
     "compile_pathway",
     "decode_state",
+    "diff_pathways",
     "encode_state",
+    "migration_blockers",
     "render_text",
 ]

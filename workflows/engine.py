@@ -28,6 +28,7 @@ from workflows.errors import (
     WorkflowRunError,
 )
 from workflows.loader import CompiledPathway
+from workflows.migration import migrated_workflow
 from workflows.records import PendingTimer, ReadyTask
 from workflows.sandbox import (
     SandboxEnvironment,
@@ -76,6 +77,15 @@ class PathwayEngine:
             self.pathway.spec, self.pathway.subprocess_specs, script_engine=self._script_engine
         )
         workflow.task_tree.data.update(dict(data or {}))
+        run = PathwayRun(self, workflow)
+        run._advance()
+        return run
+
+    def adopt(self, state: str, previous: CompiledPathway) -> PathwayRun:
+        """An instance saved on ``previous``, moved onto this version and advanced; raises
+        MigrationRefusedError (with the reasons) when the safe policy forbids it."""
+        workflow = migrated_workflow(state, previous, self.pathway)
+        workflow.script_engine = self._script_engine
         run = PathwayRun(self, workflow)
         run._advance()
         return run
