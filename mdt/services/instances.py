@@ -19,6 +19,7 @@ from mdt.models import (
     HumanTaskModel,
     InstanceStatus,
     PathwayInstanceModel,
+    PathwayVersionModel,
     PatientModel,
     TaskStatus,
     TimerModel,
@@ -164,6 +165,51 @@ def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[s
         detail={"reason": reason, **dict(detail)},
     )
     _commit_or_conflict()
+
+
+def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel) -> None:
+    """Move one running pathway onto another version of it (the safe policy decides; a
+    refusal raises MigrationRefusedError). Open tasks keep their row, so their clock,
+    assignee and draft survive; waiting timers start again from now."""
+    instance = _running_instance(instance_id)
+    source = instance.pathway_version
+    try:
+        run = engine_for(target).adopt(instance.state, engine_for(source).pathway)
+    except WorkflowRunError as error:
+        _fail(actor, instance, error)
+    _carry_open_tasks(instance, run)
+    instance.pathway_version = target
+    _save(instance, run, utcnow())
+    record_event(
+        actor,
+        "pathway.migrated",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"key": target.key, "from": source.version, "to": target.version},
+    )
+    _commit_or_conflict()
+
+
+def _carry_open_tasks(instance: PathwayInstanceModel, run: PathwayRun) -> None:
+    """The engine predicts open tasks afresh on the new version; point their rows at the new
+    engine tasks rather than cancel them and open new ones."""
+    open_rows = {
+        (row.bpmn_id, row.call_path): row
+        for row in db.session.scalars(
+            select(HumanTaskModel).where(
+                HumanTaskModel.instance_id == instance.id,
+                HumanTaskModel.status == TaskStatus.READY,
+            )
+        )
+    }
+    for ready in run.ready_tasks():
+        row = open_rows.pop((ready.bpmn_id, " ".join(ready.call_path)), None)
+        if row is not None:
+            row.spiff_task_id = ready.id
+            row.process_id = ready.process_id
+            row.name, row.role, row.lane, row.form = ready.name, ready.role, ready.lane, ready.form
+            row.instructions = ready.instructions
 
 
 def fire_due_timers(actor: Actor, instance: PathwayInstanceModel, now: datetime) -> None:

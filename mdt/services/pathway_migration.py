@@ -1,0 +1,150 @@
+"""Moving running patients from one published version of a pathway to a newer one.
+
+First a dry run: what changed between the versions, and for every running patient on the
+old one whether they can move or why not (the engine's safe policy: nothing they have
+already done may change). Then one action moves every patient who can, one transaction per
+patient, each audited; those who cannot stay on their version and carry on as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from mdt.extensions import db
+from mdt.models import (
+    HumanTaskModel,
+    InstanceStatus,
+    PathwayInstanceModel,
+    PathwayStatus,
+    PathwayVersionModel,
+    PatientModel,
+    TaskStatus,
+)
+from mdt.models.roles import Role
+from mdt.services.actor import Actor
+from mdt.services.audit import record_event
+from mdt.services.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    PermissionDeniedError,
+)
+from mdt.services.instances import migrate_instance
+from mdt.services.pathways import engine_for, get_version
+from workflows import ElementChange, MigrationRefusedError, diff_pathways, migration_blockers
+
+TIMER_CAVEAT = (
+    "Timers a moved patient is waiting on (escalations, reviews) start again from the moment "
+    "of the move."
+)
+
+
+@dataclass(frozen=True)
+class PatientCheck:
+    instance_id: int
+    patient: PatientModel
+    waiting_at: list[str]
+    reasons: list[str]
+
+    @property
+    def movable(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class MigrationPlan:
+    source: PathwayVersionModel
+    target: PathwayVersionModel
+    changes: list[ElementChange]
+    patients: list[PatientCheck] = field(default_factory=list)
+
+    @property
+    def movable(self) -> list[PatientCheck]:
+        return [p for p in self.patients if p.movable]
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    moved: int
+    stayed: int
+
+
+def _versions(
+    actor: Actor, source_id: int, target_id: int
+) -> tuple[PathwayVersionModel, PathwayVersionModel]:
+    if not actor.has_role(Role.MANAGER):
+        raise PermissionDeniedError("Only service managers move patients between versions.")
+    source, target = get_version(source_id), get_version(target_id)
+    if source.key != target.key or source.id == target.id:
+        raise InvalidInputError({"target": "Choose another version of the same pathway"})
+    if target.status != PathwayStatus.PUBLISHED:
+        raise ConflictError(f"Version {target.version} is {target.status}: publish it first.")
+    return source, target
+
+
+def _running(source: PathwayVersionModel) -> list[PathwayInstanceModel]:
+    return list(
+        db.session.scalars(
+            select(PathwayInstanceModel)
+            .options(joinedload(PathwayInstanceModel.patient))
+            .where(
+                PathwayInstanceModel.pathway_version_id == source.id,
+                PathwayInstanceModel.status == InstanceStatus.RUNNING,
+            )
+            .order_by(PathwayInstanceModel.id)
+        )
+    )
+
+
+def _waiting_at(instance_id: int) -> list[str]:
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel.name).where(
+                HumanTaskModel.instance_id == instance_id,
+                HumanTaskModel.status == TaskStatus.READY,
+            )
+        )
+    )
+
+
+def plan_migration(actor: Actor, source_id: int, target_id: int) -> MigrationPlan:
+    """The dry run: the differences, and for each running patient whether they can move."""
+    source, target = _versions(actor, source_id, target_id)
+    old, new = engine_for(source).pathway, engine_for(target).pathway
+    plan = MigrationPlan(source, target, diff_pathways(old, new))
+    for instance in _running(source):
+        plan.patients.append(
+            PatientCheck(
+                instance.id,
+                instance.patient,
+                _waiting_at(instance.id),
+                migration_blockers(instance.state, old, new),
+            )
+        )
+    return plan
+
+
+def migrate_all(actor: Actor, source_id: int, target_id: int) -> MigrationResult:
+    """Move every running patient who can; one transaction and one audit row each."""
+    source, target = _versions(actor, source_id, target_id)
+    moved = stayed = 0
+    for instance_id in [i.id for i in _running(source)]:
+        try:
+            migrate_instance(actor, instance_id, target)
+        except (MigrationRefusedError, DomainError):  # refused, raced, or failed and marked
+            db.session.rollback()
+            stayed += 1
+        else:
+            moved += 1
+    record_event(
+        actor,
+        "pathway.migration_run",
+        object_type="pathway_version",
+        object_id=target.id,
+        detail={"from": source.version, "to": target.version, "moved": moved, "stayed": stayed},
+    )
+    db.session.commit()
+    return MigrationResult(moved, stayed)
