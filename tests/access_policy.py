@@ -40,6 +40,9 @@ POLICY: dict[str, str | frozenset[str]] = {
     "pathways.library": ANY,
     "pathways.diagram": ANY,
     "pathways.file": ANY,
+    # Moving running patients to another version is a pathway change: managers.
+    "pathways.move": MANAGER,
+    "pathways.move_all": MANAGER,
     "audit.search": MANAGER,
     # MDT meetings are run by the coordinators.
     "meetings.index": COORDINATOR,

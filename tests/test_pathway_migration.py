@@ -99,3 +99,20 @@ def test_only_managers_and_only_to_a_published_version(ward: dict[str, Any]) -> 
         plan_migration(ward["nurse"], ward["v1"].id, ward["v1"].id)
     with pytest.raises(InvalidInputError):
         plan_migration(ward["manager"], ward["v1"].id, ward["v1"].id)
+
+
+def test_the_manager_moves_patients_from_the_library(
+    ward: dict[str, Any], auth: Any, client: Any
+) -> None:
+    v2 = _publish(ward["manager"], with_photo_task())
+    auth.login("boss")
+    library = client.get("/pathways").get_data(as_text=True)
+    move_url = f"/pathways/{ward['v1'].id}/move"
+    assert move_url in library  # version 1 has running patients and is not current
+    page = client.get(move_url).get_data(as_text=True)
+    assert "Photograph the wound" in page and "Added" in page
+    assert "Timers start again" in page and "Move 2 patients to version 2" in page
+    moved = auth.post(move_url, {"to": v2.id}, form_url=move_url)
+    assert moved.status_code == 302
+    assert "Moved 2 patients." in client.get("/pathways").get_data(as_text=True)
+    assert move_url not in client.get("/pathways").get_data(as_text=True)  # nobody left on it

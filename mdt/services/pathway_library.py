@@ -5,10 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mdt.extensions import db
-from mdt.models import PathwayFileModel, PathwayVersionModel
+from mdt.models import (
+    InstanceStatus,
+    PathwayFileModel,
+    PathwayInstanceModel,
+    PathwayStatus,
+    PathwayVersionModel,
+)
 from mdt.services.errors import NotFoundError
 
 
@@ -20,6 +26,26 @@ def list_versions() -> list[PathwayVersionModel]:
             )
         )
     )
+
+
+def running_counts() -> dict[int, int]:
+    """How many patients are running on each version (an indexed count per version)."""
+    rows = db.session.execute(
+        select(PathwayInstanceModel.pathway_version_id, func.count())
+        .where(PathwayInstanceModel.status == InstanceStatus.RUNNING)
+        .group_by(PathwayInstanceModel.pathway_version_id)
+    )
+    return {version_id: count for version_id, count in rows}
+
+
+def current_versions() -> dict[str, int]:
+    """The published version's id for each pathway key."""
+    rows = db.session.execute(
+        select(PathwayVersionModel.key, PathwayVersionModel.id).where(
+            PathwayVersionModel.status == PathwayStatus.PUBLISHED
+        )
+    )
+    return {key: version_id for key, version_id in rows}
 
 
 def pathway_file(version_id: int, name: str) -> PathwayFileModel:
