@@ -102,4 +102,4 @@ def _docs_page() -> str:
     return render_template("api/docs.html")
 
 
-__all__ = ["api", "json_error", "public", "register_api"]
+__all__ = ["api", "json_error", "register_api"]

@@ -10,8 +10,14 @@ from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
 from mdt.services.fhir_export import patient_bundle
-from mdt.services.patient_events import record_patient_event
-from mdt.services.patients import find_patients, patient_pathway, read_patient, register_patient
+from mdt.services.patient_events import EVENT_ROLES, record_patient_event
+from mdt.services.patients import (
+    RECORD_ROLES,
+    find_patients,
+    patient_pathway,
+    read_patient,
+    register_patient,
+)
 from mdt.web.access import current_actor, roles_required
 from mdt.web.api.schemas import (
     EventSchema,
@@ -23,16 +29,13 @@ from mdt.web.api.schemas import (
 )
 from mdt.web.api.tasks import pathway_body
 
-RECORDS = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE, Role.MANAGER)
-CLINICAL = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE)
-
 bp = Blueprint("api_patients", __name__, url_prefix="/api/v1", description="Patients")
 
 
 @bp.route("/patients", methods=["GET"])
 @bp.arguments(PatientSearchSchema, location="query")
 @bp.response(200, PatientSchema(many=True))
-@roles_required(*RECORDS)
+@roles_required(*RECORD_ROLES)
 def search(args: dict[str, Any]) -> Any:
     """Find patients by NHS number (exact) or by part of a name (50 at most); with neither,
     nobody (there is no list of every patient)."""
@@ -58,14 +61,14 @@ def register(args: dict[str, Any]) -> Any:
 
 @bp.route("/patients/<int:patient_id>", methods=["GET"])
 @bp.response(200, PatientSchema)
-@roles_required(*RECORDS)
+@roles_required(*RECORD_ROLES)
 def show(patient_id: int) -> Any:
     return read_patient(current_actor(), patient_id)
 
 
 @bp.route("/patients/<int:patient_id>/pathway", methods=["GET"])
 @bp.response(200, PathwaySchema)
-@roles_required(*RECORDS)
+@roles_required(*RECORD_ROLES)
 def pathway(patient_id: int) -> Any:
     """The patient's current (or last) pathway: version, status, open and completed tasks."""
     return pathway_body(patient_pathway(current_actor(), patient_id))
@@ -74,7 +77,7 @@ def pathway(patient_id: int) -> Any:
 @bp.route("/patients/<int:patient_id>/events", methods=["POST"])
 @bp.arguments(EventSchema)
 @bp.response(201, PathwaySchema)
-@roles_required(*CLINICAL)
+@roles_required(*EVENT_ROLES)
 def event(args: dict[str, Any], patient_id: int) -> Any:
     """Report a progression, treatment change, death, discharge or transfer; returns the
     pathway as it now stands."""
@@ -87,7 +90,7 @@ def event(args: dict[str, Any], patient_id: int) -> Any:
 
 @bp.route("/patients/<int:patient_id>/fhir", methods=["GET"])
 @bp.response(200, FhirBundleSchema, content_type="application/fhir+json")
-@roles_required(*RECORDS)
+@roles_required(*RECORD_ROLES)
 def fhir(patient_id: int) -> Any:
     """The care plan as a FHIR R4 Bundle: Patient, Condition, CarePlan, Task, CareTeam."""
     bundle = patient_bundle(current_actor(), patient_id)

@@ -7,15 +7,13 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from mdt.models.roles import Role
+from mdt.models.roles import TASK_ROLES
 from mdt.models.types import utcnow
 from mdt.services.instances import complete_task
 from mdt.services.patients import PathwayView
 from mdt.services.worklist import WorklistQuery, open_task, worklist
 from mdt.web.access import current_actor, roles_required
 from mdt.web.api.schemas import CompletionSchema, TaskDetailSchema, TaskPageSchema, TaskSearchSchema
-
-RECORDS = (Role.COORDINATOR, Role.CNS, Role.ONCOLOGIST, Role.PALLIATIVE, Role.MANAGER)
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks")
 
@@ -41,7 +39,7 @@ def pathway_body(view: PathwayView) -> dict[str, Any]:
 @bp.route("/tasks", methods=["GET"])
 @bp.arguments(TaskSearchSchema, location="query")
 @bp.response(200, TaskPageSchema)
-@roles_required(*RECORDS)
+@roles_required(*TASK_ROLES)
 def search(args: dict[str, Any]) -> Any:
     """Tasks waiting for my roles (or one of them), assigned to me, or overdue."""
     query = WorklistQuery(
@@ -57,7 +55,7 @@ def search(args: dict[str, Any]) -> Any:
 
 @bp.route("/tasks/<int:task_id>", methods=["GET"])
 @bp.response(200, TaskDetailSchema)
-@roles_required(*RECORDS)
+@roles_required(*TASK_ROLES)
 def show(task_id: int) -> Any:
     """One task with the JSON Schema its completion must meet."""
     return open_task(current_actor(), task_id)
@@ -66,7 +64,7 @@ def show(task_id: int) -> Any:
 @bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 @bp.arguments(CompletionSchema)
 @bp.response(200, TaskDetailSchema)
-@roles_required(*RECORDS)
+@roles_required(*TASK_ROLES)
 def complete(args: dict[str, Any], task_id: int) -> Any:
     """Complete a task: 422 with each field's problem, 409 if it was completed or changed
     meanwhile."""
