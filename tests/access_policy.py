@@ -43,6 +43,12 @@ POLICY: dict[str, str | frozenset[str]] = {
     # Moving running patients to another version is a pathway change: managers.
     "pathways.move": MANAGER,
     "pathways.move_all": MANAGER,
+    # So is editing a draft, and restarting a paused pathway; the operations view is theirs.
+    "pathways.start_draft": MANAGER,
+    "pathways.edit": MANAGER,
+    "pathways.operations_view": MANAGER,
+    "pathways.retry": MANAGER,
+    "pathways.compare": ANY,
     "audit.search": MANAGER,
     # MDT meetings are run by the coordinators.
     "meetings.index": COORDINATOR,
@@ -103,6 +109,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_pathways.upload": MANAGER,
     "api_pathways.validate": MANAGER,
     "api_pathways.publish": MANAGER,
+    "api_pathways.save_files": MANAGER,
     "api_reports.standards": MANAGER,
 }
 

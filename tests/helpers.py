@@ -60,8 +60,11 @@ def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any)
     complete_task(actor, task.id, {**example_answers(schema), **overrides})
 
 
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def route_requests(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(endpoint, method, url) for every GET and POST route but public ones, with ``world``
+    """(endpoint, method, url) for every route and method but public ones, with ``world``
     giving a value for each URL argument; GETs first and signing out last."""
     found = []
     for rule in app.url_map.iter_rules():
@@ -70,5 +73,5 @@ def route_requests(app: Flask, world: dict[str, Any]) -> list[tuple[str, str, st
         unknown = set(rule.arguments) - set(world)
         assert not unknown, f"give the access test a value for {unknown} ({rule.rule})"
         url = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(world[m.group(1)]), rule.rule)
-        found += [(rule.endpoint, m, url) for m in ("GET", "POST") if m in (rule.methods or ())]
-    return sorted(found, key=lambda r: (r[1] == "POST", r[0] == "auth.logout", r[2]))
+        found += [(rule.endpoint, m, url) for m in ROUTE_METHODS if m in (rule.methods or ())]
+    return sorted(found, key=lambda r: (r[1] != "GET", r[0] == "auth.logout", r[2]))

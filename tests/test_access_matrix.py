@@ -72,6 +72,7 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
         "listing_id": listing.id,
         "series_id": series.id,
         "version_id": pathway.id,
+        "instance_id": task.instance_id,
         "user_id": bystander.id,
         "key": "is1_first_contact",
         "kind": "roles",
@@ -112,7 +113,9 @@ def test_each_role_reaches_exactly_what_the_policy_admits(
         if method == "GET":
             response = client.get(url)
         elif url.startswith("/api/"):  # a body of the right shape, so access decides
-            response = client.post(url, json={"data": {}}, headers={"X-CSRFToken": token})
+            response = client.open(
+                url, method=method, json={"data": {}}, headers={"X-CSRFToken": token}
+            )
         else:
             response = client.post(url, data={"csrf_token": token})
         if not _verdict(_expected(role, endpoint, url, world), response):
@@ -140,7 +143,7 @@ def test_each_api_route_with_a_token_as_each_role(
         if method == "GET":
             response = client.get(url, headers=headers)
         else:
-            response = client.post(url, json={"data": {}}, headers=headers)
+            response = client.open(url, method=method, json={"data": {}}, headers=headers)
         expected = _expected(role if role in set(Role) else ANONYMOUS, endpoint, url, world)
         if not _verdict(expected, response):
             wrong.append(f"{method} {url} -> {response.status_code}")

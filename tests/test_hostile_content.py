@@ -111,6 +111,7 @@ def _build(pathway: Any, make_user: Any) -> dict[str, Any]:
         "listing_id": listing.id,
         "series_id": series.id,
         "version_id": pathway.id,
+        "instance_id": waiting.instance_id,
         "user_id": everyone.user_id,
         "key": "is1_first_contact",
         "kind": "people",

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdt.extensions import db
 from mdt.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from mdt.models.user import UserModel
 
 
 class PathwayStatus(StrEnum):
@@ -37,6 +41,9 @@ class PathwayVersionModel(db.Model):  # type: ignore[name-defined,misc]
     files: Mapped[list[PathwayFileModel]] = relationship(
         back_populates="pathway_version", order_by="PathwayFileModel.name"
     )
+    # Who made and who published this version, for the library ("with who and when").
+    created_by: Mapped[UserModel | None] = relationship(foreign_keys=[created_by_id])
+    published_by: Mapped[UserModel | None] = relationship(foreign_keys=[published_by_id])
 
 
 class PathwayFileModel(db.Model):  # type: ignore[name-defined,misc]

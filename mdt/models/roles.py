@@ -52,3 +52,11 @@ def role_label(role: str) -> str:
         return ROLE_LABELS[Role(role)]
     except ValueError:
         return role
+
+
+def editor_roles() -> list[dict[str, object]]:
+    """Task roles with their label and the lane names that mean them, for the editor."""
+    return [
+        {"role": role.value, "label": ROLE_LABELS[role], "lanes": list(aliases)}
+        for role, aliases in _LANE_ALIASES.items()
+    ]

@@ -25,6 +25,7 @@ from mdt.models import (
     TimerModel,
     UserModel,
 )
+from mdt.models.roles import Role
 from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event, record_task_event
@@ -187,6 +188,37 @@ def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel
         object_type="pathway_instance",
         object_id=instance.id,
         detail={"key": target.key, "from": source.version, "to": target.version},
+    )
+    _commit_or_conflict()
+
+
+def retry_instance(actor: Actor, instance_id: int) -> None:
+    """Try again a pathway paused by an error: run it on from its last good state. If it
+    fails again it stays paused with the new error; a manager may first move it to a
+    corrected version."""
+    if not actor.has_role(Role.MANAGER):
+        raise PermissionDeniedError("Only service managers restart paused pathways.")
+    instance = db.session.get(PathwayInstanceModel, instance_id)
+    if instance is None:
+        raise NotFoundError("No such pathway")
+    if instance.status != InstanceStatus.ERROR:
+        raise ConflictError("This pathway is not paused by an error; there is nothing to retry.")
+    previous_error = instance.error_message
+    run = _restore(instance)
+    try:
+        run.fire_due_timers()  # refreshes timers and runs every step that can run now
+    except WorkflowRunError as error:
+        _fail(actor, instance, error)
+    instance.status = InstanceStatus.RUNNING
+    instance.error_message = None
+    _save(instance, run, utcnow())
+    record_event(
+        actor,
+        "pathway.retried",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"error": previous_error},
     )
     _commit_or_conflict()
 

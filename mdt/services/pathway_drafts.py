@@ -66,8 +66,12 @@ def _check_files(key: str, title: str, files: dict[str, bytes]) -> None:
         raise InvalidInputError(errors)
 
 
-def save_draft(actor: Actor, key: str, title: str, files: dict[str, bytes]) -> PathwayVersionModel:
-    """Store files as a new draft version of pathway ``key``, whether valid or not."""
+def save_draft(
+    actor: Actor, key: str, title: str, files: dict[str, bytes], process_id: str = ""
+) -> PathwayVersionModel:
+    """Store files as a new draft version of pathway ``key``, whether valid or not.
+    ``process_id`` (the main process, when known) lets screens open the main diagram first;
+    publishing sets it from the engine's parse."""
     _require_manager(actor)
     _check_files(key, title, files)
     number = (
@@ -76,13 +80,13 @@ def save_draft(actor: Actor, key: str, title: str, files: dict[str, bytes]) -> P
         )
         or 0
     ) + 1
-    digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()
+    digest = _digest(files)
     version = PathwayVersionModel(
         key=key,
         version=number,
         title=title.strip(),
         status=PathwayStatus.DRAFT,
-        process_id="",
+        process_id=process_id,
         sha256=digest,
         created_by_id=actor.user_id,
     )
@@ -103,6 +107,84 @@ def save_draft(actor: Actor, key: str, title: str, files: dict[str, bytes]) -> P
         object_type="pathway_version",
         object_id=version.id,
         detail={"key": key, "version": number, "files": sorted(files)},
+    )
+    db.session.commit()
+    return version
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    return hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()
+
+
+def open_draft(actor: Actor, version_id: int) -> PathwayVersionModel:
+    """The draft to edit for this version's pathway: the open draft if there is one (one
+    draft per pathway, so two managers never work on diverging copies), else a new draft
+    copied from this version."""
+    _require_manager(actor)
+    source = get_version(version_id)
+    existing = db.session.scalar(
+        select(PathwayVersionModel)
+        .where(
+            PathwayVersionModel.key == source.key,
+            PathwayVersionModel.status == PathwayStatus.DRAFT,
+        )
+        .order_by(PathwayVersionModel.version.desc())
+    )
+    if existing is not None:
+        return existing
+    files = {f.name: f.content for f in source.files}
+    return save_draft(actor, source.key, source.title, files, source.process_id)
+
+
+def update_draft(
+    actor: Actor, version_id: int, files: dict[str, bytes], expected_sha256: str
+) -> PathwayVersionModel:
+    """Replace a draft's files with the editor's. ``expected_sha256`` is the draft the
+    editor started from: if someone else saved in between, nothing is overwritten."""
+    _require_manager(actor)
+    version = get_version(version_id)
+    if version.status != PathwayStatus.DRAFT:
+        raise ConflictError(f"Version {version.version} is {version.status}; only drafts change.")
+    if expected_sha256 != version.sha256:
+        raise ConflictError(
+            "Someone else saved this draft since you opened it. Nothing of yours was saved: "
+            "download your diagram, reload the page and make your change again."
+        )
+    _check_files(version.key, version.title, files)
+    by_name = {f.name: f for f in version.files}
+    for name, content in sorted(files.items()):
+        stored = by_name.pop(name, None)
+        if stored is None:
+            version.files.append(
+                PathwayFileModel(
+                    kind="bpmn" if name.endswith(".bpmn") else "form",
+                    name=name,
+                    content=content,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                )
+            )
+        elif stored.content != content:
+            stored.content = content
+            stored.sha256 = hashlib.sha256(content).hexdigest()
+    for removed in by_name.values():
+        # A draft's file is work in progress that never ran for a patient; the audit row
+        # below names what was taken out.
+        version.files.remove(removed)
+        db.session.delete(removed)
+    version.sha256 = _digest(files)
+    record_event(
+        actor,
+        "pathway.draft_saved",
+        object_type="pathway_version",
+        object_id=version.id,
+        detail={
+            "key": version.key,
+            "version": version.version,
+            "files": {
+                name: hashlib.sha256(c).hexdigest()[:12] for name, c in sorted(files.items())
+            },
+            "removed": sorted(by_name),
+        },
     )
     db.session.commit()
     return version

@@ -48,6 +48,18 @@ def current_versions() -> dict[str, int]:
     return {key: version_id for key, version_id in rows}
 
 
+def previous_version(version: PathwayVersionModel) -> PathwayVersionModel | None:
+    """The version of the same pathway numbered just before this one."""
+    return db.session.scalar(
+        select(PathwayVersionModel)
+        .where(
+            PathwayVersionModel.key == version.key,
+            PathwayVersionModel.version < version.version,
+        )
+        .order_by(PathwayVersionModel.version.desc())
+    )
+
+
 def pathway_file(version_id: int, name: str) -> PathwayFileModel:
     found = db.session.scalar(
         select(PathwayFileModel).where(

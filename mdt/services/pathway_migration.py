@@ -34,7 +34,13 @@ from mdt.services.errors import (
 )
 from mdt.services.instances import migrate_instance
 from mdt.services.pathways import engine_for, get_version
-from workflows import ElementChange, MigrationRefusedError, diff_pathways, migration_blockers
+from workflows import (
+    ElementChange,
+    MigrationRefusedError,
+    PathwayInvalidError,
+    diff_pathways,
+    migration_blockers,
+)
 
 TIMER_CAVEAT = (
     "Timers a moved patient is waiting on (escalations, reviews) start again from the moment "
@@ -108,6 +114,19 @@ def _waiting_at(instance_id: int) -> list[str]:
             )
         )
     )
+
+
+def compare_versions(old_id: int, new_id: int) -> list[ElementChange]:
+    """What changed from one version to another (both must be valid to be compared)."""
+    old, new = get_version(old_id), get_version(new_id)
+    if old.key != new.key:
+        raise InvalidInputError({"with": "Choose another version of the same pathway"})
+    try:
+        return diff_pathways(engine_for(old).pathway, engine_for(new).pathway)
+    except PathwayInvalidError:
+        raise InvalidInputError(
+            {"with": "One of these versions has problems; fix them before comparing."}
+        ) from None
 
 
 def plan_migration(actor: Actor, source_id: int, target_id: int) -> MigrationPlan:

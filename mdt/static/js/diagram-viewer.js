@@ -23,6 +23,39 @@
     return current.length ? registry.get(current[0]) : null;
   }
 
+  // A version comparison: elements added, changed (on the new diagram) or removed (on the old).
+  function markChanges(viewer, container) {
+    const canvas = viewer.get('canvas');
+    const registry = viewer.get('elementRegistry');
+    let marked = 0;
+    ['added', 'changed', 'removed'].forEach(function (kind) {
+      words(container.dataset[kind]).forEach(function (id) {
+        if (registry.get(id)) { canvas.addMarker(id, 'app-' + kind); marked += 1; }
+      });
+    });
+    container.dataset.marked = String(marked);
+  }
+
+  // Operations: how many patients wait at each element, as a badge on its corner.
+  function drawCounts(viewer, container) {
+    if (!container.dataset.counts) { return; }
+    const counts = JSON.parse(container.dataset.counts);
+    const registry = viewer.get('elementRegistry');
+    const overlays = viewer.get('overlays');
+    let drawn = 0;
+    Object.keys(counts).forEach(function (id) {
+      if (!registry.get(id)) { return; }
+      const badge = document.createElement('span');
+      badge.className = 'app-waiting-badge';
+      badge.textContent = String(counts[id]);
+      badge.title = counts[id] + ' waiting';
+      badge.dataset.element = id;
+      overlays.add(id, { position: { top: -12, right: 12 }, html: badge });
+      drawn += 1;
+    });
+    container.dataset.badges = String(drawn);
+  }
+
   function focusOn(viewer, element) {
     // Big pathways are unreadable when fitted whole: show the current step at a readable size.
     const canvas = viewer.get('canvas');
@@ -45,6 +78,8 @@
       const response = await fetch(container.dataset.xmlUrl, { credentials: 'same-origin' });
       const result = await viewer.importXML(await response.text());
       viewer.get('canvas').zoom('fit-viewport');
+      markChanges(viewer, container);
+      drawCounts(viewer, container);
       const current = highlight(viewer, container);
       if (current) { focusOn(viewer, current); }
       container.dataset.importWarnings = String(result.warnings.length);

@@ -8,11 +8,22 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
-from mdt.services.pathway_drafts import publish_version, save_draft, validate_version
+from mdt.services.pathway_drafts import (
+    publish_version,
+    save_draft,
+    update_draft,
+    validate_version,
+)
 from mdt.services.pathway_library import list_versions
 from mdt.services.pathways import get_version
 from mdt.web.access import any_signed_in, current_actor, roles_required
-from mdt.web.api.schemas import NewPathwaySchema, PathwayVersionSchema, ValidationSchema
+from mdt.web.api.schemas import (
+    DraftFilesSchema,
+    NewPathwaySchema,
+    PathwayVersionSchema,
+    SavedDraftSchema,
+    ValidationSchema,
+)
 
 bp = Blueprint("api_pathways", __name__, url_prefix="/api/v1", description="Pathways")
 
@@ -42,6 +53,20 @@ def upload(args: dict[str, Any]) -> Any:
     """Save files as a draft version (valid or not: validate it, then publish it)."""
     files = {f["name"]: f["content"].encode() for f in args["files"]}
     return save_draft(current_actor(), args["key"], args["title"], files)
+
+
+@bp.route("/pathways/<int:version_id>/files", methods=["PUT"])
+@bp.arguments(DraftFilesSchema)
+@bp.response(200, SavedDraftSchema)
+@roles_required(Role.MANAGER)
+def save_files(args: dict[str, Any], version_id: int) -> Any:
+    """Replace a draft's files (as the editor saves) and check them: 409 if someone else
+    saved since ``expected_sha256``, 409 if the version is not a draft."""
+    actor = current_actor()
+    files = {f["name"]: f["content"].encode() for f in args["files"]}
+    version = update_draft(actor, version_id, files, args["expected_sha256"])
+    result = validate_version(actor, version_id)
+    return {"version": version, "valid": result.valid, "problems": result.problems}
 
 
 @bp.route("/pathways/<int:version_id>/validate", methods=["POST"])

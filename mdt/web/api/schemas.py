@@ -199,6 +199,10 @@ class PathwayVersionSchema(Strict):
     version = fields.Integer(required=True)
     status = fields.String(required=True)
     published_at = fields.DateTime(allow_none=True)
+    sha256 = fields.String(
+        required=True,
+        metadata={"description": "Fingerprint of the files; send it back when saving a draft."},
+    )
 
 
 class PathwayFileSchema(Strict):
@@ -222,6 +226,17 @@ class NewPathwaySchema(Strict):
     )
 
 
+class DraftFilesSchema(Strict):
+    expected_sha256 = fields.String(
+        required=True,
+        validate=validate.Length(equal=64),
+        metadata={"description": "The draft's sha256 when you loaded it: 409 if it changed."},
+    )
+    files = fields.List(
+        fields.Nested(PathwayFileSchema), required=True, validate=validate.Length(min=1, max=50)
+    )
+
+
 class ProblemSchema(Strict):
     message = fields.String(required=True)
     file = fields.String(allow_none=True)
@@ -233,6 +248,10 @@ class ProblemSchema(Strict):
 class ValidationSchema(Strict):
     valid = fields.Boolean(required=True)
     problems = fields.List(fields.Nested(ProblemSchema), required=True)
+
+
+class SavedDraftSchema(ValidationSchema):
+    version = fields.Nested(PathwayVersionSchema, required=True)
 
 
 class ReportQuerySchema(Strict):
