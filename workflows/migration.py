@@ -59,8 +59,9 @@ def _spec_changes(process: str, diff: SpecDiff) -> list[ElementChange]:
     for spec, attributes in diff.changed.items():
         meaningful = tuple(sorted(set(attributes) - _NOISE))
         if meaningful and _is_diagram_element(spec):
+            now = diff.alignment.get(spec) or spec  # a renamed element goes by its new name
             changes.append(
-                ElementChange(process, spec.bpmn_id, spec.bpmn_name, "changed", meaningful)
+                ElementChange(process, spec.bpmn_id, now.bpmn_name, "changed", meaningful)
             )
     return changes
 

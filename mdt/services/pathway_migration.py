@@ -116,17 +116,41 @@ def _waiting_at(instance_id: int) -> list[str]:
     )
 
 
-def compare_versions(old_id: int, new_id: int) -> list[ElementChange]:
-    """What changed from one version to another (both must be valid to be compared)."""
+@dataclass(frozen=True)
+class Comparison:
+    old: PathwayVersionModel
+    new: PathwayVersionModel
+    changes: list[ElementChange]
+    by_file: dict[str, list[ElementChange]]  # diagram file -> the changes drawn on it
+
+    def marks(self, file: str) -> dict[str, list[str]]:
+        """Element ids to mark on one diagram, by kind of change."""
+        found: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
+        for change in self.by_file.get(file, []):
+            found[change.change].append(change.element_id)
+        return found
+
+
+def compare_versions(old_id: int, new_id: int) -> Comparison:
+    """What changed from one version to another (both must be valid to be compared), and
+    on which diagram file each change is drawn."""
     old, new = get_version(old_id), get_version(new_id)
     if old.key != new.key:
         raise InvalidInputError({"with": "Choose another version of the same pathway"})
     try:
-        return diff_pathways(engine_for(old).pathway, engine_for(new).pathway)
+        changes = diff_pathways(engine_for(old).pathway, engine_for(new).pathway)
     except PathwayInvalidError:
         raise InvalidInputError(
             {"with": "One of these versions has problems; fix them before comparing."}
         ) from None
+    by_file: dict[str, list[ElementChange]] = {}
+    for change in changes:
+        # Removed elements are drawn on the old version's file, the rest on the new one's.
+        version = old if change.change == "removed" else new
+        marker = f'id="{change.process}"'.encode()
+        file = next((f.name for f in version.files if f.kind == "bpmn" and marker in f.content), "")
+        by_file.setdefault(file, []).append(change)
+    return Comparison(old, new, changes, by_file)
 
 
 def plan_migration(actor: Actor, source_id: int, target_id: int) -> MigrationPlan:

@@ -115,17 +115,14 @@ def compare(version_id: int) -> str:
     new = get_version(version_id)
     earlier = previous_version(new)
     old = get_version(request.args.get("with", type=int) or (earlier.id if earlier else 0))
-    changes = compare_versions(old.id, new.id)
-    name = request.args.get("file") or _main_file(new)
-    marks: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
-    for change in changes:
-        marks[change.change].append(change.element_id)
+    comparison = compare_versions(old.id, new.id)
+    changed_files = [n for n in _diagram_names(new) if n in comparison.by_file]
+    name = request.args.get("file") or next(iter(changed_files), _main_file(new))
     return render_template(
         "pathways/compare.html",
-        old=old,
-        new=new,
-        changes=changes,
-        marks=marks,
+        comparison=comparison,
+        changes=comparison.changes,
+        marks=comparison.marks(name),
         name=name,
         names=_diagram_names(new),
         new_url=url_for("pathways.file", version_id=new.id, name=name),

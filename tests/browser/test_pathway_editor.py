@@ -5,6 +5,7 @@ new version after a dry run."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..conftest import PASSWORD
@@ -69,6 +70,16 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     page.get_by_role("button", name="Make it a user task").click()
     page.locator("#prop-name").fill(NEW_TASK)
     page.locator("#prop-name").press("Tab")
+    new_id = page.locator(".app-editor__kind").inner_text().split("·")[1].strip()
+
+    # Saved without a form, it is a problem: listed, outlined on the diagram, one click away.
+    page.get_by_role("button", name="Save and check").click()
+    page.locator("#problems").wait_for()
+    assert f"{NEW_TASK}: User task has no form" in page.locator("#problem-list").inner_text()
+    page.locator(f"g.djs-element.app-problem[data-element-id='{new_id}']").wait_for()
+    shoot(page, "pathway-editor-problem")
+    page.locator("#problem-list a", has_text=NEW_TASK).first.click()
+    assert new_id in page.locator(".app-editor__kind").inner_text()
     page.locator("#prop-form").select_option("contact-preferences.schema.json")
     page.locator("#prop-due").fill("3")
     page.locator("#prop-due").press("Tab")
@@ -113,3 +124,42 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     page.goto(f"/tasks/{ready_task(fresh.id, NEW_TASK).id}")
     page.get_by_text("How would the patient like to be contacted?").wait_for()
     shoot(page, "pathway-editor-new-task-form")
+
+
+def test_a_diagram_made_offline_is_opened_saved_and_downloaded(
+    page: Any, pathway: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """Camunda Modeler users work offline: download a diagram, change it, open it in the
+    editor, publish; the comparison draws the change on the diagram."""
+    make_user("manager", username="offline-boss")
+    sign_in(page, "offline-boss", PASSWORD)
+    page.goto("/pathways")
+    page.get_by_role("button", name="Make a new draft").click()
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.locator("#diagram-file").select_option(ACP)
+    page.locator(f"#pathway-editor[data-diagram='{ACP}']").wait_for(state="attached")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download .bpmn").click()
+    assert download.value.suggested_filename == ACP
+    offline = tmp_path / ACP
+    xml = Path(download.value.path()).read_text()
+    assert 'id="share_acp"' in xml
+    offline.write_text(xml.replace('name="Share the advance care plan"', f'name="{RENAMED}"'))
+
+    page.locator("#open-file").set_input_files(str(offline))
+    page.locator("#editor-status", has_text=f"replaced {ACP}").wait_for()
+    page.get_by_text(RENAMED).first.wait_for()
+    page.get_by_role("button", name="Publish").click()
+    page.locator("#published").wait_for()
+    page.goto("/pathways")
+    page.get_by_role("link", name="Changes from version 1").first.click()
+    page.get_by_role("cell", name=RENAMED).wait_for()
+    # It opens on the diagram that changed.
+    page.get_by_role("heading", name=f"Version 2: {ACP}").wait_for()
+    page.locator("g.djs-element.app-changed[data-element-id='share_acp']").wait_for()
+    shoot(page, "pathway-compare")
+    assert axe_violations(page) == []
+
+
+ACP = "advance_care_planning.bpmn"
+RENAMED = "Share the advance care plan with the GP"

@@ -307,8 +307,22 @@
     });
   }
 
+  function importProblem(name, error) {
+    return /no diagram to display/.test(error.message)
+      ? name + ' has no layout (BPMN DI), so it cannot be drawn. Lay it out in a BPMN modeller such as Camunda Modeler and open the file here.'
+      : name + ' could not be opened: ' + error.message + '.';
+  }
+
   async function openDiagram(name, xml) {
-    const result = await modeler.importXML(xml);
+    let result;
+    try {
+      result = await modeler.importXML(xml);
+    } catch (error) {
+      currentDiagram = null;  // nothing drawn: keep the file as it is, never save a blank
+      $('diagram-file').value = name;
+      root.dataset.diagram = '';
+      throw new Error(importProblem(name, error));
+    }
     currentDiagram = name;
     $('diagram-file').value = name;
     readableZoom();
@@ -326,13 +340,18 @@
 
   async function switchDiagram(name) {
     await keepCurrentDiagram();
-    await openDiagram(name, files[name]);
+    try {
+      await openDiagram(name, files[name]);
+    } catch (error) {
+      say(error.message);
+    }
   }
 
   function download() {
+    const name = $('diagram-file').value;
     return keepCurrentDiagram().then(function () {
-      const blob = new Blob([files[currentDiagram]], { type: 'application/xml' });
-      const link = el('a', { href: URL.createObjectURL(blob), download: currentDiagram });
+      const blob = new Blob([files[name]], { type: 'application/xml' });
+      const link = el('a', { href: URL.createObjectURL(blob), download: name });
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -344,12 +363,14 @@
     if (!file) { return; }
     const reader = new FileReader();
     reader.onload = function () {
-      openDiagram(currentDiagram, String(reader.result)).then(function () {
+      const target = $('diagram-file').value;
+      const previous = files[target];
+      openDiagram(target, String(reader.result)).then(function () {
         dirty = true;
-        say(file.name + ' replaced ' + currentDiagram + '. Save to check it.');
+        say(file.name + ' replaced ' + target + '. Save to check it.');
       }).catch(function (error) {
-        say(file.name + ' is not a diagram the editor can open: ' + error.message + '. Nothing changed.');
-        openDiagram(currentDiagram, files[currentDiagram]);
+        say(error.message.replace(target, file.name) + ' Nothing changed.');
+        openDiagram(target, previous).catch(function () { /* it could not be drawn before either */ });
       });
       input.value = '';
     };
@@ -560,7 +581,11 @@
       const selected = modeler.get('selection').get()[0];
       if (selected && !document.activeElement.closest('#properties')) { showProperties(selected); }
     });
-    await openDiagram(diagrams[0], files[diagrams[0]]);
+    try {
+      await openDiagram(diagrams[0], files[diagrams[0]]);
+    } catch (error) {
+      say(error.message);
+    }
     refreshFormList();
     const firstForm = Object.keys(kinds).filter(function (n) { return kinds[n] === 'form'; }).sort()[0];
     if (firstForm) { showForm(firstForm); }
