@@ -163,3 +163,31 @@ def test_a_diagram_made_offline_is_opened_saved_and_downloaded(
 
 ACP = "advance_care_planning.bpmn"
 RENAMED = "Share the advance care plan with the GP"
+
+
+def test_operations_draw_who_waits_where_and_lanes_name_their_role(
+    page: Any, pathway: Any, make_user: Any, actor: Any
+) -> None:
+    make_user("manager", username="ops-boss")
+    coordinator = actor(make_user("coordinator", username="ops-coordinator"))
+    for index in range(3):
+        new_patient(coordinator, index)  # all three wait to be registered
+    sign_in(page, "ops-boss", PASSWORD)
+    page.goto("/pathways")
+    page.get_by_role("link", name="Where patients are").first.click()
+    page.locator(".app-waiting-badge[data-element='register_diagnosis']").wait_for()
+    assert page.locator(".app-waiting-badge[data-element='register_diagnosis']").inner_text() == "3"
+    assert page.get_by_role("cell", name="3").count() == 1
+    shoot(page, "pathway-operations")
+    assert axe_violations(page) == []
+
+    page.goto("/pathways")
+    page.get_by_role("button", name="Make a new draft").click()
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.locator("#editor-canvas").scroll_into_view_if_needed()
+    page.locator("g.djs-element[data-element-id='Lane_oncologist'] .djs-hit-all").click()
+    page.locator("#prop-lane-role").wait_for()
+    assert "This lane's name means Oncologist." in page.locator("#properties").inner_text()
+    page.locator("#prop-lane-role").select_option("palliative")
+    assert page.locator("#prop-name").input_value() == "Palliative care team"
+    shoot(page, "pathway-editor-lane")

@@ -38,13 +38,15 @@
 
   // Operations: how many patients wait at each element, as a badge on its corner.
   function drawCounts(viewer, container) {
-    if (!container.dataset.counts) { return; }
+    if (!container.dataset.counts) { return null; }
     const counts = JSON.parse(container.dataset.counts);
     const registry = viewer.get('elementRegistry');
     const overlays = viewer.get('overlays');
     let drawn = 0;
+    let busiest = null;
     Object.keys(counts).forEach(function (id) {
       if (!registry.get(id)) { return; }
+      if (!busiest || counts[id] > counts[busiest]) { busiest = id; }
       const badge = document.createElement('span');
       badge.className = 'app-waiting-badge';
       badge.textContent = String(counts[id]);
@@ -54,6 +56,7 @@
       drawn += 1;
     });
     container.dataset.badges = String(drawn);
+    return busiest ? registry.get(busiest) : null;
   }
 
   function focusOn(viewer, element) {
@@ -79,8 +82,8 @@
       const result = await viewer.importXML(await response.text());
       viewer.get('canvas').zoom('fit-viewport');
       markChanges(viewer, container);
-      drawCounts(viewer, container);
-      const current = highlight(viewer, container);
+      const busiest = drawCounts(viewer, container);
+      const current = highlight(viewer, container) || busiest;
       if (current) { focusOn(viewer, current); }
       container.dataset.importWarnings = String(result.warnings.length);
       container.dataset.importStatus = 'ok';
