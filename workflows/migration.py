@@ -45,6 +45,28 @@ def _is_diagram_element(spec: Any) -> bool:
     return getattr(spec, "bpmn_id", None) is not None
 
 
+def _settled(spec: Any) -> Any:
+    """SpiffWorkflow wires a message-started event subprocess into its process's spec the
+    first time one is triggered (``BpmnStartTask.trigger_wf``), so a compiled spec shared
+    by many patients changes with their history. Comparing a spec that has seen a
+    progression with one that has not would call the start and the event subprocess
+    "changed" and refuse every patient. Make that same wiring up front (it is idempotent
+    and changes nothing a running instance does) so a comparison never depends on history."""
+    start = spec.start
+    for name in getattr(start, "trigger_specs", ()):
+        triggered = spec.task_specs.get(name)
+        if triggered is not None and start not in triggered.inputs:
+            start.connect(triggered)
+            triggered.connect(spec.end)
+    return spec
+
+
+def _settle(*pathways: CompiledPathway) -> None:
+    for pathway in pathways:
+        for spec in [pathway.spec, *pathway.subprocess_specs.values()]:
+            _settled(spec)
+
+
 def _spec_changes(process: str, diff: SpecDiff) -> list[ElementChange]:
     changes = [
         ElementChange(process, s.bpmn_id, s.bpmn_name, "added")
@@ -69,6 +91,7 @@ def _spec_changes(process: str, diff: SpecDiff) -> list[ElementChange]:
 def diff_pathways(old: CompiledPathway, new: CompiledPathway) -> list[ElementChange]:
     """Every element added, removed or changed from one version to the next, per process."""
     registry = _SERIALIZER.registry
+    _settle(old, new)
     changes = _spec_changes(old.spec.name, SpecDiff(registry, old.spec, new.spec))
     for name in sorted(set(old.subprocess_specs) | set(new.subprocess_specs)):
         before, after = old.subprocess_specs.get(name), new.subprocess_specs.get(name)
@@ -99,6 +122,7 @@ def _blocking(diff: Any, process: str) -> list[str]:
 def _plan(
     state: str, old: CompiledPathway, new: CompiledPathway
 ) -> tuple[Any, Any, dict[Any, Any], list[str]]:
+    _settle(old, new)
     workflow = load_state(state, old.spec, old.subprocess_specs)
     if workflow.spec.name != new.spec.name:
         return (

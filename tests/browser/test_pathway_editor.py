@@ -99,6 +99,7 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     # The dry run, then the move.
     page.get_by_role("link", name="Move running patients to this version").click()
     page.get_by_role("heading", name="Move patients from version 1 to version 2").wait_for()
+    shoot(page, "pathway-editor-dry-run")
     assert page.get_by_role("cell", name=NEW_TASK).count() == 1
     page.get_by_role("button", name="Move 1 patient to version 2").click()
     page.get_by_text("Moved 1 patient.").wait_for()

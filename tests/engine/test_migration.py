@@ -12,7 +12,7 @@ from workflows import (
     migration_blockers,
 )
 
-from .conftest import FIXTURES, compile_bpmn, read_dir
+from .conftest import FIXTURES, ROOT, compile_bpmn, compile_dir, read_dir
 
 TINY = (FIXTURES / "tiny" / "wound_care.bpmn").read_text()
 
@@ -57,6 +57,14 @@ def test_the_diff_names_what_was_added_and_changed(tiny: CompiledPathway) -> Non
     )
     [change] = diff_pathways(tiny, retimed)
     assert (change.element_id, change.change) == ("assess", "changed")
+    renamed = compile_xml(TINY.replace('name="Assess the wound"', 'name="Measure the wound"'))
+    [change] = diff_pathways(tiny, renamed)
+    # A renamed element goes by its new name, with what changed in it.
+    assert (change.element_id, change.name, change.attributes) == (
+        "assess",
+        "Measure the wound",
+        ("bpmn_name",),
+    )
 
 
 def test_an_instance_moves_and_the_new_task_appears(tiny: CompiledPathway) -> None:
@@ -90,3 +98,17 @@ def test_a_change_to_something_already_done_blocks_the_move(tiny: CompiledPathwa
     with pytest.raises(MigrationRefusedError) as refused:
         PathwayEngine(renamed).adopt(done.state(), tiny)
     assert refused.value.reasons == [reason]
+
+
+def test_the_comparison_does_not_depend_on_what_patients_did(
+    real_pathway: CompiledPathway,
+) -> None:
+    """SpiffWorkflow rewires a compiled spec the first time an event subprocess is
+    triggered; a patient's progression must not make every other patient unmovable."""
+    fresh = compile_dir(ROOT / "bpmn")
+    progressed = PathwayEngine(real_pathway).start({"patient_label": "Al"})
+    progressed.send_message("progression", {"date": "2026-01-01"})  # rewires real_pathway
+    waiting = PathwayEngine(real_pathway).start({"patient_label": "Jo"})  # on the rewired spec
+    assert diff_pathways(real_pathway, fresh) == []
+    assert migration_blockers(waiting.state(), real_pathway, fresh) == []
+    assert diff_pathways(fresh, real_pathway) == []

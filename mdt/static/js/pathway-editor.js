@@ -470,6 +470,7 @@
     box.hidden = !found.length;
     root.dataset.problems = String(found.length);
     markProblems();
+    if (currentDiagram) { showProperties(modeler.get('selection').get()[0]); }  // its problems too
     checkFormText();
     if (found.length) { box.focus(); }
   }
