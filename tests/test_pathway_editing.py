@@ -228,3 +228,24 @@ def test_comparison_marks_changes_on_both_diagrams(
     assert 'data-added="photo"' in html and 'id="diagram-old"' in html
     library = client.get("/pathways").get_data(as_text=True)
     assert f"/pathways/{v2.id}/compare" in library and "Where patients are" in library
+
+
+def test_the_editor_is_refused_an_oversized_file_with_a_clear_message(
+    ward: dict[str, Any],  # noqa: F811
+    client: Any,
+    auth: Auth,
+) -> None:
+    draft = open_draft(ward["manager"], ward["v1"].id)
+    started_from = draft.sha256
+    auth.login("boss")
+    token = csrf_token(client, f"/pathways/{draft.id}/edit")
+    padding = "<!--" + "x" * (3 * 1024 * 1024) + "-->"
+    files = [{"name": "wound_care.bpmn", "content": with_photo_task() + padding}]
+    response = client.put(
+        f"/api/v1/pathways/{draft.id}/files",
+        json={"expected_sha256": started_from, "files": files},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 422
+    assert "2 MB or smaller" in response.json["error"]["details"]["files"]
+    assert db.session.get(type(draft), draft.id).sha256 == started_from  # nothing changed
