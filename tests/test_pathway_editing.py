@@ -28,6 +28,27 @@ def _files(version: Any) -> dict[str, bytes]:
     return {f.name: f.content for f in version.files}
 
 
+def _editor(ward: dict[str, Any], client: Any, auth: Auth) -> tuple[Any, str, Any]:  # noqa: F811
+    """The manager's draft, the fingerprint their editor started from, and a save function
+    doing what the editor's "Save and check" does."""
+    draft = open_draft(ward["manager"], ward["v1"].id)
+    started_from = draft.sha256
+    auth.login("boss")
+    token = csrf_token(client, f"/pathways/{draft.id}/edit")
+
+    def save(files: dict[str, str], expected: str = started_from) -> Any:
+        return client.put(
+            f"/api/v1/pathways/{draft.id}/files",
+            json={
+                "expected_sha256": expected,
+                "files": [{"name": n, "content": c} for n, c in files.items()],
+            },
+            headers={"X-CSRFToken": token},
+        )
+
+    return draft, started_from, save
+
+
 def test_a_draft_is_opened_once_and_copies_the_version(ward: dict[str, Any]) -> None:  # noqa: F811
     manager, v1 = ward["manager"], ward["v1"]
     draft = open_draft(manager, v1.id)
@@ -69,28 +90,15 @@ def test_the_editor_saves_and_checks_in_one_call(
     client: Any,
     auth: Auth,
 ) -> None:
-    draft = open_draft(ward["manager"], ward["v1"].id)
-    started_from = draft.sha256
-    auth.login("boss")
-    token = csrf_token(client, f"/pathways/{draft.id}/edit")
-    files = [
-        {"name": n, "content": c.decode()}
-        for n, c in {**_files(draft), "wound_care.bpmn": with_photo_task().encode()}.items()
-    ]
-    response = client.put(
-        f"/api/v1/pathways/{draft.id}/files",
-        json={"expected_sha256": started_from, "files": files},
-        headers={"X-CSRFToken": token},
-    )
+    draft, started_from, save = _editor(ward, client, auth)
+    files = {n: c.decode() for n, c in _files(draft).items()}
+    files["wound_care.bpmn"] = with_photo_task()
+    response = save(files)
     assert response.status_code == 200, response.json
     body = response.json
     assert body["version"]["status"] == "draft" and body["version"]["sha256"] != started_from
     assert (body["valid"], body["problems"]) == (True, [])
-    stale = client.put(
-        f"/api/v1/pathways/{draft.id}/files",
-        json={"expected_sha256": started_from, "files": files},  # the copy it began with
-        headers={"X-CSRFToken": token},
-    )
+    stale = save(files, started_from)  # the copy it began with
     assert stale.status_code == 409
     assert "Someone else saved" in stale.json["error"]["message"]
 
@@ -100,9 +108,7 @@ def test_problems_come_back_with_the_element_to_highlight(
     client: Any,
     auth: Auth,
 ) -> None:
-    draft = open_draft(ward["manager"], ward["v1"].id)
-    auth.login("boss")
-    token = csrf_token(client, f"/pathways/{draft.id}/edit")
+    draft, _, save = _editor(ward, client, auth)
     xml = with_photo_task().replace(
         'value="review.schema.json" /></spiffworkflow:properties></bpmn:extensionElements>'
         "<bpmn:incoming>f_after",
@@ -110,14 +116,7 @@ def test_problems_come_back_with_the_element_to_highlight(
         "<bpmn:incoming>f_after",
     )
     assert "missing.schema.json" in xml
-    files = [{"name": n, "content": c.decode()} for n, c in _files(draft).items()]
-    files = [f for f in files if f["name"] != "wound_care.bpmn"]
-    files.append({"name": "wound_care.bpmn", "content": xml})
-    response = client.put(
-        f"/api/v1/pathways/{draft.id}/files",
-        json={"expected_sha256": draft.sha256, "files": files},
-        headers={"X-CSRFToken": token},
-    )
+    response = save({**{n: c.decode() for n, c in _files(draft).items()}, "wound_care.bpmn": xml})
     body = response.json
     assert body["valid"] is False
     photo = [p for p in body["problems"] if p["element_id"] == "photo"]
@@ -235,17 +234,9 @@ def test_the_editor_is_refused_an_oversized_file_with_a_clear_message(
     client: Any,
     auth: Auth,
 ) -> None:
-    draft = open_draft(ward["manager"], ward["v1"].id)
-    started_from = draft.sha256
-    auth.login("boss")
-    token = csrf_token(client, f"/pathways/{draft.id}/edit")
+    draft, started_from, save = _editor(ward, client, auth)
     padding = "<!--" + "x" * (3 * 1024 * 1024) + "-->"
-    files = [{"name": "wound_care.bpmn", "content": with_photo_task() + padding}]
-    response = client.put(
-        f"/api/v1/pathways/{draft.id}/files",
-        json={"expected_sha256": started_from, "files": files},
-        headers={"X-CSRFToken": token},
-    )
+    response = save({"wound_care.bpmn": with_photo_task() + padding})
     assert response.status_code == 422
     assert "2 MB or smaller" in response.json["error"]["details"]["files"]
     assert db.session.get(type(draft), draft.id).sha256 == started_from  # nothing changed
