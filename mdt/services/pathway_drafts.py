@@ -91,14 +91,7 @@ def save_draft(
         created_by_id=actor.user_id,
     )
     for name, content in sorted(files.items()):
-        version.files.append(
-            PathwayFileModel(
-                kind="bpmn" if name.endswith(".bpmn") else "form",
-                name=name,
-                content=content,
-                sha256=hashlib.sha256(content).hexdigest(),
-            )
-        )
+        version.files.append(_stored_file(name, content))
     db.session.add(version)
     db.session.flush()
     record_event(
@@ -110,6 +103,15 @@ def save_draft(
     )
     db.session.commit()
     return version
+
+
+def _stored_file(name: str, content: bytes) -> PathwayFileModel:
+    return PathwayFileModel(
+        kind="bpmn" if name.endswith(".bpmn") else "form",
+        name=name,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
 
 
 def _digest(files: dict[str, bytes]) -> str:
@@ -155,14 +157,7 @@ def update_draft(
     for name, content in sorted(files.items()):
         stored = by_name.pop(name, None)
         if stored is None:
-            version.files.append(
-                PathwayFileModel(
-                    kind="bpmn" if name.endswith(".bpmn") else "form",
-                    name=name,
-                    content=content,
-                    sha256=hashlib.sha256(content).hexdigest(),
-                )
-            )
+            version.files.append(_stored_file(name, content))
         elif stored.content != content:
             stored.content = content
             stored.sha256 = hashlib.sha256(content).hexdigest()
