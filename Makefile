@@ -1,5 +1,7 @@
 # Two commands matter: `make run` (the product with demo data) and `make test` (the suite).
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 5000
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi:app
@@ -30,14 +32,15 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 seed: migrate
-	$(BIN)/flask mdt seed-demo
+	$(BIN)/flask mdt seed-demo --for-welcome
 
-# -- the product ------------------------------------------------------------------------
+# -- the product (make run PORT=5055 HOST=0.0.0.0 to serve elsewhere) -------------------
 run: seed
-	@echo "Starting the timer scheduler and the web server on http://127.0.0.1:5000"
-	@$(BIN)/flask mdt scheduler & SCHED=$$!; \
+	@$(BIN)/flask mdt welcome --host $(HOST) --port $(PORT)
+	@export MDT_BASE_URL=$${MDT_BASE_URL:-http://$(HOST):$(PORT)}; \
+	$(BIN)/flask mdt scheduler & SCHED=$$!; \
 	trap "kill $$SCHED 2>/dev/null" EXIT INT TERM; \
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 scheduler: migrate
 	$(BIN)/flask mdt scheduler

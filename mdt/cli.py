@@ -11,6 +11,7 @@ from types import FrameType
 import click
 from flask import Flask, current_app
 
+from mdt import welcome
 from mdt.models.roles import Role
 from mdt.services.actor import SYSTEM
 from mdt.services.errors import DomainError
@@ -89,7 +90,12 @@ def deactivate_user_command(username: str) -> None:
     default=None,
     help="Use this password for new demo users instead of random ones",
 )
-def seed_demo_command(password: str | None) -> None:
+@click.option(
+    "--for-welcome",
+    is_flag=True,
+    help="Keep new passwords for `flask mdt welcome` to print last, instead of printing them",
+)
+def seed_demo_command(password: str | None, for_welcome: bool) -> None:
     """Load the pathway in bpmn/, demo users for every role and demo patients."""
     from mdt.services.demo import seed_demo
 
@@ -106,12 +112,27 @@ def seed_demo_command(password: str | None) -> None:
         f"Pathway version {result.pathway_version} published; "
         f"{result.patients_added} demo patients added."
     )
-    if result.new_passwords:
+    if for_welcome:
+        welcome.keep_passwords(Path(current_app.instance_path), result.new_passwords)
+    elif result.new_passwords:
         click.echo("Demo accounts (passwords are shown only this once):")
         for username, secret in result.new_passwords.items():
             click.echo(f"  {username:12} {secret}")
     else:
         click.echo("Demo accounts already exist (flask mdt reset-password USER for a new one).")
+
+
+@mdt.command("welcome")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def welcome_command(host: str, port: int) -> None:
+    """Say where the app is and how to sign in (the last thing `make run` prints)."""
+    if not welcome.port_is_free(host, port):
+        raise click.ClickException(
+            f"Port {port} on {host} is already in use (often by another app).\n"
+            f"  Choose another: make run PORT=5055"
+        )
+    click.echo(welcome.banner(Path(current_app.instance_path), f"http://{host}:{port}"))
 
 
 @mdt.command("load-pathway")
@@ -188,8 +209,8 @@ def tick_command() -> None:
 @mdt.command("scheduler")
 def scheduler_command() -> None:
     """Fire due timers continuously until stopped (SIGTERM or Ctrl-C)."""
+    from mdt import clock
     from mdt.extensions import db
-    from mdt.models.types import utcnow
     from mdt.services.scheduler import next_due_at, run_pass
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
@@ -223,7 +244,7 @@ def scheduler_command() -> None:
         # timers created meanwhile by the web workers are seen promptly.
         wait = interval
         if upcoming is not None:
-            wait = min(interval, max(0.0, (upcoming - utcnow()).total_seconds()))
+            wait = min(interval, max(0.0, (upcoming - clock.now()).total_seconds()))
         time.sleep(max(wait, 0.01))
     logging.info("stopped")
 

@@ -31,6 +31,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "admin.toggle_active": ADMIN,
     "assets.nhsuk_assets": PUBLIC,
     "assets.vendor": PUBLIC,
+    "assets.favicon": PUBLIC,
     "auth.login": PUBLIC,
     "auth.logout": ANY,
     "home.index": ANY,

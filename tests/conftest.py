@@ -25,6 +25,8 @@ from mdt.services.pathways import publish_files, read_pathway_directory
 from mdt.services.users import create_user
 from mdt.testing import FreshContextClient
 
+from .timing import clock  # noqa: F401 - the fixture that sets the time
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PASSWORD = "correct horse battery staple"

@@ -54,3 +54,46 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     assert second.exit_code == 0 and "already exist" in second.output
     assert db.session.query(UserModel).count() == 6
     assert db.session.query(PatientModel).count() == 6
+
+
+def test_welcome_prints_the_url_and_each_new_password_once(app: Flask, clock) -> None:
+    """`make run` seeds quietly, then `flask mdt welcome` prints the address and the new
+    passwords last; a second run says how to get a password instead of showing it."""
+    import socket
+
+    runner = app.test_cli_runner()
+    seeded = runner.invoke(args=["mdt", "seed-demo", "--for-welcome"])
+    assert seeded.exit_code == 0, seeded.output
+    assert "Passwords" not in seeded.output  # not buried in the set-up output
+    with socket.socket() as probe:  # a port nobody uses
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    first = runner.invoke(args=["mdt", "welcome", "--port", str(port)])
+    assert first.exit_code == 0, first.output
+    assert f"http://127.0.0.1:{port}" in first.output
+    lines = {
+        line.split()[0]: line.split() for line in first.output.splitlines() if line[:4] == "    "
+    }
+    assert set(lines) >= {"coordinator", "cns", "oncologist", "palliative", "manager", "admin"}
+    password = lines["cns"][1]
+    from mdt.services.users import sign_in
+
+    assert sign_in("cns", password, "127.0.0.1").username == "cns"
+    again = runner.invoke(args=["mdt", "welcome", "--port", str(port)])
+    assert password not in again.output and "reset-password" in again.output
+
+
+def test_welcome_says_what_to_do_when_the_port_is_taken(app: Flask) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = app.test_cli_runner().invoke(args=["mdt", "welcome", "--port", str(port)])
+    assert result.exit_code != 0 and "make run PORT=5055" in result.output
+
+
+def test_the_favicon_is_served(client) -> None:
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"

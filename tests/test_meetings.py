@@ -32,6 +32,8 @@ from mdt.services.meetings import (
 from .helpers import complete_with_examples, new_patient, ready_task
 from .scenarios import DIAGNOSIS
 
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
+
 LONDON = ZoneInfo("Europe/London")
 CORE = ["oncology", "palliative care", "breast CNS", "radiology", "pathology", "surgery"]
 OUTCOME = {

@@ -20,6 +20,8 @@ from mdt.services.scheduler import fire_due, run_pass
 from .helpers import complete_with_examples, new_patient, ready_task
 from .scenarios import DIAGNOSIS
 
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -171,7 +173,7 @@ def test_notifications_new_due_soon_and_overdue_once_each(
     assert '<span class="app-count">' not in client.get("/tasks").get_data(as_text=True)
 
 
-def test_run_pass_reports_all_three_steps(pathway, make_user, actor) -> None:
+def test_run_pass_reports_all_three_steps(pathway, make_user, actor, clock) -> None:
     coordinator = actor(make_user("coordinator"))
     new_patient(coordinator)
     result = run_pass()
@@ -203,7 +205,7 @@ def smtp_server(app: Flask):
 
 
 def test_email_is_really_sent_once_without_patient_details(
-    pathway, make_user, actor, smtp_server
+    pathway, make_user, actor, smtp_server, clock
 ) -> None:
     user = make_user("coordinator", username="coord")
     user.email = "coord@example.nhs.uk"

@@ -37,6 +37,8 @@ from mdt.services.standards_report import ReportQuery, kpi_cases, standards_repo
 
 from .helpers import NHS_NUMBERS
 
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
+
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 PERIOD = ReportQuery(date(2026, 1, 1), date(2026, 6, 30))
 MANAGER = Actor(None, "manager", frozenset({"manager"}))
@@ -479,7 +481,7 @@ def test_the_registration_form_starts_the_episode_clock(pathway: Any, make_user:
     assert instance is not None and instance.index_date == date(2026, 3, 4)
 
 
-def test_the_services_keep_the_report_in_step(pathway: Any, make_user: Any) -> None:
+def test_the_services_keep_the_report_in_step(pathway: Any, make_user: Any, clock: Any) -> None:
     """Cases come from a projection the instance service refreshes at every change: a new
     patient's key worker allocation is pending, then met when done; closing another
     patient's pathway before the deadline makes theirs not applicable."""

@@ -143,11 +143,11 @@ def test_worklist_never_deserializes_a_workflow(
     auth.login("coord")
     page = client.get("/tasks").get_data(as_text=True)
     assert "Register secondary diagnosis" in page and "999 000" in page
-    from mdt.models.types import utcnow
+    from mdt import clock
     from mdt.services.actor import Actor
 
     someone = Actor(None, "x", frozenset({"coordinator"}))
-    result = worklist_service.worklist(someone, worklist_service.WorklistQuery(), utcnow(), 2)
+    result = worklist_service.worklist(someone, worklist_service.WorklistQuery(), clock.now(), 2)
     assert result.total == 1 and result.counts == {"waiting": 1, "mine": 0, "team": 1}
 
 

@@ -20,6 +20,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import (
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.clock import run_at, system_clock
 from workflows.errors import (
     EngineError,
     MessageNotAcceptedError,
@@ -66,9 +67,13 @@ class PathwayEngine:
         *,
         time_limit_seconds: float = 2.0,
         helpers: Mapping[str, Callable[..., Any]] | None = None,
+        clock: Callable[[], datetime] = system_clock,
     ):
+        """``clock`` gives "now" as an aware datetime, in the zone the pathway's dates are
+        in (the sandbox's ``today()`` is its date); each engine operation reads it once."""
         self.pathway = pathway
         self.time_limit_seconds = time_limit_seconds
+        self.clock = clock
         environment = SandboxEnvironment(helpers if helpers is not None else default_helpers())
         self._script_engine = _SandboxedScriptEngine(environment=environment)
 
@@ -168,17 +173,18 @@ class PathwayRun:
         self._deliver(BpmnEvent(SignalEventDefinition(name), payload=dict(payload)), name)
 
     def _deliver(self, event: BpmnEvent, name: str) -> None:
-        try:
-            with time_limit(self._engine.time_limit_seconds):
-                self._workflow.send_event(event)
-        except WorkflowException:
-            # Nothing in the instance waits for it; the instance is unchanged.
-            raise MessageNotAcceptedError(f"The pathway is not waiting for '{name}'.") from None
-        except SandboxInterrupt:
-            self._broken = True
-            raise ScriptTimeoutError("Stopped delivering the message: too slow", name) from None
-        with self._guarded(None):
-            self._workflow.do_engine_steps(will_complete_task=_check)
+        with run_at(self._engine.clock()):  # delivery and the steps after it: one instant
+            try:
+                with time_limit(self._engine.time_limit_seconds):
+                    self._workflow.send_event(event)
+            except WorkflowException:
+                # Nothing in the instance waits for it; the instance is unchanged.
+                raise MessageNotAcceptedError(f"The pathway is not waiting for '{name}'.") from None
+            except SandboxInterrupt:
+                self._broken = True
+                raise ScriptTimeoutError("Stopped delivering the message: too slow", name) from None
+            with self._guarded(None):
+                self._workflow.do_engine_steps(will_complete_task=_check)
 
     def fire_due_timers(self) -> None:
         with self._guarded(None):
@@ -208,7 +214,7 @@ class PathwayRun:
         """Run engine work under the time limit; turn every failure into our own error."""
         name = task.task_spec.bpmn_name if task is not None else None
         try:
-            with time_limit(self._engine.time_limit_seconds):
+            with run_at(self._engine.clock()), time_limit(self._engine.time_limit_seconds):
                 yield
         except SandboxInterrupt:
             self._broken = True

@@ -40,6 +40,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
+from workflows.clock import run_now
 from workflows.errors import SandboxCompileError, SandboxLimitError
 
 SANDBOX_FILENAME = "<pathway-script>"
@@ -330,18 +331,25 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         raise SandboxCompileError("Service tasks are not supported by this engine.")
 
 
-def default_helpers(clock: Callable[[], float] = time.time) -> dict[str, Callable[..., Any]]:
-    """The small, tested functions a pathway script may call."""
+def default_helpers() -> dict[str, Callable[..., Any]]:
+    """The small, tested functions a pathway script may call. ``today()`` is the date of
+    the engine run in progress, in the zone of the clock the application gave the engine."""
     from datetime import date, timedelta
 
     def today() -> str:
-        return date.fromtimestamp(clock()).isoformat()
+        return run_now().date().isoformat()
 
     def add_days(iso_date: str, days: int) -> str:
         return (date.fromisoformat(iso_date) + timedelta(days=int(days))).isoformat()
 
     def days_between(start: str, end: str) -> int:
         return (date.fromisoformat(end) - date.fromisoformat(start)).days
+
+    def age_on(birth_date: str, on_date: str) -> int:
+        """Whole years from a date of birth to a date (birthdays on 29 February count from
+        1 March in other years)."""
+        born, day = date.fromisoformat(birth_date), date.fromisoformat(on_date)
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
     def is_number(value: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
@@ -353,6 +361,7 @@ def default_helpers(clock: Callable[[], float] = time.time) -> dict[str, Callabl
         "today": today,
         "add_days": add_days,
         "days_between": days_between,
+        "age_on": age_on,
         "is_number": is_number,
         "floor": floor,
     }

@@ -6,8 +6,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mdt import clock
 from mdt.extensions import db
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 
 
 class AuditEventModel(db.Model):  # type: ignore[name-defined,misc]
@@ -18,7 +19,7 @@ class AuditEventModel(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (Index("ix_audit_event_action_address", "action", "ip_address", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     actor_name: Mapped[str] = mapped_column(String(80))
     actor_roles: Mapped[str] = mapped_column(String(200), default="")

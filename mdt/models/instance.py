@@ -6,10 +6,11 @@ from enum import StrEnum
 from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models.pathway import PathwayVersionModel
 from mdt.models.patient import PatientModel
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 
 
 class InstanceStatus(StrEnum):
@@ -31,8 +32,8 @@ class PathwayInstanceModel(db.Model):  # type: ignore[name-defined,misc]
     state: Mapped[str] = mapped_column(Text)
     state_format: Mapped[int] = mapped_column(default=1)
     error_message: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(32))
     lock_version: Mapped[int] = mapped_column(default=1)

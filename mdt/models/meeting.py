@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models.patient import PatientModel
 from mdt.models.task import HumanTaskModel
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 from mdt.models.user import UserModel
 
 
@@ -55,7 +56,7 @@ class MeetingModel(db.Model):  # type: ignore[name-defined,misc]
     circulated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     circulated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     lock_version: Mapped[int] = mapped_column(default=1)
 
     series: Mapped[MeetingSeriesModel | None] = relationship()
@@ -85,7 +86,7 @@ class ListingModel(db.Model):  # type: ignore[name-defined,misc]
     late: Mapped[bool] = mapped_column(default=False)
     late_reason: Mapped[str | None] = mapped_column(Text)
     rolled_over_from_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_listing.id"))
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     nonquorate_reason: Mapped[str | None] = mapped_column(Text)

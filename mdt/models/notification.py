@@ -5,9 +5,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models.task import HumanTaskModel
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 
 
 class NotificationModel(db.Model):  # type: ignore[name-defined,misc]
@@ -25,7 +26,7 @@ class NotificationModel(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
     kind: Mapped[str] = mapped_column(String(16))  # new, due_soon, overdue
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -5,8 +5,9 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 from mdt.models.user import UserModel
 
 
@@ -23,7 +24,7 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     # As recorded on the pathway's key worker task (the named CNS may have no account here).
     key_worker_name: Mapped[str | None] = mapped_column(String(200))
     key_worker_phone: Mapped[str | None] = mapped_column(String(30))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     key_worker: Mapped[UserModel | None] = relationship(foreign_keys=[key_worker_id])

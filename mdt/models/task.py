@@ -7,10 +7,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models.instance import PathwayInstanceModel
 from mdt.models.patient import PatientModel
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 from mdt.models.user import UserModel
 
 
@@ -64,7 +65,7 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
     mdt_step: Mapped[str | None] = mapped_column(String(32), index=True)
     instructions: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.READY)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

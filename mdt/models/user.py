@@ -6,8 +6,9 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mdt import clock
 from mdt.extensions import db
-from mdt.models.types import UTCDateTime, utcnow
+from mdt.models.types import UTCDateTime
 
 
 class UserModel(UserMixin, db.Model):  # type: ignore[name-defined,misc]
@@ -22,8 +23,8 @@ class UserModel(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     discipline: Mapped[str | None] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -12,10 +12,10 @@ import secrets
 
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import ApiTokenModel, UserModel
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import SYSTEM, Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -76,7 +76,7 @@ def revoke_token(actor: Actor, token_id: int) -> ApiTokenModel:
     if token is None or not _may_manage(actor, token.user_id):
         raise NotFoundError("There is no such token.")
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
+        token.revoked_at = clock.now()
         record_event(
             actor,
             "token.revoked",
@@ -99,7 +99,7 @@ def user_for_token(secret: str, ip_address: str | None) -> UserModel | None:
         record_event(who, "token.refused", detail=detail)
         db.session.commit()
         return None
-    token.last_used_at = utcnow()
+    token.last_used_at = clock.now()
     user = token.user
     who = Actor(user.id, user.username, user.roles, ip_address)
     record_event(

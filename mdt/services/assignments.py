@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, TaskStatus, UserModel, UserRoleModel
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
 from mdt.services.errors import (
@@ -91,7 +91,7 @@ def save_draft(actor: Actor, task_id: int, values: dict[str, object]) -> HumanTa
     if task.assigned_to_id not in (None, actor.user_id):
         raise ConflictError("This task is assigned to someone else.")
     task.draft = values
-    task.draft_saved_at = utcnow()
+    task.draft_saved_at = clock.now()
     task.draft_saved_by_id = actor.user_id
     record_task_event(actor, "task.draft_saved", task)
     db.session.commit()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import AuditEventModel, PatientModel
 from mdt.models.roles import Role
@@ -16,7 +16,6 @@ from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import PermissionDeniedError
 
-LONDON = ZoneInfo("Europe/London")
 PAGE = 100
 
 

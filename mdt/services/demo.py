@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.services.actor import SYSTEM, Actor, actor_for
@@ -140,7 +141,7 @@ def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
             options = [o["const"] for o in items.get("oneOf", [])] or items.get("enum", [])
             answers[name] = options[: max(1, prop.get("minItems", 1))]
         elif prop.get("format") == "date":
-            answers[name] = date.today().isoformat()
+            answers[name] = clock.today().isoformat()
         else:
             answers[name] = "Demo entry"
     return answers

@@ -17,6 +17,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import (
     HumanTaskModel,
@@ -104,7 +105,7 @@ def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
-        "timestamp": datetime.now().astimezone().isoformat(),
+        "timestamp": clock.now().isoformat(),
         "entry": [{"fullUrl": r.pop("_urn"), "resource": r} for r in resources],
     }
     Bundle.model_validate(bundle)  # raises if we ever build something that is not FHIR

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import (
     HumanTaskModel,
@@ -26,7 +27,6 @@ from mdt.models import (
     UserModel,
 )
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event, record_task_event
 from mdt.services.calendar import add_working_days
@@ -66,7 +66,7 @@ def start_pathway(
     version = current_version(key)
     if version is None:
         raise NotFoundError(f"No published pathway '{key}'")
-    now = utcnow()
+    now = clock.now()
     run = engine_for(version).start(_initial_data(patient, now))
     instance = PathwayInstanceModel(
         patient_id=patient.id, pathway_version_id=version.id, state="", started_at=now
@@ -98,7 +98,7 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
         if errors:
             raise InvalidInputError(errors)
     run = _restore(instance)
-    now = utcnow()
+    now = clock.now()
     try:
         run.complete_task(task.spiff_task_id, data)
     except TaskNotReadyError:
@@ -125,7 +125,7 @@ def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[st
     run = _restore(instance)
     if not run.accepts_message(message):
         raise InvalidInputError({"event": f"This pathway has no '{message}' event."})
-    now = utcnow()
+    now = clock.now()
     try:
         run.send_message(message, payload)
     except MessageNotAcceptedError as error:
@@ -151,7 +151,7 @@ def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[s
     instance = _running_instance(instance_id)
     run = _restore(instance)
     run.cancel()
-    now = utcnow()
+    now = clock.now()
     _save(instance, run, now)
     instance.status = InstanceStatus.CLOSED
     instance.closed_at = now
@@ -180,7 +180,7 @@ def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel
         _fail(actor, instance, error)
     _carry_open_tasks(instance, run)
     instance.pathway_version = target
-    _save(instance, run, utcnow())
+    _save(instance, run, clock.now())
     record_event(
         actor,
         "pathway.migrated",
@@ -211,7 +211,7 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
         _fail(actor, instance, error)
     instance.status = InstanceStatus.RUNNING
     instance.error_message = None
-    _save(instance, run, utcnow())
+    _save(instance, run, clock.now())
     record_event(
         actor,
         "pathway.retried",
@@ -406,7 +406,7 @@ def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRun
     # The last good state is kept; the failed run is discarded, never saved.
     instance.status = InstanceStatus.ERROR
     instance.error_message = str(error)
-    instance.updated_at = utcnow()
+    instance.updated_at = clock.now()
     record_event(
         actor,
         "pathway.error",

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import (
     AttendanceModel,
@@ -21,7 +22,6 @@ from mdt.models import (
     TaskStatus,
     UserModel,
 )
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.calendar import add_working_days
@@ -159,7 +159,7 @@ def confirm_outcome(
     listing.status = ListingStatus.CONFIRMED
     listing.outcome = data
     listing.nonquorate_reason = (nonquorate_reason or "").strip() or None
-    listing.confirmed_at = utcnow()
+    listing.confirmed_at = clock.now()
     listing.confirmed_by_id = actor.user_id
     try:
         # Validates the outcome against the task's form, advances the pathway and commits
@@ -216,7 +216,7 @@ def close_meeting(actor: Actor, meeting_id: int, seen_version: int | None) -> Me
                 target, item.task, item.kind, actor.user_id, False, None, rolled_from=item.id
             )
     meeting.status = MeetingStatus.CLOSED
-    meeting.closed_at = utcnow()
+    meeting.closed_at = clock.now()
     record_event(
         actor,
         "meeting.closed",

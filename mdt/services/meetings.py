@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import (
     HumanTaskModel,
@@ -28,7 +29,6 @@ from mdt.models import (
     TaskStatus,
 )
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.calendar import previous_working_day
@@ -42,7 +42,6 @@ from mdt.services.pathways import closures
 from mdt.services.patients import patient_matches
 from mdt.services.settings import setting
 
-LONDON = ZoneInfo("Europe/London")
 OPEN_LISTING = (ListingStatus.LISTED, ListingStatus.CONFIRMED)
 
 
@@ -122,7 +121,7 @@ def schedule_next(actor: Actor, series_id: int, after: datetime | None = None) -
     series = db.session.get(MeetingSeriesModel, series_id)
     if series is None:
         raise NotFoundError("No such meeting series")
-    meeting = _next_meeting(series, after or utcnow())
+    meeting = _next_meeting(series, after or clock.now())
     db.session.commit()
     return meeting
 
@@ -266,7 +265,7 @@ def add_listing(
         raise ConflictError("This patient is no longer waiting to be listed.")
     if kind not in ("discussion", "standard_of_care"):
         raise InvalidInputError({"kind": "Select discussion or standard of care"})
-    late = utcnow() > meeting.cut_off_at
+    late = clock.now() > meeting.cut_off_at
     if late and not (late_reason or "").strip():
         raise InvalidInputError(
             {
@@ -355,7 +354,7 @@ def circulate(actor: Actor, meeting_id: int, seen_version: int | None) -> Meetin
     _check_version(meeting, seen_version)
     _open_for_changes(meeting)
     meeting.status = MeetingStatus.CIRCULATED
-    meeting.circulated_at = utcnow()
+    meeting.circulated_at = clock.now()
     meeting.circulated_by_id = actor.user_id
     record_event(
         actor,

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, MeetingModel, TaskStatus, UserModel
 from mdt.models.meeting import ListingModel, MeetingStatus
 from mdt.models.roles import ROLE_LABELS
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.meeting_outcomes import MeetingKpis, meeting_kpis, members
 from mdt.services.sql_dates import at, week_of
@@ -140,7 +140,7 @@ class WorkloadReport:
 def workload_report(actor: Actor, query: ReportQuery) -> WorkloadReport:
     require_report_role(actor)
     since, until = query.bounds()
-    now = at(utcnow())
+    now = at(clock.now())
     task = HumanTaskModel
     is_open = task.status == TaskStatus.READY
     counts = {

@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import (
@@ -213,7 +213,7 @@ def publish_version(actor: Actor, version_id: int) -> PathwayVersionModel:
     except PathwayInvalidError as error:
         raise PathwayRejectedError([asdict(problem) for problem in error.problems]) from None
     previous = current_version(version.key)
-    now = utcnow()
+    now = clock.now()
     version.status = PathwayStatus.PUBLISHED
     version.process_id = compiled.process_id
     version.sha256 = compiled.sha256

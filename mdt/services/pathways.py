@@ -11,17 +11,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import TASK_ROLES, role_for_lane
 from mdt.models.standards import STANDARDS
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.calendar import add_working_days
 from mdt.services.errors import NotFoundError
 from mdt.services.settings import setting
 from workflows import CompiledPathway, PathwayEngine, compile_pathway
+from workflows.clock import run_now
 from workflows.sandbox import default_helpers
 
 DEFAULT_PATHWAY_KEY = "secondary-breast-cancer"
@@ -62,7 +63,7 @@ def closures() -> list[date]:
 def _pathway_helpers(closed: list[date]) -> dict[str, Any]:
     def working_days_from_now(days: int) -> str:
         """End of the n-th working day from now, for timers: working_days_from_now(2)."""
-        return add_working_days(utcnow(), int(days), closed).isoformat()
+        return add_working_days(run_now(), int(days), closed).isoformat()
 
     return {**default_helpers(), "working_days_from_now": working_days_from_now}
 
@@ -95,7 +96,7 @@ def publish_files(
         )
         or 0
     ) + 1
-    now = utcnow()
+    now = clock.now()
     version = PathwayVersionModel(
         key=key,
         version=number,
@@ -148,6 +149,7 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine:
         compile_files(bpmn, forms, version.process_id),
         time_limit_seconds=limit,
         helpers=_pathway_helpers(closed),
+        clock=clock.local_now,
     )
     with _cache_lock:
         _engines[cache_key] = engine

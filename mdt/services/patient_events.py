@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import InstanceStatus, PathwayInstanceModel
 from mdt.models.roles import CLINICAL_ROLES, Role
@@ -59,7 +60,7 @@ def _check(kind: str, details: dict[str, Any]) -> dict[str, str]:
     event_date = details.get("date")
     if not event_date:
         errors["date"] = "Enter the date it happened"
-    elif date.fromisoformat(event_date) > date.today():
+    elif date.fromisoformat(event_date) > clock.today():
         errors["date"] = "The date must be today or in the past"
     if kind == "treatment_change" and not details.get("line"):
         errors["line"] = "Enter the new line of treatment"

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, or_, select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus
 from mdt.models.roles import CLINICAL_ROLES, Role
@@ -66,7 +67,7 @@ def register_patient(
         errors["family_name"] = "Enter the patient's last name"
     if date_of_birth is None:
         errors["date_of_birth"] = "Enter the patient's date of birth"
-    elif date_of_birth > date.today():
+    elif date_of_birth > clock.today():
         errors["date_of_birth"] = "Date of birth must be in the past"
     if errors:
         raise InvalidInputError(errors)

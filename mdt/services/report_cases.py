@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import (
     HumanTaskModel,
@@ -46,7 +47,6 @@ from mdt.models import (
     ReportProjectionModel,
     TaskStatus,
 )
-from mdt.models.types import utcnow
 from mdt.services.sql_dates import as_timestamp, day_number, month_of
 from mdt.services.standards_kpis import COHORT_CALL_PATHS, KPIS, Clock, Kpi
 
@@ -95,7 +95,7 @@ def rebuild_cases() -> int:
         state = ReportProjectionModel(name=PROJECTION)
         db.session.add(state)
     state.fingerprint = fingerprint()
-    state.built_at = utcnow()
+    state.built_at = clock.now()
     db.session.flush()
     return db.session.scalar(select(func.count()).select_from(ReportCaseModel)) or 0
 

@@ -9,9 +9,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import InstanceStatus, PathwayInstanceModel, TimerModel
-from mdt.models.types import utcnow
 from mdt.services.actor import SYSTEM
 from mdt.services.instances import fire_due_timers
 from mdt.services.notifications import email_pass, notify_pass
@@ -81,8 +81,8 @@ def fire_due(now: datetime, limit: int = 500) -> int:
 
 def run_pass(now: datetime | None = None, limit: int = 500) -> PassResult:
     """One scheduler pass: timers, then notifications, then e-mail."""
-    now = now or utcnow()
+    now = now or clock.now()
     advanced = fire_due(now, limit)
-    notified = notify_pass(utcnow())
-    emailed = email_pass(utcnow())
+    notified = notify_pass(clock.now())
+    emailed = email_pass(clock.now())
     return PassResult(advanced, notified, emailed)

@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, ReportCaseModel, TaskStatus
 from mdt.models.roles import Role
 from mdt.models.standards import STANDARDS
-from mdt.models.types import utcnow
 from mdt.services import report_cases
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
@@ -65,7 +65,7 @@ class ReportQuery:
     def parse(cls, since: str | None, until: str | None, cohort: str | None) -> ReportQuery:
         """From form or URL text; the last twelve months by default."""
         errors = {}
-        today = utcnow().date()
+        today = clock.today()
         try:
             end = date.fromisoformat(until) if until else today
         except ValueError:
@@ -279,7 +279,7 @@ def _figures(kpis: Sequence[Kpi], query: ReportQuery, now: datetime) -> list[Kpi
 def standards_report(actor: Actor, query: ReportQuery) -> StandardsReport:
     require_report_role(actor)
     _ensure_projection()
-    figures = _figures(KPIS, query, utcnow())
+    figures = _figures(KPIS, query, clock.now())
     return StandardsReport(query, figures, _months(query.since, query.until))
 
 
@@ -295,7 +295,7 @@ def kpi_cases(
     if outcome and outcome != "missed" and outcome not in OUTCOME_LABELS:
         raise InvalidInputError({"outcome": "Select an outcome from the list"})
     _ensure_projection()
-    now = utcnow()
+    now = clock.now()
     (figure,) = _figures([kpi], query, now)
     days = figure.days
     c = ReportCaseModel

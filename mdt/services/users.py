@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import AuditEventModel, UserModel, UserRoleModel
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import (
@@ -140,7 +140,7 @@ def reset_password(actor: Actor, user_id: int, password: str | None = None) -> s
     password = password or generate_password()
     _check_password(password)
     user.password_hash = generate_password_hash(password)
-    user.password_changed_at = utcnow()
+    user.password_changed_at = clock.now()
     user.failed_sign_ins = 0
     user.locked_until = None
     record_event(actor, "user.password_reset", object_type="user", object_id=user.id)
@@ -181,7 +181,7 @@ def _recent_failures_from(ip_address: str, now: datetime) -> int:
 def sign_in(username: str, password: str, ip_address: str | None) -> UserModel:
     """Check a password; every success and failure is audited; repeated failures lock."""
     user = find_user(username)
-    now = utcnow()
+    now = clock.now()
     who = Actor(user.id if user else None, username[:80], frozenset(), ip_address)
     failure = "Enter a correct username and password"
     limit = int(str(setting("MDT_SIGNIN_FAILURES_PER_ADDRESS")))

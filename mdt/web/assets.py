@@ -60,3 +60,11 @@ def nhsuk_assets(filename: str) -> Response:
     # nhsuk-frontend's CSS refers to its icons as /assets/...
     root = Path(current_app.config["MDT_NODE_MODULES"]) / PACKAGES["nhsuk"] / "assets"
     return send_from_directory(root, filename, max_age=3600)
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon() -> Response:
+    # Browsers ask for it on their own, whatever the page links to.
+    root = Path(current_app.config["MDT_NODE_MODULES"]) / PACKAGES["nhsuk"] / "assets" / "images"
+    return send_from_directory(root, "favicon.ico", max_age=86400)

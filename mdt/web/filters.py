@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from flask_login import current_user
 
+from mdt import clock
+from mdt.clock import LONDON
 from mdt.models.roles import role_label
 from mdt.models.standards import STANDARDS
-from mdt.models.types import utcnow
 from mdt.services.notifications import unread_count
 from mdt.services.worklist import due_flag
-
-LONDON = ZoneInfo("Europe/London")
 
 
 def nhs_date(value: date | datetime | None) -> str:
@@ -54,9 +52,9 @@ def register_filters(app: Flask) -> None:
     def _globals() -> dict:
         return {
             "STANDARDS": STANDARDS,
-            "today": utcnow().astimezone(LONDON).date(),
+            "today": clock.today(),
             "due_flag": lambda task: due_flag(
-                task, utcnow(), current_app.config["MDT_DUE_SOON_DAYS"]
+                task, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"]
             ),
             "user_roles": sorted(current_user.roles) if current_user.is_authenticated else [],
             "unread_notifications": (

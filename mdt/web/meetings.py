@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from mdt import clock
 from mdt.models import ListingStatus, MeetingModel
 from mdt.models.roles import Role
-from mdt.models.types import utcnow
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.meeting_outcomes import (
     close_meeting,
@@ -107,7 +107,7 @@ def _render_meeting(
         meeting=meeting,
         listings=active_listings(meeting),
         waiting=_waiting_page(meeting),
-        after_cut_off=utcnow() > meeting.cut_off_at,
+        after_cut_off=clock.now() > meeting.cut_off_at,
         kpis=meeting_kpis(meeting),
         missing=missing_disciplines(meeting),
         disciplines=core_disciplines(),

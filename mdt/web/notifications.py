@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from mdt.models.types import utcnow
+from mdt import clock
 from mdt.services.notifications import KIND_WORDS, mark_all_read, my_notifications
 from mdt.web.access import any_signed_in, current_actor
 
@@ -21,5 +21,5 @@ def index() -> str:
 @bp.post("/read")
 @any_signed_in
 def read_all() -> Response:
-    mark_all_read(current_actor(), utcnow())
+    mark_all_read(current_actor(), clock.now())
     return redirect(url_for("notifications.index"))

@@ -3,9 +3,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from mdt import clock
 from mdt.models import TaskStatus
 from mdt.models.roles import TASK_ROLES
-from mdt.models.types import utcnow
 from mdt.services.assignments import (
     claim_task,
     colleagues_for,
@@ -51,7 +51,7 @@ def _query() -> WorklistQuery:
 @roles_required(*TASK_ROLES)
 def my_tasks() -> str:
     query = _query()
-    page = worklist(current_actor(), query, utcnow(), current_app.config["MDT_DUE_SOON_DAYS"])
+    page = worklist(current_actor(), query, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"])
     return render_template(
         "tasks/list.html", page=page, query=query, views=VIEWS, sorts=SORTS, due_filters=DUE_FILTERS
     )

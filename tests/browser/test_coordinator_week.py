@@ -10,9 +10,9 @@ from pathlib import Path
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from mdt.clock import now as utcnow
 from mdt.extensions import db
 from mdt.models import MeetingModel
-from mdt.models.types import utcnow
 
 from ..conftest import PASSWORD
 from ..helpers import complete_with_examples, new_patient, ready_task

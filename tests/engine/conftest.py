@@ -53,10 +53,11 @@ def compile_bpmn(
 
 
 def working_days_from_now(days: int) -> str:
-    """The app's timer helper, simplified: calendar days (the calendar is tested elsewhere)."""
-    from datetime import UTC, datetime, timedelta
+    """The app's timer helper: the end of the n-th working day from the run's instant."""
+    from mdt.services.calendar import add_working_days
+    from workflows.clock import run_now
 
-    return (datetime.now(UTC) + timedelta(days=int(days))).isoformat()
+    return add_working_days(run_now(), int(days)).isoformat()
 
 
 def make_engine(pathway: CompiledPathway, **kwargs: object) -> PathwayEngine:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,6 +17,8 @@ from workflows import (
 
 from .bpmn_builders import FORM, chain, process, user_task
 from .conftest import compile_bpmn, make_engine
+
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
 
 
 def test_tiny_pathway_runs_and_branches_on_data(tiny: CompiledPathway) -> None:
@@ -81,19 +84,25 @@ def test_cancel_leaves_no_ready_task(tiny: CompiledPathway) -> None:
     assert run.ready_tasks() == []
 
 
-def test_timer_is_listed_with_its_due_time_and_fires() -> None:
+def test_timers_fire_by_the_clock_the_engine_is_given() -> None:
+    """No sleeping and no wall clock: the engine asks its clock, once per operation."""
     timer = (
-        '<bpmn:intermediateCatchEvent id="wait" name="Wait a moment">'
+        '<bpmn:intermediateCatchEvent id="wait" name="Wait two days">'
         '<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
-        '"PT0.01S"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        '"P2D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
     )
     pathway = compile_bpmn({"t.bpmn": process(chain(timer, user_task()))}, {"f.json": FORM})
-    run = PathwayEngine(pathway).start()
+    now = [datetime(2031, 5, 9, 16, 0, tzinfo=UTC)]  # not today, whatever today is
+    engine = PathwayEngine(pathway, clock=lambda: now[0])
+    run = engine.start()
     [pending] = run.pending_timers()
-    assert pending.event_name == "Wait a moment" and pending.due_at.tzinfo is not None
-    import time
-
-    time.sleep(0.02)
+    assert pending.event_name == "Wait two days"
+    assert pending.due_at == datetime(2031, 5, 11, 16, 0, tzinfo=UTC)
+    now[0] = datetime(2031, 5, 11, 15, 59, tzinfo=UTC)
+    run.fire_due_timers()
+    assert run.ready_tasks() == []
+    now[0] = datetime(2031, 5, 11, 16, 1, tzinfo=UTC)
+    run = engine.restore(run.state())  # a fresh load, as the scheduler does
     run.fire_due_timers()
     assert [t.bpmn_id for t in run.ready_tasks()] == ["task"]
     assert run.pending_timers() == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ from mdt.services.demo import example_answers
 from workflows import CompiledPathway, PathwayRun
 
 from ..scenarios import SCENARIOS, Step
+from ..timing import INSTANTS, at
 from .conftest import make_engine
+
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
 
 
 class EngineDriver:
@@ -46,11 +50,15 @@ class EngineDriver:
         self.run = make_engine(self.pathway).restore(self.run.state())  # as if saved
 
 
+@pytest.mark.parametrize("instant", INSTANTS.values(), ids=list(INSTANTS))
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_scenario_through_the_engine(real_pathway: CompiledPathway, name: str) -> None:
-    driver = EngineDriver(real_pathway)
-    for step in SCENARIOS[name]:
-        driver.step(step)
+def test_scenario_through_the_engine(
+    real_pathway: CompiledPathway, name: str, instant: datetime
+) -> None:
+    with at(instant):
+        driver = EngineDriver(real_pathway)
+        for step in SCENARIOS[name]:
+            driver.step(step)
 
 
 def test_together_the_scenarios_evidence_every_standard(real_pathway: CompiledPathway) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
+from mdt import clock
 from mdt.models.roles import TASK_ROLES
-from mdt.models.types import utcnow
 from mdt.services.instances import complete_task
 from mdt.services.patients import PathwayView
 from mdt.services.worklist import WorklistQuery, open_task, worklist
@@ -49,7 +49,9 @@ def search(args: dict[str, Any]) -> Any:
         page=args["page"],
         page_size=args["page_size"],
     )
-    page = worklist(current_actor(), query, utcnow(), int(current_app.config["MDT_DUE_SOON_DAYS"]))
+    page = worklist(
+        current_actor(), query, clock.now(), int(current_app.config["MDT_DUE_SOON_DAYS"])
+    )
     return {"total": page.total, "page": query.page, "tasks": page.tasks}
 
 
