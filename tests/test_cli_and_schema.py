@@ -95,5 +95,5 @@ def test_welcome_says_what_to_do_when_the_port_is_taken(app: Flask) -> None:
 
 
 def test_the_favicon_is_served(client) -> None:
-    with client.get("/favicon.ico") as response:
-        assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"

@@ -62,9 +62,20 @@ def nhsuk_assets(filename: str) -> Response:
     return send_from_directory(root, filename, max_age=3600)
 
 
+@lru_cache(maxsize=2)
+def _favicon(path: Path) -> bytes:
+    return path.read_bytes()
+
+
 @bp.get("/favicon.ico")
 @public
 def favicon() -> Response:
-    # Browsers ask for it on their own, whatever the page links to.
+    # Browsers ask for it on their own, on every first visit. Served from memory: a browser
+    # that moves on mid-download leaves no file open.
     root = Path(current_app.config["MDT_NODE_MODULES"]) / PACKAGES["nhsuk"] / "assets" / "images"
-    return send_from_directory(root, "favicon.ico", max_age=86400)
+    path = root / "favicon.ico"
+    if not path.exists():
+        abort(404)
+    response = Response(_favicon(path), mimetype="image/x-icon")
+    response.cache_control.max_age = 86400
+    return response
