@@ -65,7 +65,7 @@ clean:
 # Pictures in docs/pathway.md, drawn from the BPMN by bpmn-js (needs chromium).
 diagrams: install-dev
 	$(BIN)/python scripts/render_diagrams.py
-	$(BIN)/python scripts/standards_table.py
+	$(BIN)/python scripts/pathway_tables.py
 
 # Benchmarks: results in docs/performance.md and artifacts/bench/results.json.
 bench: install-dev

@@ -147,6 +147,15 @@ class Settings:
                 # Local standards-report settings: period in days and target percent per KPI.
                 "MDT_KPI_DAYS": _numbers_by_key("MDT_KPI_DAYS", 365),
                 "MDT_KPI_TARGETS": _numbers_by_key("MDT_KPI_TARGETS", 100),
+                # Local numbers the pathways' scripts read (local_settings in their data), e.g.
+                # the State Pension age that decides who is of working age.
+                "MDT_PATHWAY_SETTINGS": {
+                    "pension_age": 66,
+                    **_numbers_by_key("MDT_PATHWAY_SETTINGS", 1000),
+                },
+                # An entry made this many days or more after the date it records is flagged
+                # "recorded late" in the standards report's drill-downs.
+                "MDT_RECORDED_LATE_DAYS": int(_number("MDT_RECORDED_LATE_DAYS", 2, 1, 365)),
                 "MDT_SMTP_HOST": os.environ.get("MDT_SMTP_HOST", ""),
                 "MDT_SMTP_PORT": int(_number("MDT_SMTP_PORT", 25, 1, 65535)),
                 "MDT_SMTP_STARTTLS": _bool("MDT_SMTP_STARTTLS", False),

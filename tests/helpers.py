@@ -27,7 +27,7 @@ def new_patient(actor: Actor, index: int = 0, start: bool = True, **kwargs: Any)
         NHS_NUMBERS[index],
         kwargs.get("given", "Jo"),
         kwargs.get("family", f"Test{index}"),
-        date(1960, 1, 1 + index),
+        kwargs.get("born", date(1960, 1, 1 + index)),
         "Riverside Surgery",
         start=start,
     )
@@ -56,8 +56,13 @@ def ready_task(patient_id: int, name: str) -> HumanTaskModel:
 
 
 def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any) -> None:
+    """Complete with the form's example answers and these; ``Day(n)`` is a date from today,
+    ``None`` leaves a question unanswered."""
+    from .scenarios import resolve
+
     schema = form_schema(task.instance.pathway_version, task.form) or {}
-    complete_task(actor, task.id, {**example_answers(schema), **overrides})
+    answers = {**example_answers(schema), **resolve(overrides)}
+    complete_task(actor, task.id, {k: v for k, v in answers.items() if v is not None})
 
 
 ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

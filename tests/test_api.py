@@ -17,7 +17,7 @@ from mdt.services.api_tokens import create_token
 
 from .conftest import Auth, csrf_token
 from .helpers import NHS_NUMBERS
-from .scenarios import DIAGNOSIS
+from .scenarios import DIAGNOSIS, resolve
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def _register(client: FlaskClient, headers: dict[str, str], index: int = 0) -> d
 
 
 def test_register_complete_and_follow_the_pathway(
-    pathway: Any, client: FlaskClient, bearer: Any
+    pathway: Any, client: FlaskClient, bearer: Any, clock: Any
 ) -> None:
     coordinator = bearer("coordinator", username="api-coordinator")
     patient = _register(client, coordinator)
@@ -58,40 +58,75 @@ def test_register_complete_and_follow_the_pathway(
     assert "index_date" in detail["form_schema"]["properties"]
 
     url = f"/api/v1/tasks/{task['id']}/complete"
-    bad = client.post(url, json={"data": {**DIAGNOSIS, "ecog": 9, "index_date": None}},
+    bad = client.post(url, json={"data": {**resolve(DIAGNOSIS), "ecog": 9, "index_date": None}},
                       headers=coordinator)  # fmt: skip
     assert bad.status_code == 422
     assert bad.json["error"]["code"] == "invalid" and {"ecog", "index_date"} <= set(
         bad.json["error"]["details"]
     )
-    done = client.post(url, json={"data": DIAGNOSIS}, headers=coordinator)
+    done = client.post(url, json={"data": resolve(DIAGNOSIS)}, headers=coordinator)
     assert done.status_code == 200 and done.json["status"] == "completed"
-    again = client.post(url, json={"data": DIAGNOSIS}, headers=coordinator)
+    again = client.post(url, json={"data": resolve(DIAGNOSIS)}, headers=coordinator)
     assert again.status_code == 409 and again.json["error"]["code"] == "conflict"
     assert (
         "already" in again.json["error"]["message"] or "completed" in again.json["error"]["message"]
     )
 
     plan = client.get(f"/api/v1/patients/{patient['id']}/pathway", headers=coordinator).json
-    assert plan["index_date"] == DIAGNOSIS["index_date"]
+    assert plan["index_date"] == resolve(DIAGNOSIS)["index_date"]
     assert task["id"] in [t["id"] for t in plan["completed_tasks"]]
     waiting = client.get("/api/v1/tasks", query_string={"role": "coordinator"}, headers=coordinator)
     assert waiting.json["total"] >= 1
     assert all(t["role"] == "coordinator" for t in waiting.json["tasks"])
 
 
-def test_events_and_their_errors(pathway: Any, client: FlaskClient, bearer: Any) -> None:
+def test_events_and_their_errors(
+    pathway: Any, client: FlaskClient, bearer: Any, clock: Any
+) -> None:
     nurse = bearer("coordinator", "cns", username="api-nurse")
     patient = _register(client, nurse)
     url = f"/api/v1/patients/{patient['id']}/events"
-    wrong = client.post(url, json={"kind": "holiday", "date": "2026-11-01"}, headers=nurse)
-    assert wrong.status_code == 422 and "kind" in wrong.json["error"]["details"]
-    future = client.post(url, json={"kind": "progression", "date": "2999-01-01"}, headers=nurse)
-    assert future.status_code == 422 and "date" in future.json["error"]["details"]
-    died = client.post(url, json={"kind": "death", "date": "2026-11-20"}, headers=nurse)
-    assert died.status_code == 201 and died.json["status"] == "closed"
-    assert died.json["close_reason"] == "death" and died.json["open_tasks"] == []
-    after = client.post(url, json={"kind": "progression", "date": "2026-11-21"}, headers=nurse)
+    before = {e["name"] for e in client.get(url, headers=nurse).json}
+    assert "progression" not in before  # nothing to progress from before the diagnosis
+    [task] = client.get(f"/api/v1/patients/{patient['id']}/pathway", headers=nurse).json[
+        "open_tasks"
+    ]
+    registered = client.post(
+        f"/api/v1/tasks/{task['id']}/complete", json={"data": resolve(DIAGNOSIS)}, headers=nurse
+    )
+    assert registered.status_code == 200
+    listed = {e["name"]: e for e in client.get(url, headers=nurse).json}
+    assert {"progression", "treatment_change", "death", "transfer"} <= set(listed)
+    assert "progression_date" in listed["progression"]["form_schema"]["properties"]
+    assert listed["death"]["closes"] == "death" and listed["progression"]["episode"]
+
+    wrong = client.post(url, json={"event": "holiday"}, headers=nurse)
+    assert wrong.status_code == 422 and "event" in wrong.json["error"]["details"]
+    future = client.post(
+        url,
+        json={"event": "progression", "data": {"progression_date": "2999-01-01"}},
+        headers=nurse,
+    )
+    problems = future.json["error"]["details"]
+    assert future.status_code == 422 and "today or in the past" in problems["progression_date"]
+    assert {"mdt_question", "fast_track", "ecog"} <= set(problems)  # every problem at once
+    died = client.post(
+        url,
+        json={"event": "death", "data": {"date_of_death": "2026-11-20", "place_of_death": "home"}},
+        headers=nurse,
+    )
+    body = died.json
+    assert died.status_code == 201 and body["close_reason"] == "death" and not body["in_care"]
+    assert body["closed_at"].startswith("2026-11-20")  # the date of death, not today
+    assert sorted(t["name"] for t in body["open_tasks"]) == [
+        "Offer bereavement support",
+        "Tell the GP and cancel appointments",
+    ]
+    after = client.post(
+        url,
+        json={"event": "progression", "data": {"progression_date": "2026-11-21"}},
+        headers=nurse,
+    )
     assert after.status_code == 409
 
 

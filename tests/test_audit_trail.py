@@ -20,7 +20,7 @@ from .test_reliability import FORM
 
 
 def test_every_kind_of_action_leaves_an_audit_row(
-    pathway: Any, make_user: Any, auth: Auth, client: FlaskClient
+    pathway: Any, make_user: Any, auth: Auth, client: FlaskClient, clock: Any
 ) -> None:
     make_user("coordinator", "cns", username="nurse")
     assert auth.login("nurse", "not the password").status_code == 400
@@ -39,15 +39,23 @@ def test_every_kind_of_action_leaves_an_audit_row(
     task = ready_task(patient.id, "Register secondary diagnosis")
     client.get(f"/tasks/{task.id}")
     assert auth.post(f"/tasks/{task.id}", FORM).status_code == 302
-    auth.post(
-        f"/patients/{patient.id}/events/new",
-        {"kind": "progression", "date-day": "3", "date-month": "11", "date-year": "2026",
-         "sites": ["C78.7"]},
-        form_url=f"/patients/{patient.id}/events/new",
+    events = f"/patients/{patient.id}/events/new"
+    progressed = auth.post(
+        f"{events}?event=progression",
+        {"event": "progression", "progression_date-day": "3", "progression_date-month": "11",
+         "progression_date-year": "2026", "confirmed_by": "imaging", "receptors_retested": "no",
+         "ecog": "1", "fast_track": "no", "mdt_question": "Next line?",
+         "imaging_for_review": "no"},
+        form_url=f"{events}?event=progression",
     )  # fmt: skip
-    auth.post(f"/patients/{patient.id}/events/new",
-              {"kind": "death", "date-day": "4", "date-month": "11", "date-year": "2026"},
-              form_url=f"/patients/{patient.id}/events/new")  # fmt: skip
+    assert progressed.status_code == 302
+    died = auth.post(
+        f"{events}?event=death",
+        {"event": "death", "date_of_death-day": "4", "date_of_death-month": "11",
+         "date_of_death-year": "2026", "place_of_death": "home"},
+        form_url=f"{events}?event=death",
+    )  # fmt: skip
+    assert died.status_code == 302
     bpmn, forms = read_pathway_directory(FIXTURES / "tiny")
     publish_files(SYSTEM, "wound-care", "Wound care", bpmn, forms)
 
@@ -86,7 +94,9 @@ def test_every_kind_of_action_leaves_an_audit_row(
     meeting = schedule_next(coordinator, create_series(coordinator, "MDT", 3, "13:00", "").id)
     listing = add_listing(coordinator, meeting.id, candidates(meeting).tasks[0].id,
                           "discussion", None, None)  # fmt: skip
-    confirm_outcome(coordinator, listing.id, OUTCOME, "Audit test", None)
+    clock.move_to(meeting.starts_at)
+    held = {**OUTCOME, "meeting_date": meeting.starts_at.date().isoformat()}
+    confirm_outcome(coordinator, listing.id, held, "Audit test", None)
     outcome = db.session.scalars(
         select(AuditEventModel).where(
             AuditEventModel.action == "task.completed", AuditEventModel.patient_id == second.id

@@ -7,7 +7,7 @@ import io
 import pytest
 from flask.testing import FlaskClient
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mdt.extensions import db
 from mdt.models import AuditEventModel, HumanTaskModel, PatientModel
@@ -20,7 +20,9 @@ from .scenarios import DIAGNOSIS, HIGH_NEEDS
 
 
 @pytest.fixture
-def team(pathway, make_user, actor):
+def team(clock, pathway, make_user, actor):
+    """Tuesday 24 November 2026: a patient registered (diagnosis confirmed 10 November) with
+    a key worker allocated; every other track open."""
     users = {
         "coord": make_user("coordinator", username="coord"),
         "nurse": make_user("cns", username="nurse"),
@@ -70,7 +72,12 @@ def test_worklist_views_and_filters(team, auth: Auth, client: FlaskClient, actor
     assert "First contact with key worker" not in waiting  # with a colleague now
     team_view = client.get("/tasks?view=team").get_data(as_text=True)
     assert "First contact with key worker" in team_view and "with Nurse2" in team_view
-    assert "My team&#39;s tasks (1)" in team_view
+    open_for_nurses = db.session.scalar(
+        select(func.count())
+        .select_from(HumanTaskModel)
+        .where(HumanTaskModel.status == "ready", HumanTaskModel.role == "cns")
+    )
+    assert f"My team&#39;s tasks ({open_for_nurses})" in team_view
     assert "No tasks match" in client.get("/tasks?view=team&due=overdue").get_data(as_text=True)
 
 
@@ -113,29 +120,27 @@ def test_draft_is_kept_and_shown_again(team, auth: Auth, client: FlaskClient) ->
     assert db.session.get(HumanTaskModel, task.id).status == "ready"
 
 
-def test_declined_assessment_needs_no_scores(team, auth: Auth, client: FlaskClient, actor) -> None:
-    users, patient = team
-    complete_with_examples(
-        actor(users["nurse"]), ready_task(patient.id, "First contact with key worker")
-    )
+def test_declined_assessment_needs_no_scores(team, auth: Auth, client: FlaskClient) -> None:
+    """Scores typed before choosing "declined" are not kept, and the page says so."""
+    _, patient = team
     task = ready_task(patient.id, "Holistic needs assessment")
     auth.login("nurse")
     response = auth.post(
         f"/tasks/{task.id}",
         {
-            "trigger": "diagnosis",
             "offer": "02",
             "assessment_date-day": "20",
             "assessment_date-month": "11",
             "assessment_date-year": "2026",
+            "palliative_information_given": "yes",
             "distress": "9",
         },
     )
     assert response.status_code == 302
     done = db.session.get(HumanTaskModel, task.id)
     assert "distress" not in done.data  # hidden by the declined offer, so not kept
-    accepted = ready_task(patient.id, "List for MDT review")
-    assert accepted  # no referral tasks for a declined assessment
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Not kept, because your other answers meant they were not asked: Distress" in page
     names = {
         t.name
         for t in db.session.scalars(
@@ -145,6 +150,21 @@ def test_declined_assessment_needs_no_scores(team, auth: Auth, client: FlaskClie
         )
     }
     assert "Refer for psychological and peer support" not in names
+    assert "List for MDT review" in names  # nothing else waits for the assessment
+
+
+def test_revealed_questions_sit_under_their_answer(team, auth: Auth, client: FlaskClient) -> None:
+    """The NHS.UK conditional reveal: the domain scores are asked under "Offered and
+    accepted", the re-offer date after any answer that is not yes."""
+    _, patient = team
+    task = ready_task(patient.id, "Holistic needs assessment")
+    auth.login("nurse")
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    accepted = page.index('value="01"')
+    declined = page.index('value="02"')
+    assert accepted < page.index('name="distress"') < declined  # inside the first answer
+    assert 'data-reveal-field="offer" data-reveal-values="02 03 04 05"' in page
+    assert "Distress thermometer (optional)" not in page  # required when it is asked
 
 
 def test_register_patient_checks_nhs_number_and_duplicates(team, auth: Auth) -> None:
@@ -219,52 +239,79 @@ def test_progression_event_reaches_the_right_worklists(
 ) -> None:
     _, patient = team
     auth.login("onc")
+    chooser = client.get(f"/patients/{patient.id}/events/new").get_data(as_text=True)
+    assert "Disease progression" in chooser and "Death" in chooser
     response = auth.post(
-        f"/patients/{patient.id}/events/new",
+        f"/patients/{patient.id}/events/new?event=progression",
         {
-            "kind": "progression",
-            "date-day": "20",
-            "date-month": "11",
-            "date-year": "2026",
-            "sites": ["C78.7"],
-            "notes": "New liver lesions",
+            "event": "progression",
+            "progression_date-day": "20",
+            "progression_date-month": "11",
+            "progression_date-year": "2026",
+            "confirmed_by": "imaging",
+            "new_sites": ["C79.3"],
+            "receptors_retested": "no",
+            "ecog": "1",
+            "fast_track": "yes",
+            "mdt_question": "Brain metastases: radiotherapy?",
+            "imaging_for_review": "yes",
+            "notes": "New headaches",
         },
+        form_url=f"/patients/{patient.id}/events/new?event=progression",
     )
     assert response.status_code == 302
-    names = [
-        t.name
-        for t in db.session.scalars(
+    ready = list(
+        db.session.scalars(
             select(HumanTaskModel).where(
-                HumanTaskModel.patient_id == patient.id,
-                HumanTaskModel.status == "ready",
-                HumanTaskModel.role == "cns",
+                HumanTaskModel.patient_id == patient.id, HumanTaskModel.status == "ready"
             )
         )
-    ]
-    assert names.count("Holistic needs assessment") == 1
+    )
+    names = [t.name for t in ready]
+    assert names.count("Holistic needs assessment") == 2  # diagnosis's, and the new one
+    [outcome] = [t for t in ready if t.name == "Record MDT outcome"]  # listed at once
+    assert outcome.context["mdt_referral"]["urgency"] == "fast_track"
     page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    assert "Disease progression" in page and "New liver lesions" in page
+    assert "Disease progression" in page and "New headaches" in page
+    assert "Liver (C78.7), Bone and bone marrow (C79.5), Brain (C79.3)" in page  # every site
 
 
 def test_event_form_errors_are_explained(team, auth: Auth) -> None:
     _, patient = team
     auth.login("nurse")
-    response = auth.post(f"/patients/{patient.id}/events/new", {"kind": "transfer"})
+    url = f"/patients/{patient.id}/events/new?event=transfer"
+    response = auth.post(url, {"event": "transfer"}, form_url=url)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Enter the date it happened" in page and "Enter where care is transferred to" in page
+    assert "Enter date of transfer" in page and "Enter receiving organisation" in page
+    future = auth.post(
+        url,
+        {"event": "transfer", "transfer_date-day": "1", "transfer_date-month": "1",
+         "transfer_date-year": "2099", "receiving_organisation": "St Elsewhere"},
+        form_url=url,
+    )  # fmt: skip
+    assert "Date of transfer must be today or in the past" in future.get_data(as_text=True)
+    assert 'value="St Elsewhere"' in future.get_data(as_text=True)  # nothing typed is lost
 
 
 def test_death_closes_the_pathway(team, auth: Auth, client: FlaskClient) -> None:
     _, patient = team
     auth.login("nurse")
+    url = f"/patients/{patient.id}/events/new?event=death"
+    form = client.get(url).get_data(as_text=True)
+    assert "This ends care on the pathway" in form
     response = auth.post(
-        f"/patients/{patient.id}/events/new",
-        {"kind": "death", "date-day": "21", "date-month": "11", "date-year": "2026"},
-    )
+        url,
+        {"event": "death", "date_of_death-day": "21", "date_of_death-month": "11",
+         "date_of_death-year": "2026", "place_of_death": "hospice",
+         "next_of_kin_name": "Sam Lovelace"},
+        form_url=url,
+    )  # fmt: skip
     assert response.status_code == 302
     page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    assert "Pathway closed: death" in page and "No open tasks." in page
+    assert "Died 21 November 2026" in page and "Care ended: death on 21 November 2026" in page
+    assert "Offer bereavement support" in page and "Tell the GP and cancel appointments" in page
+    assert "First contact with key worker" not in page.split("Open tasks")[1].split("</table>")[0]
     assert "Record an event" not in page
 
 
@@ -276,11 +323,8 @@ def test_record_shows_summary_scorecard_and_diagram_state(
     page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "Liver (C78.7), Bone and bone marrow (C79.5)" in page
     assert "Nurse, 0113 000 0000" in page  # banner: key worker from the allocation task
-    assert (
-        'data-completed="allocate_key_worker prepare_record register_diagnosis"' in page
-        or 'data-completed="allocate_key_worker register_diagnosis"' in page
-    )
-    assert 'data-current="cns_first_contact diagnosis_mdt mdt_referral"' in page
+    current = page.split('data-current="')[1].split('"')[0].split()
+    assert {"cns_first_contact", "diagnosis_mdt", "mdt_referral", "diagnosis_hna"} <= set(current)
     assert page.count('nhsuk-tag--green">Met') == 1  # IS2 only
 
 
@@ -295,7 +339,7 @@ def test_care_plan_page_and_pdf(team, auth: Auth, client: FlaskClient, actor) ->
     complete_with_examples(
         actor(users["nurse"]),
         ready_task(patient.id, "Refer for psychological and peer support"),
-        referred="referred",
+        outcome="accepted",
         services=["peer_support"],
     )
     auth.login("nurse")

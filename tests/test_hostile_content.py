@@ -68,7 +68,7 @@ def _walk_the_pathway(actor: Any, patient_id: int, payload: str, steps: int = 25
                 continue  # e.g. a task the meeting records; the rest still moves on
 
 
-def _build(pathway: Any, make_user: Any) -> dict[str, Any]:
+def _build(pathway: Any, make_user: Any, clock: Any) -> dict[str, Any]:
     everyone = actor_for(make_user(*ALL_ROLES, username="everyone"))
     patient = register_patient(
         everyone, NHS_NUMBERS[0], SCRIPT, ATTRIBUTE, date(1960, 1, 1),
@@ -97,8 +97,10 @@ def _build(pathway: Any, make_user: Any) -> dict[str, Any]:
     waiting = candidates(meeting).tasks[0]
     listing = add_listing(everyone, meeting.id, waiting.id, "discussion", None, None)
     record_attendance(everyone, meeting.id, SCRIPT, "oncology", True, None)
+    clock.move_to(meeting.starts_at)
     confirm_outcome(
-        everyone, listing.id, {**OUTCOME, "recommendation": SCRIPT, "informs_patient": FORMULA},
+        everyone, listing.id, {**OUTCOME, "recommendation": SCRIPT, "informs_patient": FORMULA,
+                               "meeting_date": meeting.starts_at.date().isoformat()},
         CLOSER, None,
     )  # fmt: skip
     _walk_the_pathway(everyone, patient.id, ATTRIBUTE)
@@ -143,9 +145,9 @@ def _problems(url: str, response: Any) -> list[str]:
 
 
 def test_hostile_text_is_text_on_every_page_pdf_and_csv(
-    app: Flask, pathway: Any, make_user: Any, client: Any, auth: Auth
+    app: Flask, pathway: Any, make_user: Any, client: Any, auth: Auth, clock: Any
 ) -> None:
-    world = _build(pathway, make_user)
+    world = _build(pathway, make_user, clock)
     auth.login("everyone")
     problems, seen = [], {}
     for endpoint, method, url in route_requests(app, world):

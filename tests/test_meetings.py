@@ -51,11 +51,18 @@ OUTCOME = {
 
 
 @pytest.fixture
-def week(pathway, make_user, actor):
+def monday():
+    """The week runs from Monday 30 November 2026, 09:00; steps move on with freeze_time."""
+    with freeze_time(datetime(2026, 11, 30, 9, tzinfo=LONDON)) as frozen:
+        yield frozen
+
+
+@pytest.fixture
+def week(monday, pathway, make_user, actor):
     """Monday 30 November 2026: two patients waiting for MDT review; a Thursday meeting."""
     coordinator = actor(make_user("coordinator", username="coord"))
     nurse = actor(make_user("cns"))
-    with freeze_time(datetime(2026, 11, 30, 9, tzinfo=LONDON)):
+    if True:
         patients = []
         for index in range(2):
             patient = new_patient(coordinator, index)
@@ -149,27 +156,32 @@ def test_circulation_kpi_quoracy_and_outcome_advancing_the_pathway(week, make_us
             coordinator,
             listing.id,
             {
+                "outcome": "sent",
                 "sent_on": "2026-12-04",
                 "method": "nhs_mail",
                 "patient_informed": True,
                 "patient_informed_on": "2026-12-03",
+                "informed_by": "Dr Okafor",
             },
         )
     from .helpers import ready_tasks
 
-    # The MDT branch is done; the pathway now waits only for the key worker's branch.
-    assert [t.name for t in ready_tasks(patients[0])] == ["First contact with key worker"]
+    # The outcome moved the MDT track on to treatment planning; the other tracks run beside.
+    waiting = {t.name for t in ready_tasks(patients[0])}
+    assert "Treatment planning consultation" in waiting
+    assert "Send the MDT outcome to the GP" not in waiting
     kpis = meeting_kpis(_meeting(meeting_id))
     assert kpis.circulated_24h_before is True and kpis.quorate and kpis.late_additions == 0
     assert (kpis.outcomes_confirmed, kpis.outcomes_confirmed_in_meeting) == (1, 1)
     assert (kpis.gp_letters_on_time, kpis.patients_informed) == (1, 1)
 
 
-def test_non_quorate_confirmation_needs_and_keeps_a_reason(week) -> None:
+def test_non_quorate_confirmation_needs_and_keeps_a_reason(week, monday) -> None:
     coordinator, _, _, meeting_id = week
     waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
     listing = _meeting(meeting_id).listings[0]
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
     confirm_outcome(
         coordinator, listing.id, OUTCOME, "Radiologist on call; images reviewed beforehand", None
     )
@@ -179,7 +191,7 @@ def test_non_quorate_confirmation_needs_and_keeps_a_reason(week) -> None:
     assert not kpis.quorate and len(kpis.missing) == 6
 
 
-def test_invalid_outcome_changes_nothing(week) -> None:
+def test_invalid_outcome_changes_nothing(week, monday) -> None:
     coordinator, _, patients, meeting_id = week
     waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
@@ -191,11 +203,12 @@ def test_invalid_outcome_changes_nothing(week) -> None:
     assert ready_task(patients[0], "Record MDT outcome")
 
 
-def test_undiscussed_patients_roll_over_to_the_next_meeting(week) -> None:
+def test_undiscussed_patients_roll_over_to_the_next_meeting(week, monday) -> None:
     coordinator, _, patients, meeting_id = week
     waiting = candidates(_meeting(meeting_id)).tasks
     for task in waiting:
         add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
     first = _meeting(meeting_id).listings[0]
     confirm_outcome(coordinator, first.id, OUTCOME, "reason", None)
     close_meeting(coordinator, meeting_id, None)
@@ -209,7 +222,7 @@ def test_undiscussed_patients_roll_over_to_the_next_meeting(week) -> None:
     assert carried.patient_id == patients[1] and carried.rolled_over_from_id is not None
 
 
-def test_list_and_minutes_pdfs(week, auth, client) -> None:
+def test_list_and_minutes_pdfs(week, auth, client, monday) -> None:
     import io
 
     from pypdf import PdfReader
@@ -217,6 +230,7 @@ def test_list_and_minutes_pdfs(week, auth, client) -> None:
     coordinator, _, _, meeting_id = week
     waiting = candidates(_meeting(meeting_id)).tasks
     add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
     confirm_outcome(coordinator, _meeting(meeting_id).listings[0].id, OUTCOME, "reason", None)
     auth.login("coord")
     for url, expected in [
@@ -250,7 +264,7 @@ def test_members_come_from_accounts_with_a_discipline(week, make_user) -> None:
     assert (row.user_id, row.discipline, row.present) == (radiologist.id, "radiology", True)
 
 
-def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week) -> None:
+def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week, monday) -> None:
     from mdt.services.meeting_outcomes import save_outcome_draft
 
     coordinator, _, _, meeting_id = week
@@ -261,6 +275,7 @@ def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week) -> Non
     save_outcome_draft(coordinator, listing.id, {"recommendation": "First draft"}, seen)
     with pytest.raises(ConflictError):
         save_outcome_draft(coordinator, listing.id, {"recommendation": "Other draft"}, seen)
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
     with pytest.raises(ConflictError):
         confirm_outcome(coordinator, listing.id, OUTCOME, "reason", seen)
     db.session.expire_all()

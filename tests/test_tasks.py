@@ -18,7 +18,7 @@ from .helpers import new_patient, ready_task
 
 
 @pytest.fixture
-def registered(pathway, make_user, actor):
+def registered(clock, pathway, make_user, actor):
     coordinator = make_user("coordinator", username="coord")
     patient = new_patient(actor(coordinator))
     return patient, coordinator
@@ -44,6 +44,7 @@ def test_register_diagnosis_over_http(registered, auth: Auth, client: FlaskClien
             "pr_status": "negative",
             "her2_status": "low",
             "ecog": "1",
+            "in_work": "no",
             "summary": "Liver and bone",
         },
     )

@@ -21,7 +21,7 @@ from workflows.migration import (
     diff_pathways,
     migration_blockers,
 )
-from workflows.records import PendingTimer, ReadyTask
+from workflows.records import EventInfo, PendingTimer, ReadyTask
 from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
 
@@ -30,6 +30,7 @@ __all__ = [
     "CompiledPathway",
     "ElementChange",
     "EngineError",
+    "EventInfo",
     "MessageNotAcceptedError",
     "MigrationRefusedError",
     "PathwayEngine",

@@ -28,6 +28,7 @@ from workflows.errors import (
     TaskNotReadyError,
     WorkflowRunError,
 )
+from workflows.lint import split_codes
 from workflows.loader import CompiledPathway
 from workflows.migration import migrated_workflow
 from workflows.records import PendingTimer, ReadyTask
@@ -68,12 +69,15 @@ class PathwayEngine:
         time_limit_seconds: float = 2.0,
         helpers: Mapping[str, Callable[..., Any]] | None = None,
         clock: Callable[[], datetime] = system_clock,
+        context_keys: tuple[str, ...] = (),
     ):
         """``clock`` gives "now" as an aware datetime, in the zone the pathway's dates are
         in (the sandbox's ``today()`` is its date); each engine operation reads it once."""
         self.pathway = pathway
         self.time_limit_seconds = time_limit_seconds
         self.clock = clock
+        # Top-level data keys every ready task reports (ReadyTask.context).
+        self.context_keys = context_keys
         environment = SandboxEnvironment(helpers if helpers is not None else default_helpers())
         self._script_engine = _SandboxedScriptEngine(environment=environment)
 
@@ -131,6 +135,16 @@ class PathwayRun:
 
     def accepts_message(self, name: str) -> bool:
         return name in self._engine.pathway.message_names
+
+    def waiting_messages(self) -> frozenset[str]:
+        """The messages something in the instance waits for now: a catch event reached, a
+        boundary event on a running activity. (Message-started event subprocesses are not
+        listed by the engine; ``accepts_message`` covers them.)"""
+        return frozenset(
+            event.name
+            for event in self._workflow.waiting_events()
+            if event.event_type == "MessageEventDefinition" and event.name
+        )
 
     def state(self) -> str:
         if self._broken:
@@ -216,6 +230,10 @@ class PathwayRun:
         try:
             with run_at(self._engine.clock()), time_limit(self._engine.time_limit_seconds):
                 yield
+            # Signals and messages thrown inside the pathway that nothing caught (a track that
+            # was busy): the engine queues them for the outside world. Nobody outside listens;
+            # dropping them keeps the saved state from growing with every one.
+            self._workflow.get_events()
         except SandboxInterrupt:
             self._broken = True
             raise ScriptTimeoutError(
@@ -234,6 +252,10 @@ class PathwayRun:
         process_id = spec._wf_spec.name
         info = self._engine.pathway.task_info(process_id, spec.bpmn_id)
         text = spec.extensions.get("instructionsForEndUser") or spec.documentation or ""
+        shown = split_codes(info.properties.get("showData") if info else None)
+        context = {
+            key: task.data[key] for key in (*self._engine.context_keys, *shown) if key in task.data
+        }
         return ReadyTask(
             id=str(task.id),
             bpmn_id=spec.bpmn_id,
@@ -247,6 +269,7 @@ class PathwayRun:
             instructions=render_text(text, task.data) if text else "",
             properties=dict(info.properties) if info else {},
             call_path=self._call_path(task),
+            context=context,
         )
 
     def _call_path(self, task: SpiffTask) -> tuple[str, ...]:

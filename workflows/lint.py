@@ -94,7 +94,47 @@ class _Linter:
             lanes = lanes_by_element(process)
             for element in process.iter(etree.Element):
                 self.check_element(element, lanes)
+        for message in self.root.xpath("./bpmn:message", namespaces=NS):
+            self.check_recordable_message(message)
         return self.problems
+
+    def check_recordable_message(self, message: etree._Element) -> None:
+        """A message staff record from the patient's page: its form, who may record it,
+        and, when it starts an episode or ends care, the form's date field that says when."""
+        props = properties_of(message)
+        form_name = props.get(FORM_PROPERTY)
+        if not form_name:
+            return
+        schema = self.ctx.forms.get(form_name)
+        if schema is None:
+            self.report(message, f"Message form '{form_name}' is not among the uploaded forms.")
+            return
+        unknown = set(split_codes(props.get("roles"), lower=True)) - self.ctx.known_roles
+        if not props.get("roles") or unknown:
+            self.report(
+                message,
+                "Message needs a 'roles' property naming who may record it "
+                f"({', '.join(sorted(self.ctx.known_roles))})"
+                + (f"; unknown: {', '.join(sorted(unknown))}" if unknown else "."),
+            )
+        if props.get("episode") and props.get("closes"):
+            self.report(message, "A message either starts an episode or ends care, not both.")
+        date_field = props.get("episodeDateField") or props.get("closeDateField")
+        if props.get("episode") or props.get("closes"):
+            field = schema.get("properties", {}).get(date_field or "", {})
+            if field.get("format") != "date" or date_field not in schema.get("required", []):
+                self.report(
+                    message,
+                    "Say which required date field of the form gives the clinical date "
+                    "(episodeDateField or closeDateField).",
+                )
+        variable = extension_text(message, "messageVariable")
+        if props.get("episode") and variable != "episode":
+            self.report(
+                message,
+                "A message that starts an episode must put its payload in the variable "
+                "'episode' (spiffworkflow:messageVariable), so the tasks it starts belong to it.",
+            )
 
     def check_element(self, element: etree._Element, lanes: Mapping[str, str]) -> None:
         name = local(element)
@@ -182,14 +222,21 @@ class _Linter:
             )
 
     def _is_helper_call(self, node: ast.expr) -> bool:
-        """A call of a timer helper with literal arguments: checkable without running it."""
-        return (
+        """A call of a timer helper: with literal arguments (working_days_from_now(2)) or
+        with values from the task data (morning_of(review["next_review_date"])), which the
+        helper checks when it runs. The whole expression still compiles in the sandbox."""
+        if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id in self.ctx.timer_helpers
             and not node.keywords
-            and all(isinstance(arg, ast.Constant) for arg in node.args)
-        )
+        ):
+            return False
+        try:
+            compile_expression(ast.unparse(node))
+        except SandboxCompileError:
+            return False
+        return True
 
     def check_gateway(self, element: etree._Element) -> None:
         gateway_id = element.get("id")
@@ -270,8 +317,9 @@ class _Linter:
             )
 
 
-def split_codes(value: str | None) -> tuple[str, ...]:
-    return tuple(code.strip() for code in (value or "").split(",") if code.strip())
+def split_codes(value: str | None, lower: bool = False) -> tuple[str, ...]:
+    codes = (code.strip() for code in (value or "").split(","))
+    return tuple(code.lower() if lower else code for code in codes if code)
 
 
 def lint_bpmn(filename: str, root: etree._Element, ctx: LintContext) -> list[Problem]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -16,7 +16,16 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflows.errors import PathwayInvalidError, Problem
-from workflows.lint import FORM_PROPERTY, LintContext, lint_bpmn, load_forms, split_codes
+from workflows.lint import (
+    FORM_PROPERTY,
+    NS,
+    LintContext,
+    lint_bpmn,
+    load_forms,
+    properties_of,
+    split_codes,
+)
+from workflows.records import EventInfo
 from workflows.xml_safety import DEFAULT_MAX_BYTES, parse_untrusted_xml
 
 
@@ -46,6 +55,10 @@ class CompiledPathway:
     user_tasks: dict[tuple[str, str], UserTaskInfo]
     message_names: frozenset[str]
     sha256: str
+    # Messages staff can record (they declare a form), by name.
+    events: dict[str, EventInfo] = field(default_factory=dict)
+    # The kind of episode a new instance starts in (the main process's ``episode`` property).
+    first_episode: str = "start"
 
     def task_info(self, process_id: str, bpmn_id: str) -> UserTaskInfo | None:
         return self.user_tasks.get((process_id, bpmn_id))
@@ -159,6 +172,37 @@ def _message_names(specs: Iterable[Any]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _events(trees: Mapping[str, etree._ElementTree]) -> dict[str, EventInfo]:
+    """Messages that declare a form, read from the ``bpmn:message`` elements' properties.
+    A message used by several files is declared with its form in one of them."""
+    events = {}
+    for tree in trees.values():
+        for message in tree.getroot().xpath("./bpmn:message", namespaces=NS):
+            props = properties_of(message)
+            name = message.get("name") or message.get("id")
+            if not props.get(FORM_PROPERTY) or not name:
+                continue
+            events[name] = EventInfo(
+                name=name,
+                label=props.get("label") or name.replace("_", " ").capitalize(),
+                hint=props.get("hint", ""),
+                form=props[FORM_PROPERTY],
+                roles=split_codes(props.get("roles"), lower=True),
+                episode=props.get("episode") or None,
+                closes=props.get("closes") or None,
+                date_field=props.get("episodeDateField") or props.get("closeDateField") or None,
+            )
+    return events
+
+
+def _first_episode(trees: Mapping[str, etree._ElementTree], process_id: str) -> str:
+    for tree in trees.values():
+        for process in tree.getroot().xpath("./bpmn:process", namespaces=NS):
+            if process.get("id") == process_id:
+                return properties_of(process).get("episode") or "start"
+    return "start"
+
+
 def compile_pathway(
     bpmn_files: Mapping[str, bytes],
     forms: Mapping[str, bytes],
@@ -214,4 +258,6 @@ def compile_pathway(
         user_tasks=_user_tasks(all_specs, role_for_lane),
         message_names=_message_names(all_specs),
         sha256=_digest(bpmn_files, forms),
+        events=_events(trees),
+        first_episode=_first_episode(trees, main),
     )

@@ -1,6 +1,7 @@
 """ORM models. Every class ends in Model so it never shares a name with an engine object."""
 
 from mdt.models.audit import AuditEventModel
+from mdt.models.episode import EpisodeModel
 from mdt.models.instance import InstanceStatus, PathwayInstanceModel
 from mdt.models.meeting import (
     AttendanceModel,
@@ -22,6 +23,7 @@ __all__ = [
     "ApiTokenModel",
     "AttendanceModel",
     "AuditEventModel",
+    "EpisodeModel",
     "HumanTaskModel",
     "InstanceStatus",
     "ListingModel",

@@ -34,6 +34,9 @@ class PathwayInstanceModel(db.Model):  # type: ignore[name-defined,misc]
     error_message: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # When care on this pathway ended and why (death, discharge, transfer): the clinical
+    # moment recorded in the form (the date of death), not when it was typed. The instance
+    # may still run the follow-up tasks (telling the GP, bereavement support) after it.
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(String(32))
     lock_version: Mapped[int] = mapped_column(default=1)
@@ -43,6 +46,11 @@ class PathwayInstanceModel(db.Model):  # type: ignore[name-defined,misc]
 
     patient: Mapped[PatientModel] = relationship()
     pathway_version: Mapped[PathwayVersionModel] = relationship()
+
+    @property
+    def in_care(self) -> bool:
+        """Running, and care has not ended (no death, discharge or transfer recorded)."""
+        return self.status == InstanceStatus.RUNNING and self.close_reason is None
 
     # Optimistic locking: an UPDATE that finds another writer got there first fails.
     __mapper_args__ = {"version_id_col": lock_version}

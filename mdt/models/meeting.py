@@ -85,6 +85,8 @@ class ListingModel(db.Model):  # type: ignore[name-defined,misc]
     clinical_question: Mapped[str] = mapped_column(Text, default="")
     late: Mapped[bool] = mapped_column(default=False)
     late_reason: Mapped[str | None] = mapped_column(Text)
+    # Why it came off the list without discussion, when not by hand: "died", "transferred".
+    removed_reason: Mapped[str | None] = mapped_column(Text)
     rolled_over_from_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_listing.id"))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

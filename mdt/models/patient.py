@@ -20,6 +20,8 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     family_name: Mapped[str] = mapped_column(String(100), index=True)
     date_of_birth: Mapped[date] = mapped_column(Date)
     gp_practice: Mapped[str | None] = mapped_column(String(200))
+    # Recorded when a pathway records the death: no list, letter or task is for them again.
+    date_of_death: Mapped[date | None] = mapped_column(Date)
     key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # As recorded on the pathway's key worker task (the named CNS may have no account here).
     key_worker_name: Mapped[str | None] = mapped_column(String(200))

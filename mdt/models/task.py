@@ -64,6 +64,10 @@ class HumanTaskModel(db.Model):  # type: ignore[name-defined,misc]
     # The task's mdtStep property (referral, outcome, gp-letter): how the MDT screens find it.
     mdt_step: Mapped[str | None] = mapped_column(String(32), index=True)
     instructions: Mapped[str] = mapped_column(Text, default="")
+    # The episode of care the task belongs to, and the task data its diagram asked to show
+    # beside it (showData: e.g. the MDT referral on the outcome task).
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"), index=True)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.READY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -58,7 +58,7 @@ def _answer(task: HumanTaskModel | None, field: str) -> str | None:
 def _support(tasks: list[HumanTaskModel]) -> list[str]:
     lines = []
     for task in tasks:
-        if task.form not in REFERRAL_FORMS or (task.data or {}).get("referred") == "declined":
+        if task.form not in REFERRAL_FORMS or (task.data or {}).get("outcome") != "accepted":
             continue
         schema = form_schema(task.instance.pathway_version, task.form) or {}
         services = (task.data or {}).get("services")

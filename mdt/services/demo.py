@@ -51,8 +51,8 @@ HIGH_NEEDS = {
         "family": 6,
         "spiritual": 2,
         "distress": 8,
+        "information": 5,
         "uncontrolled_symptoms": True,
-        "of_working_age_or_working": True,
         "wants_family_support": True,
     },
 }
@@ -128,7 +128,9 @@ def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
     """Plausible answers for every field of a form (first option, lowest value)."""
     answers: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
-        if "oneOf" in prop:
+        if prop.get("examples"):
+            answers[name] = prop["examples"][0]
+        elif "oneOf" in prop:
             answers[name] = prop["oneOf"][0]["const"]
         elif "enum" in prop:
             answers[name] = prop["enum"][0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -16,37 +18,55 @@ def _title(schema: Mapping[str, Any], field: str) -> str:
     return str(prop.get("title") or field.replace("_", " ")).rstrip("?")
 
 
+def _lower_first(title: str) -> str:
+    """'Date of referral' -> 'date of referral'; acronyms keep their capitals ('GP', 'ECOG')."""
+    first = title.split(" ", 1)[0]
+    return title if first.isupper() or not title else title[0].lower() + title[1:]
+
+
+def _required_message(schema: Mapping[str, Any], field: str) -> str:
+    prop = schema.get("properties", {}).get(field, {})
+    if prop.get("x-error-required"):
+        return str(prop["x-error-required"])
+    choice = "enum" in prop or "oneOf" in prop or prop.get("type") in ("boolean", "array")
+    title = str(prop.get("title") or field.replace("_", " "))
+    if title.endswith("?"):
+        return f"Select an answer to “{title}”" if choice else f"Answer “{title}”"
+    return f"{'Select' if choice else 'Enter'} {_lower_first(title)}"
+
+
 def _message(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, str]:
     if error.validator == "required":
         field = str(error.message).split("'")[1]
-        prop = schema.get("properties", {}).get(field, {})
-        verb = (
-            "Select"
-            if ("enum" in prop or "oneOf" in prop or prop.get("type") in ("boolean", "array"))
-            else "Enter"
-        )
-        return field, f"{verb} {_title(schema, field).lower()}"
+        return field, _required_message(schema, field)
     field = str(error.path[0]) if error.path else "_form"
     title = _title(schema, field)
     value = error.validator_value
     messages = {
         "minimum": f"{title} must be {value} or more",
         "maximum": f"{title} must be {value} or less",
-        "minLength": f"Enter {title.lower()}"
+        "minLength": f"Enter {_lower_first(title)}"
         if value == 1
         else f"{title} must be at least {value} characters",
         "maxLength": f"{title} must be {value} characters or fewer",
-        "enum": f"Select a valid option for {title.lower()}",
-        "const": f"Select a valid option for {title.lower()}",
-        "oneOf": f"Select a valid option for {title.lower()}",
+        "enum": f"Select a valid option for {_lower_first(title)}",
+        "const": f"Select a valid option for {_lower_first(title)}",
+        "oneOf": f"Select a valid option for {_lower_first(title)}",
         "type": f"{title} is not in the right format",
         "format": f"{title} must be a real date"
         if value == "date"
         else f"{title} is not in the right format",
-        "minItems": f"Select at least {value} for {title.lower()}",
+        "minItems": f"Select at least {value} for {_lower_first(title)}",
+        "pattern": f"{title} is not in the right format"
+        + (f": {_example(schema, field)}" if _example(schema, field) else ""),
         "additionalProperties": "The form contained fields it does not have",
     }
     return field, messages.get(str(error.validator), f"{title}: {error.message}")
+
+
+def _example(schema: Mapping[str, Any], field: str) -> str:
+    examples = schema.get("properties", {}).get(field, {}).get("examples") or []
+    return f"for example {examples[0]}" if examples else ""
 
 
 _VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
@@ -64,12 +84,101 @@ def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     return cached[1]
 
 
-def validate_submission(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
-    """Return {field: message} for everything wrong with ``data``; empty when it is valid."""
+@dataclass(frozen=True)
+class DateContext:
+    """What clinical dates are checked against: today (London) and the date the patient's
+    pathway started from (the index date), when it is known."""
+
+    today: date
+    index_date: date | None = None
+
+
+def validate_submission(
+    schema: Mapping[str, Any], data: Mapping[str, Any], dates: DateContext | None = None
+) -> dict[str, str]:
+    """Return {field: message} for everything wrong with ``data``; empty when it is valid.
+    Every problem at once: the schema's, then the dates' (``x-date``, ``x-not-before``)."""
     validator = _validator(schema)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.path)):
         field, message = _message(schema, error)
         errors.setdefault(field, message)
+    if dates is not None:
+        for field, message in _date_problems(schema, data, dates).items():
+            errors.setdefault(field, message)
     order = list(schema.get("properties", {}))
     return dict(sorted(errors.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+
+
+def _as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _long(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _date_problems(
+    schema: Mapping[str, Any], data: Mapping[str, Any], dates: DateContext
+) -> dict[str, str]:
+    """Clinical dates cannot be in the future unless the form says the date is planned
+    (``x-date: planned``) or must be to come (``future``); ``x-not-before`` names another
+    date field of the form, or ``@index`` for the pathway's index date."""
+    problems = {}
+    for field, prop in schema.get("properties", {}).items():
+        value = _as_date(data.get(field))
+        if value is None or prop.get("format") != "date":
+            continue
+        title = _title(schema, field)
+        kind = prop.get("x-date", "past")
+        if kind == "past" and value > dates.today:
+            problems[field] = f"{title} must be today or in the past"
+            continue
+        if kind == "future" and value < dates.today:
+            problems[field] = f"{title} must be today or in the future"
+            continue
+        after = prop.get("x-not-before")
+        if after == "@index":
+            earliest, what = dates.index_date, "the date the secondary diagnosis was confirmed"
+        else:
+            earliest, what = _as_date(data.get(after)), _lower_first(_title(schema, str(after)))
+        if earliest is not None and value < earliest:
+            problems[field] = f"{title} must be on or after {what} ({_long(earliest)})"
+    return problems
+
+
+def shown_if(prop: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """``x-show-if: {"field": "offer", "equals": "01"}`` (or ``"in": [...]``): the field is
+    asked only when that answer is given (an NHS.UK conditional reveal)."""
+    rule = prop.get("x-show-if")
+    if not rule:
+        return None
+    values = rule.get("in", [rule.get("equals")])
+    return str(rule["field"]), [option_value(v) for v in values]
+
+
+def option_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def split_hidden(
+    schema: Mapping[str, Any], data: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """(the answers kept, the titles of answers given to questions the other answers hid).
+
+    A question revealed by an answer that was then changed is not asked: its answer is not
+    kept, and the caller says so rather than drop it silently."""
+    kept = dict(data)
+    dropped = []
+    for field, prop in schema.get("properties", {}).items():
+        rule = shown_if(prop)
+        if not rule or field not in kept or option_value(kept.get(rule[0])) in rule[1]:
+            continue
+        if kept.pop(field) not in (None, "", [], False):
+            dropped.append(_title(schema, field))
+    return kept, dropped

@@ -8,15 +8,17 @@ once. A concurrent writer is caught by the instance's version column.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import (
+    EpisodeModel,
     HumanTaskModel,
     InstanceStatus,
     PathwayInstanceModel,
@@ -30,6 +32,7 @@ from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event, record_task_event
 from mdt.services.calendar import add_working_days
+from mdt.services.episodes import date_episode, engine_view, episode_of, open_first_episode
 from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -37,7 +40,7 @@ from mdt.services.errors import (
     PathwayFailedError,
     PermissionDeniedError,
 )
-from mdt.services.form_validation import validate_submission
+from mdt.services.form_validation import DateContext, split_hidden, validate_submission
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
     closures,
@@ -46,6 +49,7 @@ from mdt.services.pathways import (
     form_schema,
 )
 from mdt.services.report_cases import refresh_cases
+from mdt.services.settings import setting
 from workflows import (
     STATE_FORMAT,
     MessageNotAcceptedError,
@@ -66,14 +70,16 @@ def start_pathway(
     version = current_version(key)
     if version is None:
         raise NotFoundError(f"No published pathway '{key}'")
+    engine = engine_for(version)
     now = clock.now()
-    run = engine_for(version).start(_initial_data(patient, now))
     instance = PathwayInstanceModel(
         patient_id=patient.id, pathway_version_id=version.id, state="", started_at=now
     )
     instance.pathway_version = version
     db.session.add(instance)
     db.session.flush()
+    episode = open_first_episode(actor, instance, engine.pathway)
+    run = engine.start(_initial_data(patient, episode))
     _save(instance, run, now)
     record_event(
         actor,
@@ -89,12 +95,16 @@ def start_pathway(
 
 
 def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanTaskModel:
-    """Complete a human task with form data, advance the pathway, save everything at once."""
+    """Complete a human task with form data, advance the pathway, save everything at once.
+
+    Answers to questions the form did not ask (a revealed question whose revealing answer
+    was changed) are not kept: callers say which (``form_validation.split_hidden``)."""
     task = _task_for_change(actor, task_id)
     instance = task.instance
     schema = form_schema(instance.pathway_version, task.form)
+    data = split_hidden(schema, data)[0] if schema is not None else dict(data)
     if schema is not None:
-        errors = validate_submission(schema, data)
+        errors = validate_submission(schema, data, date_context(instance))
         if errors:
             raise InvalidInputError(errors)
     run = _restore(instance)
@@ -112,16 +122,23 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
     task.completed_by_id = actor.user_id
     task.data = dict(data)
     _apply_patient_facts(task.patient, data)
-    _apply_episode_facts(instance, data)
+    info = engine_for(instance.pathway_version).pathway.task_info(task.process_id, task.bpmn_id)
+    date_episode(task, info.properties.get("episodeDateField") if info else None, data)
     _save(instance, run, now)
     record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
-    _commit_or_conflict()
+    commit_or_conflict()
     return task
 
 
-def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[str, Any]) -> None:
-    """Deliver a message (e.g. progression) to a running pathway."""
-    instance = _running_instance(instance_id)
+def date_context(instance: PathwayInstanceModel) -> DateContext:
+    return DateContext(today=clock.today(), index_date=instance.index_date)
+
+
+def deliver_message(
+    actor: Actor, instance: PathwayInstanceModel, message: str, payload: Mapping[str, Any]
+) -> None:
+    """Deliver a message (e.g. a progression) to a running pathway and save it; the caller
+    commits. ConflictError when the pathway is not waiting for it now."""
     run = _restore(instance)
     if not run.accepts_message(message):
         raise InvalidInputError({"event": f"This pathway has no '{message}' event."})
@@ -141,11 +158,19 @@ def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[st
         object_id=instance.id,
         detail={"message": message, "payload": dict(payload)},
     )
-    _commit_or_conflict()
 
 
-def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any]) -> None:
-    """End a pathway cleanly (death, discharge, transfer): open tasks are cancelled."""
+def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[str, Any]) -> None:
+    """Deliver a message to a running pathway, as it is (no form): for tests and tools."""
+    deliver_message(actor, _running_instance(instance_id), message, payload)
+    commit_or_conflict()
+
+
+def close_pathway(
+    actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any], commit: bool = True
+) -> None:
+    """End a pathway that declares no event of its own for this reason: every open task is
+    cancelled, as of the date recorded (``detail["date"]``, today if none)."""
     if reason not in CLOSE_REASONS:
         raise InvalidInputError({"reason": "Choose death, discharge or transfer."})
     instance = _running_instance(instance_id)
@@ -154,8 +179,7 @@ def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[s
     now = clock.now()
     _save(instance, run, now)
     instance.status = InstanceStatus.CLOSED
-    instance.closed_at = now
-    instance.close_reason = reason
+    end_care(instance, reason, detail.get("date"), now)
     refresh_cases(instance.id)  # the reports see the closure
     record_event(
         actor,
@@ -165,7 +189,18 @@ def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[s
         object_id=instance.id,
         detail={"reason": reason, **dict(detail)},
     )
-    _commit_or_conflict()
+    if commit:
+        commit_or_conflict()
+
+
+def end_care(instance: PathwayInstanceModel, reason: str, on: str | None, now: datetime) -> None:
+    """Care on this pathway ended for ``reason`` on the date recorded (the clinical date, which
+    may be days before it was typed in); a death is the patient's too."""
+    day = date.fromisoformat(on) if on else clock.today()
+    instance.close_reason = reason
+    instance.closed_at = min(datetime.combine(day, time(12), tzinfo=LONDON), now)
+    if reason == "death":
+        instance.patient.date_of_death = day
 
 
 def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel) -> None:
@@ -189,7 +224,7 @@ def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel
         object_id=instance.id,
         detail={"key": target.key, "from": source.version, "to": target.version},
     )
-    _commit_or_conflict()
+    commit_or_conflict()
 
 
 def retry_instance(actor: Actor, instance_id: int) -> None:
@@ -220,7 +255,7 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
         object_id=instance.id,
         detail={"error": previous_error},
     )
-    _commit_or_conflict()
+    commit_or_conflict()
 
 
 def _carry_open_tasks(instance: PathwayInstanceModel, run: PathwayRun) -> None:
@@ -265,9 +300,16 @@ def fire_due_timers(actor: Actor, instance: PathwayInstanceModel, now: datetime)
 # -- helpers: they flush, never commit ---------------------------------------------
 
 
-def _initial_data(patient: PatientModel, now: datetime) -> dict[str, Any]:
-    # Only what diagrams may branch on; identifying details stay in the patient table.
-    return {"patient_id": patient.id, "patient_age": patient.age_on(now.date())}
+def _initial_data(patient: PatientModel, episode: EpisodeModel) -> dict[str, Any]:
+    # Only what diagrams may branch on; identifying details stay in the patient table. The
+    # date of birth is there for ages at later dates (working age at a progression).
+    return {
+        "patient_id": patient.id,
+        "patient_age": patient.age_on(clock.today()),
+        "patient_birth_date": patient.date_of_birth.isoformat(),
+        "episode": engine_view(episode),
+        "local_settings": dict(setting("MDT_PATHWAY_SETTINGS")),  # type: ignore[call-overload]
+    }
 
 
 def _apply_patient_facts(patient: PatientModel, data: Mapping[str, Any]) -> None:
@@ -280,15 +322,6 @@ def _apply_patient_facts(patient: PatientModel, data: Mapping[str, Any]) -> None
             .where(UserModel.display_name == patient.key_worker_name, UserModel.active.is_(True))
             .limit(1)
         )
-
-
-def _apply_episode_facts(instance: PathwayInstanceModel, data: Mapping[str, Any]) -> None:
-    """A form field called ``index_date`` starts the episode's clinical clock (first one wins)."""
-    if instance.index_date is None and isinstance(data.get("index_date"), str):
-        try:
-            instance.index_date = date.fromisoformat(data["index_date"])
-        except ValueError:
-            return
 
 
 def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:
@@ -336,8 +369,11 @@ def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> Non
     instance.state_format = STATE_FORMAT
     instance.updated_at = now
     if run.is_finished and instance.status == InstanceStatus.RUNNING:
-        instance.status = InstanceStatus.COMPLETED
-        instance.closed_at = now
+        # Finished after care ended (the follow-up after a death is done), or on its own.
+        instance.status = (
+            InstanceStatus.CLOSED if instance.close_reason else InstanceStatus.COMPLETED
+        )
+        instance.closed_at = instance.closed_at or now
     _flush_or_conflict()  # the version check happens here, before anything else is written
     _sync_tasks(instance, run, now)
     _sync_timers(instance, run)
@@ -356,9 +392,9 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
             )
         )
     }
-    for ready in run.ready_tasks():
-        if open_rows.pop(ready.id, None) is not None:
-            continue
+    new = [ready for ready in run.ready_tasks() if open_rows.pop(ready.id, None) is None]
+    episodes = _known_episodes(instance, {episode_of(ready) for ready in new})
+    for ready in new:
         due = (
             add_working_days(now, ready.due_working_days, closures())
             if ready.due_working_days is not None
@@ -379,6 +415,8 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
                 call_path=" ".join(ready.call_path),
                 mdt_step=ready.properties.get("mdtStep"),
                 instructions=ready.instructions,
+                episode_id=episode_of(ready) if episode_of(ready) in episodes else None,
+                context={k: v for k, v in ready.context.items() if k != "episode"} or None,
                 status=TaskStatus.READY,
                 created_at=now,
                 due_at=due,
@@ -387,6 +425,21 @@ def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) 
     for row in open_rows.values():
         row.status = TaskStatus.CANCELLED
         row.completed_at = now
+
+
+def _known_episodes(instance: PathwayInstanceModel, ids: set[int | None]) -> set[int]:
+    """Which of the episode ids tasks report are this instance's (a diagram's script could
+    name any number)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return set()
+    return set(
+        db.session.scalars(
+            select(EpisodeModel.id).where(
+                EpisodeModel.instance_id == instance.id, EpisodeModel.id.in_(wanted)
+            )
+        )
+    )
 
 
 def _sync_timers(instance: PathwayInstanceModel, run: PathwayRun) -> None:
@@ -442,7 +495,7 @@ def _flush_or_conflict() -> None:
         raise ConflictError(_CONFLICT) from None
 
 
-def _commit_or_conflict() -> None:
+def commit_or_conflict() -> None:
     try:
         db.session.commit()
     except StaleDataError:

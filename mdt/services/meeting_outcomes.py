@@ -206,6 +206,13 @@ def close_meeting(actor: Actor, meeting_id: int, seen_version: int | None) -> Me
     if meeting.status == MeetingStatus.CLOSED:
         raise ConflictError("The meeting is already closed.")
     undiscussed = [item for item in active_listings(meeting) if item.status == ListingStatus.LISTED]
+    # Only patients the pathway still holds for review are carried over: never someone whose
+    # care ended (died, transferred) or whose review is no longer needed.
+    gone = [item for item in undiscussed if item.task.status != TaskStatus.READY]
+    for item in gone:
+        item.status = ListingStatus.REMOVED
+        item.removed_reason = item.removed_reason or "no longer waiting for review"
+    undiscussed = [item for item in undiscussed if item not in gone]
     target = None
     if undiscussed and meeting.series is not None:
         target = _next_meeting(meeting.series, meeting.starts_at + timedelta(minutes=1))

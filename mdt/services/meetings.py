@@ -332,6 +332,36 @@ def remove_listing(actor: Actor, listing_id: int, seen_version: int | None) -> N
     _commit()
 
 
+WITHDRAWN = {"death": "died", "transfer": "care transferred", "discharge": "discharged"}
+
+
+def withdraw_from_lists(actor: Actor, patient_id: int, reason: str) -> int:
+    """Care ended (death, transfer, discharge): the patient comes off every list not yet
+    discussed, circulated or not, and is never carried over. The caller commits."""
+    listings = db.session.scalars(
+        select(ListingModel)
+        .join(MeetingModel, MeetingModel.id == ListingModel.meeting_id)
+        .where(
+            ListingModel.patient_id == patient_id,
+            ListingModel.status == ListingStatus.LISTED,
+            MeetingModel.status != MeetingStatus.CLOSED,
+        )
+    ).all()
+    for listing in listings:
+        listing.status = ListingStatus.REMOVED
+        listing.removed_reason = WITHDRAWN.get(reason, reason)
+        _touch(listing.meeting)
+        record_event(
+            actor,
+            "meeting.patient_withdrawn",
+            patient_id=patient_id,
+            object_type="meeting",
+            object_id=listing.meeting_id,
+            detail={"reason": reason},
+        )
+    return len(listings)
+
+
 def move_listing(actor: Actor, listing_id: int, direction: int, seen_version: int | None) -> None:
     _require_coordinator(actor)
     listing = _listing(listing_id)

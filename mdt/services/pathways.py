@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import TASK_ROLES, role_for_lane
@@ -19,6 +20,7 @@ from mdt.models.standards import STANDARDS
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.calendar import add_working_days
+from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
 from mdt.services.settings import setting
 from workflows import CompiledPathway, PathwayEngine, compile_pathway
@@ -26,7 +28,7 @@ from workflows.clock import run_now
 from workflows.sandbox import default_helpers
 
 DEFAULT_PATHWAY_KEY = "secondary-breast-cancer"
-TIMER_HELPERS = ("working_days_from_now",)
+TIMER_HELPERS = ("working_days_from_now", "morning_of")
 
 _cache_lock = threading.Lock()
 _engines: OrderedDict[str, PathwayEngine] = OrderedDict()
@@ -65,7 +67,18 @@ def _pathway_helpers(closed: list[date]) -> dict[str, Any]:
         """End of the n-th working day from now, for timers: working_days_from_now(2)."""
         return add_working_days(run_now(), int(days), closed).isoformat()
 
-    return {**default_helpers(), "working_days_from_now": working_days_from_now}
+    def morning_of(iso_date: str) -> str:
+        """09:00 London time on a date, for timers that wait for a date recorded in a form
+        (a re-offer or review date): morning_of(hna["reoffer_on"])."""
+        return datetime.combine(
+            date.fromisoformat(str(iso_date)), time(9), tzinfo=LONDON
+        ).isoformat()
+
+    return {
+        **default_helpers(),
+        "working_days_from_now": working_days_from_now,
+        "morning_of": morning_of,
+    }
 
 
 def current_version(key: str = DEFAULT_PATHWAY_KEY) -> PathwayVersionModel | None:
@@ -150,6 +163,7 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine:
         time_limit_seconds=limit,
         helpers=_pathway_helpers(closed),
         clock=clock.local_now,
+        context_keys=CONTEXT_KEYS,
     )
     with _cache_lock:
         _engines[cache_key] = engine

@@ -1,85 +1,180 @@
-"""Events in a patient's life that change the pathway: progression, treatment change,
-death, discharge and transfer. The first two are messages to the running pathway; the
-others close it."""
+"""Events in a patient's care: what the pathway's diagrams declare (a progression, a change of
+treatment, a death...) and, for pathways that declare no way to end care, death, discharge and
+transfer closing the pathway.
+
+A pathway declares an event as a ``bpmn:message`` with a form (see docs/pathway-authoring.md):
+staff record it on the patient's page or through the API; the answers are checked against the
+form like a task's, and the message is delivered with them. An event may start an episode of
+care (dated by its form) or end care (as of the date its form records): then the patient comes
+off every MDT list at once, and, for a death, no list, letter or task is for them again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from mdt import clock
 from mdt.extensions import db
-from mdt.models import InstanceStatus, PathwayInstanceModel
+from mdt.models import InstanceStatus, PathwayInstanceModel, PatientModel
 from mdt.models.roles import CLINICAL_ROLES, Role
 from mdt.services.actor import Actor
-from mdt.services.errors import ConflictError, InvalidInputError, PermissionDeniedError
-from mdt.services.instances import close_pathway, send_event
+from mdt.services.audit import record_event
+from mdt.services.episodes import engine_view, open_episode
+from mdt.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from mdt.services.form_validation import split_hidden, validate_submission
+from mdt.services.instances import (
+    CLOSE_REASONS,
+    close_pathway,
+    commit_or_conflict,
+    date_context,
+    deliver_message,
+    end_care,
+)
+from mdt.services.meetings import withdraw_from_lists
+from mdt.services.pathways import engine_for
+from workflows import EventInfo
+
+EVENT_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR})
+CLOSE_LABELS = {
+    "death": ("Death", "Closes the pathway and cancels every open task."),
+    "discharge": ("Discharge", "Closes the pathway and cancels every open task."),
+    "transfer": ("Transfer of care", "Closes the pathway and cancels every open task."),
+}
+# For pathways that declare no event of their own to end care.
+GENERIC_CLOSE_FORM: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["date"],
+    "properties": {
+        "date": {"type": "string", "format": "date", "title": "Date it happened"},
+        "destination": {"type": "string", "maxLength": 200, "title": "Transferred to"},
+        "notes": {"type": "string", "maxLength": 2000, "title": "Notes"},
+    },
+}
 
 
 @dataclass(frozen=True)
-class EventKind:
+class AvailableEvent:
+    name: str
     label: str
     hint: str
-    closes: bool
-
-
-EVENT_KINDS = {
-    "progression": EventKind(
-        "Disease progression", "Starts a new needs assessment and an MDT re-review.", False
-    ),
-    "treatment_change": EventKind(
-        "Treatment change", "Starts a new needs assessment and an MDT re-review.", False
-    ),
-    "death": EventKind("Death", "Closes the pathway and cancels open tasks.", True),
-    "discharge": EventKind("Discharge", "Closes the pathway and cancels open tasks.", True),
-    "transfer": EventKind("Transfer of care", "Closes the pathway and cancels open tasks.", True),
-}
-EVENT_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR})
+    schema: dict[str, Any] = field(repr=False)
+    closes: str | None = None
+    episode: str | None = None
+    declared: bool = True  # False: the application's own close, cancelling every task
 
 
 def running_instance(patient_id: int) -> PathwayInstanceModel | None:
+    """The patient's pathway that is still in care (not closed by a death or transfer)."""
     return db.session.scalar(
         select(PathwayInstanceModel)
         .where(
             PathwayInstanceModel.patient_id == patient_id,
             PathwayInstanceModel.status == InstanceStatus.RUNNING,
+            PathwayInstanceModel.close_reason.is_(None),
         )
         .order_by(PathwayInstanceModel.started_at.desc())
         .limit(1)
     )
 
 
-def _check(kind: str, details: dict[str, Any]) -> dict[str, str]:
-    errors = {}
-    if kind not in EVENT_KINDS:
-        errors["kind"] = "Select what happened"
-        return errors
-    event_date = details.get("date")
-    if not event_date:
-        errors["date"] = "Enter the date it happened"
-    elif date.fromisoformat(event_date) > clock.today():
-        errors["date"] = "The date must be today or in the past"
-    if kind == "treatment_change" and not details.get("line"):
-        errors["line"] = "Enter the new line of treatment"
-    if kind == "transfer" and not details.get("destination"):
-        errors["destination"] = "Enter where care is transferred to"
-    return errors
-
-
-def record_patient_event(actor: Actor, patient_id: int, kind: str, details: dict[str, Any]) -> None:
-    """Record an event and apply it to the patient's running pathway (one transaction)."""
+def available_events(actor: Actor, patient_id: int) -> list[AvailableEvent]:
+    """What this person can record for the patient now: the events the pathway is waiting
+    for, and a close for each reason the pathway does not handle itself."""
     if not actor.has_role(*EVENT_ROLES):
         raise PermissionDeniedError("Your role cannot record events on a pathway.")
-    errors = _check(kind, details)
-    if errors:
-        raise InvalidInputError(errors)
     instance = running_instance(patient_id)
     if instance is None:
-        raise ConflictError("This patient has no running pathway to record the event on.")
-    if EVENT_KINDS[kind].closes:
-        close_pathway(actor, instance.id, kind, details)
+        return []
+    engine = engine_for(instance.pathway_version)
+    run = engine.restore(instance.state)
+    waiting = run.waiting_messages()
+    declared = engine.pathway.events.values()
+    events = [
+        AvailableEvent(
+            event.name,
+            event.label,
+            event.hint,
+            engine.pathway.forms.get(event.form or "", {}),
+            event.closes,
+            event.episode,
+        )
+        for event in declared
+        if event.name in waiting and actor.has_role(*event.roles)
+    ]
+    handled = {event.closes for event in declared if event.closes}
+    events += [
+        AvailableEvent(reason, *CLOSE_LABELS[reason], GENERIC_CLOSE_FORM, reason, declared=False)
+        for reason in CLOSE_REASONS
+        if reason not in handled
+    ]
+    return events
+
+
+def event_form(actor: Actor, patient_id: int, name: str) -> AvailableEvent:
+    events = available_events(actor, patient_id)
+    for event in events:
+        if event.name == name:
+            return event
+    choices = ", ".join(e.name for e in events) or "none"
+    raise InvalidInputError(
+        {"event": f"This event cannot be recorded for this patient now (you can record: {choices})"}
+    )
+
+
+def record_patient_event(
+    actor: Actor, patient_id: int, name: str, answers: dict[str, Any]
+) -> AvailableEvent:
+    """Check the answers against the event's form and apply the event to the patient's
+    pathway, in one transaction. Answers to questions the form did not ask are not kept."""
+    if db.session.get(PatientModel, patient_id) is None:
+        raise NotFoundError("No such patient")
+    instance = running_instance(patient_id)
+    if instance is None:
+        raise ConflictError("This patient's pathway has ended; there is nothing to record it on.")
+    event = event_form(actor, patient_id, name)
+    data = split_hidden(event.schema, answers)[0]
+    errors = validate_submission(event.schema, data, date_context(instance))
+    if errors:
+        raise InvalidInputError(errors)
+    if event.declared:
+        _apply(actor, instance, engine_for(instance.pathway_version).pathway.events[name], data)
     else:
-        send_event(actor, instance.id, kind, details)
+        close_pathway(actor, instance.id, name, data, commit=False)
+        withdraw_from_lists(actor, patient_id, name)
+    commit_or_conflict()
+    return event
+
+
+def _apply(
+    actor: Actor, instance: PathwayInstanceModel, event: EventInfo, data: dict[str, Any]
+) -> None:
+    payload = dict(data)
+    if event.episode:
+        payload = engine_view(open_episode(actor, instance, event, data))
+    if event.closes:
+        # Care ends as of the date recorded, before the pathway runs on to the follow-up
+        # tasks: the reports and lists see the closure with them.
+        end_care(instance, event.closes, data.get(event.date_field or ""), clock.now())
+        withdraw_from_lists(actor, instance.patient_id, event.closes)
+        record_event(
+            actor,
+            "pathway.closed",
+            patient_id=instance.patient_id,
+            object_type="pathway_instance",
+            object_id=instance.id,
+            detail={
+                "reason": event.closes,
+                "message": event.name,
+                "on": data.get(event.date_field or ""),
+            },
+        )
+    deliver_message(actor, instance, event.name, payload)

@@ -14,6 +14,7 @@ from mdt.models.roles import CLINICAL_ROLES, Role
 from mdt.services import nhs_number
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
+from mdt.services.episodes import episodes_of
 from mdt.services.errors import (
     DuplicatePatientError,
     InvalidInputError,
@@ -131,7 +132,10 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
         instances=instances,
         open_tasks=[t for t in tasks if t.status == TaskStatus.READY],
         history=history,
-        summary=clinical_summary(t for t in history if t.status == TaskStatus.COMPLETED),
+        summary=clinical_summary(
+            (t for t in history if t.status == TaskStatus.COMPLETED),
+            episodes_of([i.id for i in instances]),
+        ),
         timeline=timeline(patient_id, history),
         scorecard=scorecard(tasks, instances),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mdt.extensions import db
 from mdt.models import (
     AuditEventModel,
+    EpisodeModel,
     HumanTaskModel,
     InstanceStatus,
     PathwayInstanceModel,
@@ -23,12 +24,13 @@ from mdt.models import (
 )
 from mdt.models.standards import STANDARDS
 from mdt.services.form_labels import answer_label, field_title
-from mdt.services.pathways import form_schema
+from mdt.services.pathways import engine_for, form_schema
 
-# (label, the fields that can answer it, newest answer wins)
+# (label, the fields that can answer it, newest answer wins). Answers come from completed
+# tasks and from recorded events (a progression's new sites and re-tested receptors).
 SUMMARY_ITEMS: list[tuple[str, tuple[str, ...]]] = [
     ("Secondary diagnosis confirmed", ("index_date",)),
-    ("Metastatic sites", ("sites",)),
+    ("Latest progression", ("progression_date",)),
     ("ER", ("er_status",)),
     ("PR", ("pr_status",)),
     ("HER2", ("her2_status",)),
@@ -39,6 +41,8 @@ SUMMARY_ITEMS: list[tuple[str, tuple[str, ...]]] = [
     ("Next steps", ("next_steps",)),
     ("What matters to the patient", ("what_matters",)),
 ]
+# Items whose answers add up (every site recorded so far), newest first.
+SUMMARY_UNIONS: list[tuple[str, tuple[str, ...]]] = [("Metastatic sites", ("sites", "new_sites"))]
 TIMELINE_ACTIONS = (
     "patient.registered",
     "pathway.started",
@@ -93,24 +97,54 @@ def _schema(task: HumanTaskModel) -> dict[str, Any]:
     return form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
 
 
-def clinical_summary(completed: Iterable[HumanTaskModel]) -> list[SummaryRow]:
-    newest_first = sorted(completed, key=lambda t: (t.completed_at, t.id), reverse=True)
+@dataclass(frozen=True)
+class _Source:
+    """A completed task or a recorded event, as a source of answers for the summary."""
+
+    name: str
+    at: datetime | None
+    data: dict[str, Any]
+    schema: dict[str, Any]
+
+
+def _sources(
+    completed: Iterable[HumanTaskModel], episodes: Iterable[EpisodeModel]
+) -> list[_Source]:
+    sources = [_Source(t.name, t.completed_at, t.data or {}, _schema(t)) for t in completed]
+    # An event recorded at the same moment as a task is newer (it was recorded after it).
+    for episode in sorted(episodes, key=lambda e: e.id):
+        if episode.data and episode.message:
+            pathway = engine_for(episode.instance.pathway_version).pathway
+            event = pathway.events.get(episode.message)
+            schema = pathway.forms.get(event.form or "", {}) if event else {}
+            sources.append(_Source(episode.label, episode.recorded_at, episode.data, schema))
+    indexed = list(enumerate(sources))
+    indexed.sort(key=lambda pair: (pair[1].at or datetime.min.replace(tzinfo=UTC), pair[0]))
+    return [source for _, source in reversed(indexed)]
+
+
+def clinical_summary(
+    completed: Iterable[HumanTaskModel], episodes: Iterable[EpisodeModel] = ()
+) -> list[SummaryRow]:
+    newest_first = _sources(completed, episodes)
     rows = []
     for label, fields in SUMMARY_ITEMS:
-        for task in newest_first:
-            found = next(
-                (f for f in fields if (task.data or {}).get(f) not in (None, "", [])), None
-            )
+        for source in newest_first:
+            found = next((f for f in fields if source.data.get(f) not in (None, "", [])), None)
             if found:
-                rows.append(
-                    SummaryRow(
-                        label,
-                        answer_label(_schema(task), found, (task.data or {})[found]),
-                        task.name,
-                        task.completed_at,
-                    )
-                )
+                value = answer_label(source.schema, found, source.data[found])
+                rows.append(SummaryRow(label, value, source.name, source.at))
                 break
+    for label, fields in SUMMARY_UNIONS:
+        seen: list[str] = []
+        for source in reversed(newest_first):  # as they were found: the newest last
+            for name in fields:
+                for code in source.data.get(name) or []:
+                    text = answer_label(source.schema, name, [code])
+                    if text not in seen:
+                        seen.append(text)
+        if seen:
+            rows.insert(1, SummaryRow(label, ", ".join(seen), "every site recorded", None))
     return rows
 
 
@@ -126,9 +160,22 @@ def _task_entry(task: HumanTaskModel) -> TimelineEntry:
     )
 
 
-def _event_entry(row: AuditEventModel) -> TimelineEntry:
-    from mdt.services.patient_events import EVENT_KINDS
+def _event_forms(patient_id: int) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each event's label and form, as the patient's pathways declare them."""
+    forms: dict[str, tuple[str, dict[str, Any]]] = {}
+    instances = db.session.scalars(
+        select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
+    )
+    for instance in instances:
+        pathway = engine_for(instance.pathway_version).pathway
+        for event in pathway.events.values():
+            forms[event.name] = (event.label, pathway.forms.get(event.form or "", {}))
+    return forms
 
+
+def _event_entry(
+    row: AuditEventModel, forms: dict[str, tuple[str, dict[str, Any]]]
+) -> TimelineEntry:
     detail = row.detail or {}
     titles = {
         "patient.registered": "Registered",
@@ -136,28 +183,27 @@ def _event_entry(row: AuditEventModel) -> TimelineEntry:
         "pathway.error": "Pathway paused by an error",
     }
     if row.action == "pathway.event":
-        kind = EVENT_KINDS.get(detail.get("message", ""))
-        title = kind.label if kind else f"Event: {detail.get('message')}"
+        name = str(detail.get("message", ""))
+        label, schema = forms.get(name, (f"Event: {name}", {}))
+        payload = detail.get("payload") or {}
         details = [
-            (k.replace("_", " ").capitalize(), _plain(v))
-            for k, v in (detail.get("payload") or {}).items()
+            (field_title(schema, k), answer_label(schema, k, v))
+            for k, v in payload.items()
+            if k not in ("id", "kind") and v not in (None, "", [])
         ]
-    elif row.action == "pathway.closed":
-        kind = EVENT_KINDS.get(detail.get("reason", ""))
-        title = f"Pathway closed: {kind.label.lower() if kind else detail.get('reason')}"
+        return TimelineEntry(row.at, label, row.actor_name, "event", details)
+    if row.action == "pathway.closed":
+        reason = str(detail.get("reason", ""))
+        title = f"Pathway closed: {reason.replace('_', ' ')}"
         details = [
             (k.replace("_", " ").capitalize(), _plain(v))
             for k, v in detail.items()
             if k != "reason"
         ]
-    else:
-        title = titles.get(row.action, row.action)
-        details = [("Error", str(detail["error"]))] if "error" in detail else []
+        return TimelineEntry(row.at, title, row.actor_name, "event", details)
+    title = titles.get(row.action, row.action)
+    details = [("Error", str(detail["error"]))] if "error" in detail else []
     return TimelineEntry(row.at, title, row.actor_name, "event", details)
-
-
-def _plain(value: Any) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def timeline(patient_id: int, done: Iterable[HumanTaskModel]) -> list[TimelineEntry]:
@@ -166,7 +212,12 @@ def timeline(patient_id: int, done: Iterable[HumanTaskModel]) -> list[TimelineEn
             AuditEventModel.patient_id == patient_id, AuditEventModel.action.in_(TIMELINE_ACTIONS)
         )
     )
-    entries = [_task_entry(t) for t in done] + [_event_entry(e) for e in events]
+    forms = _event_forms(patient_id)
+    # A closure by the pathway's own event shows once, as that event with its answers.
+    shown = [
+        e for e in events if not (e.action == "pathway.closed" and (e.detail or {}).get("message"))
+    ]
+    entries = [_task_entry(t) for t in done] + [_event_entry(e, forms) for e in shown]
     return sorted(entries, key=lambda e: e.at, reverse=True)
 
 
@@ -197,3 +248,7 @@ def scorecard(
                 StandardStatus(code, label, "not-applicable" if finished else "not-yet", None, None)
             )
     return statuses
+
+
+def _plain(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -10,12 +10,19 @@ from werkzeug.wrappers import Response
 from mdt.models.roles import Role
 from mdt.services.care_plan import patient_care_plan
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
+from mdt.services.form_validation import split_hidden
 from mdt.services.pathway_library import diagram_for
-from mdt.services.patient_events import EVENT_KINDS, EVENT_ROLES, record_patient_event
+from mdt.services.patient_events import (
+    EVENT_ROLES,
+    AvailableEvent,
+    available_events,
+    record_patient_event,
+)
 from mdt.services.patients import RECORD_ROLES, find_patients, register_patient, view_patient
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.pdf import Document
+from mdt.web.schema_forms import build_fields, not_kept_note, parse_submission
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -81,53 +88,59 @@ def show(patient_id: int) -> str:
         record=record,
         patient=record.patient,
         diagram=diagram,
-        event_kinds=EVENT_KINDS,
     )
 
 
 @bp.route("/<int:patient_id>/events/new", methods=["GET", "POST"])
 @roles_required(*EVENT_ROLES)
 def new_event(patient_id: int) -> Response | tuple[str, int]:
-    record = view_patient(current_actor(), patient_id)
+    """Choose what happened, then fill in that event's form (the pathway declares both)."""
+    actor = current_actor()
+    record = view_patient(actor, patient_id)
+    events = available_events(actor, patient_id)
+    chosen = next((e for e in events if e.name == request.values.get("event")), None)
+    if chosen is None:
+        return _event_page(record, events, None, {}, {}, 400 if request.method == "POST" else 200)
     if request.method == "GET":
-        return render_template(
-            "patients/event.html",
-            patient=record.patient,
-            values={},
-            errors={},
-            event_kinds=EVENT_KINDS,
-            record=record,
-        ), 200
-    form = request.form
-    kind = form.get("kind", "")
-    when, parts, real = _date(form, "date")
-    details: dict[str, Any] = {
-        k: v.strip() for k, v in form.items() if k in ("notes", "line", "destination") and v.strip()
-    }
-    if form.getlist("sites"):
-        details["sites"] = form.getlist("sites")
-    if when:
-        details["date"] = when.isoformat()
-    values = {**form.to_dict(), "date": parts, "sites": form.getlist("sites")}
+        return _event_page(record, events, chosen, {}, {})
+    data, raw, errors = parse_submission(chosen.schema, request.form)
+    not_kept = split_hidden(chosen.schema, data)[1]
     try:
-        if not real:
-            raise InvalidInputError({"date": "The date must be a real date"})
-        record_patient_event(current_actor(), patient_id, kind, details)
+        if errors:
+            raise InvalidInputError(errors)
+        record_patient_event(actor, patient_id, chosen.name, data)
     except InvalidInputError as error:
-        return render_template(
-            "patients/event.html",
-            patient=record.patient,
-            values=values,
-            errors=error.errors,
-            event_kinds=EVENT_KINDS,
-            record=record,
-        ), 400
+        return _event_page(record, events, chosen, raw, error.errors, 400)
     except ConflictError as error:
         return render_error(409, str(error))
     except PathwayFailedError as error:
         return render_error(500, str(error))
-    flash(f"{EVENT_KINDS[kind].label} recorded for {record.patient.display_name}.", "success")
+    flash(
+        f"{chosen.label} recorded for {record.patient.display_name}." + not_kept_note(not_kept),
+        "success",
+    )
     return redirect(url_for("patients.show", patient_id=patient_id))
+
+
+def _event_page(
+    record: Any,
+    events: list[AvailableEvent],
+    chosen: AvailableEvent | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> tuple[str, int]:
+    if chosen is None and request.method == "POST":
+        errors = {"event": "Select what happened"}
+    return render_template(
+        "patients/event.html",
+        record=record,
+        patient=record.patient,
+        events=events,
+        chosen=chosen,
+        fields=build_fields(chosen.schema, values, errors) if chosen else [],
+        errors=errors,
+    ), status
 
 
 @bp.get("/<int:patient_id>/care-plan")

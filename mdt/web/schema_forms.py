@@ -11,6 +11,8 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from mdt.services.form_labels import answer_label, field_title
+from mdt.services.form_validation import option_value as _option_value
+from mdt.services.form_validation import shown_if
 
 RADIO_LIMIT = 7
 
@@ -28,21 +30,6 @@ class Field:
     attrs: dict[str, Any] = field(default_factory=dict)
     # Fields revealed under one of this field's options (NHS.UK conditional reveal).
     conditional: dict[str, list[Field]] = field(default_factory=dict)
-
-
-def shown_if(prop: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    """``x-show-if: {"field": "offer", "equals": "01"}`` (or ``"in": [...]``)."""
-    rule = prop.get("x-show-if")
-    if not rule:
-        return None
-    values = rule.get("in", [rule.get("equals")])
-    return str(rule["field"]), [_option_value(v) for v in values]
-
-
-def _option_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
 
 
 def _options(prop: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -76,28 +63,48 @@ def widget_for(prop: Mapping[str, Any]) -> str:
 def build_fields(
     schema: Mapping[str, Any], values: Mapping[str, Any], errors: Mapping[str, str]
 ) -> list[Field]:
-    required = set(schema.get("required", []))
-    fields = []
+    """The form's fields, top level first. A field asked only after one answer of a radio
+    question sits under that answer (the NHS.UK conditional reveal); one revealed by several
+    answers, or by another kind of question, follows it and is shown or hidden by
+    app.mjs (``reveal``). Fields an answer makes required are not marked optional."""
+    required = set(schema.get("required", [])) | _required_when_revealed(schema)
+    by_name: dict[str, Field] = {}
     for name, prop in schema.get("properties", {}).items():
         widget = widget_for(prop)
         options = _options(prop.get("items", {})) if widget == "checkboxes" else _options(prop)
         if widget == "boolean":
             options = [("yes", "Yes"), ("no", "No")]
         attrs = {k: prop[k] for k in ("minimum", "maximum", "maxLength") if k in prop}
-        fields.append(
-            Field(
-                name,
-                str(prop.get("title", name)),
-                str(prop.get("description", "")),
-                widget,
-                options,
-                _display_value(widget, values.get(name)),
-                errors.get(name),
-                name in required,
-                attrs,
-            )
+        by_name[name] = Field(
+            name,
+            str(prop.get("title", name)),
+            str(prop.get("description", "")),
+            widget,
+            options,
+            _display_value(widget, values.get(name)),
+            errors.get(name),
+            name in required,
+            attrs,
         )
+    fields = []
+    for name, prop in schema.get("properties", {}).items():
+        rule = shown_if(prop)
+        controller = by_name.get(rule[0]) if rule else None
+        if rule and controller and controller.widget in ("radios", "boolean") and len(rule[1]) == 1:
+            controller.conditional.setdefault(rule[1][0], []).append(by_name[name])
+            continue
+        if rule:
+            by_name[name].attrs["reveal"] = {"field": rule[0], "values": " ".join(rule[1])}
+        fields.append(by_name[name])
     return fields
+
+
+def _required_when_revealed(schema: Mapping[str, Any]) -> set[str]:
+    return {
+        name
+        for rule in schema.get("allOf", [])
+        for name in rule.get("then", {}).get("required", [])
+    }
 
 
 def _display_value(widget: str, value: Any) -> Any:
@@ -174,11 +181,11 @@ def parse_submission(
             errors[name] = error
         elif value is not None:
             data[name] = value
-    # A revealed field whose revealing answer was changed afterwards is not kept.
+    # A revealed question whose revealing answer was changed afterwards was not asked: no
+    # error for it; its answer is dropped by the service, which says so.
     for name, prop in schema.get("properties", {}).items():
         rule = shown_if(prop)
         if rule and _option_value(data.get(rule[0])) not in rule[1]:
-            data.pop(name, None)
             errors.pop(name, None)
     return data, raw_values, errors
 
@@ -190,3 +197,15 @@ def describe(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[tuple[s
         for name in schema.get("properties", {})
         if name in data
     ]
+
+
+def not_kept_note(titles: list[str]) -> str:
+    """What the success banner adds when answers to questions that were not asked (hidden by
+    another answer) were given and dropped: nothing is lost without saying so."""
+    if not titles:
+        return ""
+    return (
+        " Not kept, because your other answers meant they were not asked: "
+        + ", ".join(titles)
+        + "."
+    )

@@ -14,6 +14,7 @@ from mdt.services.assignments import (
     save_draft,
 )
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
+from mdt.services.form_validation import split_hidden
 from mdt.services.instances import complete_task
 from mdt.services.pathways import form_schema
 from mdt.services.worklist import (
@@ -27,7 +28,7 @@ from mdt.services.worklist import (
 )
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
-from mdt.web.schema_forms import build_fields, describe, parse_submission
+from mdt.web.schema_forms import build_fields, describe, not_kept_note, parse_submission
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -111,6 +112,7 @@ def submit(task_id: int) -> Response | tuple[str, int]:
             return redirect(url_for("tasks.show", task_id=task_id))
         if errors:
             return _render_task(task_id, raw, errors, 400)
+        not_kept = split_hidden(schema, data)[1]
         complete_task(actor, task_id, data)
     except InvalidInputError as error:
         return _render_task(task_id, raw, error.errors, 400)
@@ -118,7 +120,10 @@ def submit(task_id: int) -> Response | tuple[str, int]:
         return _render_task(task_id, raw, {}, 409, conflict=str(error))
     except PathwayFailedError as error:
         return render_error(500, str(error))
-    flash(f"‘{task.name}’ completed for {task.patient.display_name}.", "success")
+    flash(
+        f"‘{task.name}’ completed for {task.patient.display_name}." + not_kept_note(not_kept),
+        "success",
+    )
     return redirect(url_for("tasks.my_tasks"))
 
 

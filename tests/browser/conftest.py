@@ -132,3 +132,17 @@ def sign_in(page: object, username: str, password: str) -> None:
     page.get_by_label("Username").fill(username)  # type: ignore[attr-defined]
     page.get_by_label("Password").fill(password)  # type: ignore[attr-defined]
     page.get_by_role("button", name="Sign in").click()  # type: ignore[attr-defined]
+
+
+def fill_date(page: object, group: str, days_from_today: int = 0, within: object = None) -> None:
+    """Type a date into the NHS.UK date input named ``group``, relative to today (the live
+    server runs on the real clock, and forms refuse clinical dates in the future)."""
+    from datetime import timedelta
+
+    from mdt import clock
+
+    day = clock.today() + timedelta(days=days_from_today)
+    fieldset = (within or page).get_by_role("group", name=group)  # type: ignore[attr-defined]
+    fieldset.get_by_label("Day").fill(str(day.day))
+    fieldset.get_by_label("Month").fill(str(day.month))
+    fieldset.get_by_label("Year").fill(str(day.year))

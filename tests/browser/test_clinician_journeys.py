@@ -7,7 +7,7 @@ from mdt.extensions import db
 from ..conftest import PASSWORD
 from ..helpers import complete_with_examples, new_patient, ready_task
 from ..scenarios import DIAGNOSIS
-from .conftest import axe_violations, shoot, sign_in
+from .conftest import axe_violations, fill_date, shoot, sign_in
 
 
 def _patient_at_assessment(make_user, actor):
@@ -30,13 +30,6 @@ def _patient_at_assessment(make_user, actor):
     return patient_id, *actors
 
 
-def _fill_date(page, group: str, day: str, month: str, year: str) -> None:
-    fieldset = page.get_by_role("group", name=group)
-    fieldset.get_by_label("Day").fill(day)
-    fieldset.get_by_label("Month").fill(month)
-    fieldset.get_by_label("Year").fill(year)
-
-
 def test_cns_needs_assessment_with_an_error_then_timeline_and_diagram(
     page, pathway, make_user, actor
 ) -> None:
@@ -45,8 +38,7 @@ def test_cns_needs_assessment_with_an_error_then_timeline_and_diagram(
     page.get_by_role("link", name="Holistic needs assessment").click()
     page.get_by_role("heading", name="Holistic needs assessment", level=1).wait_for()
 
-    page.get_by_label("New secondary diagnosis").check()
-    page.get_by_label("Offered and accepted").check()  # reveals the scores
+    page.get_by_label("Offered and accepted").check()  # reveals the scores under it
     page.get_by_label("Physical concerns").fill("6")
     page.get_by_label("Distress thermometer").fill("12")  # out of range
     page.get_by_role("button", name="Complete task").click()
@@ -58,23 +50,29 @@ def test_cns_needs_assessment_with_an_error_then_timeline_and_diagram(
     assert page.get_by_label("Offered and accepted").is_checked()
     summary = page.locator(".nhsuk-error-summary").inner_text()
     assert "Distress thermometer must be 10 or less" in summary
-    assert "Enter date of assessment" in summary
+    assert "Enter date of assessment (or of the offer)" in summary
+    assert "Enter emotional concerns" in summary  # every problem at once
 
-    _fill_date(page, "Date of assessment", "20", "11", "2026")
+    fill_date(page, "Date of assessment (or of the offer)")
     for label, value in [
         ("Practical concerns", "2"),
         ("Emotional concerns", "7"),
         ("Family and relationship concerns", "1"),
-        ("Spiritual concerns", "0"),
+        ("Spiritual or religious concerns", "0"),
+        ("Information needs", "3"),
         ("Distress thermometer", "8"),
     ]:
-        page.get_by_label(label).fill(value)
-    for question in [
-        "Are any symptoms uncontrolled?",
-        "Is the patient working, or of working age?",
-        "Would the patient or family like support",
+        page.get_by_label(label, exact=True).fill(value)
+    page.get_by_label("Care and support plan: actions agreed").fill(
+        "Counselling; review in 2 weeks"
+    )
+    for question, answer in [
+        ("Are any symptoms uncontrolled?", "No"),
+        ("Would the patient or family like support", "No"),
+        ("Has the care and support plan been agreed", "Yes"),
+        ("information on local palliative and supportive", "Yes"),
     ]:
-        page.get_by_role("group", name=question).get_by_label("No").check()
+        page.get_by_role("group", name=question).get_by_label(answer).check()
     page.get_by_role("button", name="Complete task").click()
     page.get_by_text("completed for SEACOLE, Mary").wait_for()
     assert page.get_by_role("link", name="Refer for psychological and peer support").count() == 1
@@ -102,7 +100,7 @@ def test_oncologist_completes_treatment_planning(page, pathway, make_user, actor
     page.get_by_role("heading", name="Treatment planning consultation", level=1).wait_for()
     shoot(page, "oncologist-treatment-planning")
     assert axe_violations(page) == []
-    _fill_date(page, "Date of consultation", "21", "11", "2026")
+    fill_date(page, "Date of consultation")
     for question in [
         "Were the aims of treatment discussed?",
         "Were the expectations and goals of treatment discussed?",
@@ -123,12 +121,25 @@ def test_progression_puts_new_work_in_the_right_worklists(page, pathway, make_us
     sign_in(page, "nurse", PASSWORD)
     page.goto(f"/patients/{patient_id}")
     page.get_by_role("button", name="Record an event").click()
-    shoot(page, "event-form")
+    page.get_by_role("heading", name="What happened?").wait_for()
+    shoot(page, "event-choice")
     assert axe_violations(page) == []
     page.get_by_label("Disease progression").check()
-    page.get_by_label("Liver (C78.7)").check()
-    _fill_date(page, "When did it happen?", "22", "11", "2026")
-    page.get_by_role("button", name="Record the event").click()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Disease progression", level=1).wait_for()
+    fill_date(page, "Date of the scan or biopsy that showed progression", -2)
+    page.get_by_label("Imaging").check()
+    page.get_by_label("Brain (C79.3)").check()
+    page.get_by_role("group", name="Were the receptors tested again?").get_by_label(
+        "No", exact=True
+    ).check()
+    page.get_by_label("1 – Restricted in strenuous activity").check()
+    page.get_by_role("group", name="fast track").get_by_label("Yes").check()
+    page.get_by_label("Clinical question for the MDT").fill("Brain metastases: radiotherapy?")
+    page.get_by_role("group", name="Is imaging to be reviewed").get_by_label("Yes").check()
+    shoot(page, "event-form")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Record: disease progression").click()
     page.get_by_text("Disease progression recorded").wait_for()
     page.goto("/tasks")
     assert page.get_by_role("link", name="Holistic needs assessment").count() == 2
@@ -139,5 +150,6 @@ def test_progression_puts_new_work_in_the_right_worklists(page, pathway, make_us
     shoot(page, "coordinator-worklist-after-progression")
     assert axe_violations(page) == []
     assert page.get_by_role("link", name="List for MDT review").count() == 1  # diagnosis one
+    assert page.get_by_role("link", name="Record MDT outcome").count() == 1  # listed at once
     page.goto(f"/patients/{patient_id}")
     assert "Disease progression" in page.locator(".app-timeline").inner_text()

@@ -6,7 +6,7 @@ from mdt.extensions import db
 
 from ..conftest import PASSWORD
 from ..helpers import complete_with_examples, new_patient, ready_task
-from .conftest import axe_violations, shoot, sign_in
+from .conftest import axe_violations, fill_date, shoot, sign_in
 
 
 def test_cns_completes_first_contact(page, pathway, make_user, actor) -> None:
@@ -42,12 +42,13 @@ def test_cns_completes_first_contact(page, pathway, make_user, actor) -> None:
     page.get_by_role("link", name="Enter date of first contact").click()
     assert page.evaluate("document.activeElement.id") == "field-contact_date-day"
 
-    page.get_by_label("Day").fill("20")
-    page.get_by_label("Month").fill("11")
-    page.get_by_label("Year").fill("2026")
+    fill_date(page, "Date of first contact")
     page.get_by_label("Telephone").check()
     page.get_by_label("What secondary breast cancer means").check()
     page.get_by_role("group", name="Has the patient been told how to reach you").get_by_label(
+        "Yes"
+    ).check()
+    page.get_by_role("group", name="information on local palliative and supportive").get_by_label(
         "Yes"
     ).check()
     page.get_by_role("button", name="Complete task").click()

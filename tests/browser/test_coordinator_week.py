@@ -127,12 +127,15 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     letter = page.locator("form").filter(
         has=page.get_by_role("button", name="Record the letter as sent")
     )
+    letter.get_by_label("Yes, the GP was sent a letter").check()  # reveals how and when
     sent = letter.get_by_role("group", name="Date the letter was sent")
     sent.get_by_label("Day").fill(str(today.day))
     sent.get_by_label("Month").fill(str(today.month))
     sent.get_by_label("Year").fill(str(today.year))
     letter.get_by_label("NHSmail").check()
-    letter.get_by_role("group", name="Has the patient been told").get_by_label("No").check()
+    letter.get_by_role("group", name="Has the patient been told").get_by_label(
+        "No", exact=True
+    ).check()
     page.get_by_role("button", name="Record the letter as sent").click()
     page.get_by_text("GP letter recorded as sent.").wait_for()
     shoot(page, "meeting-gp-letter")

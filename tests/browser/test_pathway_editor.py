@@ -31,7 +31,7 @@ CONTACT_FORM = {
     },
 }
 NEW_TASK = "Record contact preferences"
-FLOW = "Flow_register_diagnosis_allocate_key_worker"  # Register diagnosis -> Allocate key worker
+FLOW = "Flow_register_diagnosis_care"  # Register diagnosis -> every track of care
 
 
 def _drop_task_on_flow(page: Any, flow_id: str) -> None:
@@ -65,12 +65,13 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     page.locator("#form-json").fill(json.dumps(CONTACT_FORM, indent=2))
     page.locator("#form-json").press("Tab")
 
-    # A task dropped into the coordinator lane, between two existing steps.
+    # A task dropped between two existing steps of the main diagram (which has no lanes).
     _drop_task_on_flow(page, FLOW)
     page.get_by_role("button", name="Make it a user task").click()
     page.locator("#prop-name").fill(NEW_TASK)
     page.locator("#prop-name").press("Tab")
     new_id = page.locator(".app-editor__kind").inner_text().split("·")[1].strip()
+    page.locator("#prop-role").select_option("coordinator")
 
     # Saved without a form, it is a problem: listed, outlined on the diagram, one click away.
     page.get_by_role("button", name="Save and check").click()
@@ -86,7 +87,7 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     page.get_by_label("IS1 CNS information").check()
     page.locator("#prop-variable").fill("contact_preferences")
     page.locator("#prop-variable").press("Tab")
-    assert "From the lane: MDT coordinator" in page.locator("#prop-role").inner_text()
+    assert page.locator("#prop-role").input_value() == "coordinator"
 
     page.get_by_role("button", name="Save and check").click()
     page.locator("#editor-status", has_text="No problems found").wait_for()
@@ -185,6 +186,8 @@ def test_operations_draw_who_waits_where_and_lanes_name_their_role(
     page.goto("/pathways")
     page.get_by_role("button", name="Make a new draft").click()
     page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.locator("#diagram-file").select_option("plan_and_inform.bpmn")
+    page.locator("#pathway-editor[data-diagram='plan_and_inform.bpmn']").wait_for(state="attached")
     page.locator("#editor-canvas").scroll_into_view_if_needed()
     page.locator("g.djs-element[data-element-id='Lane_oncologist'] .djs-hit-all").click()
     page.locator("#prop-lane-role").wait_for()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mdt.services.episodes import CONTEXT_KEYS
+from mdt.services.pathways import TIMER_HELPERS, _pathway_helpers
 from workflows import CompiledPathway, PathwayEngine, compile_pathway
-from workflows.sandbox import default_helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -47,22 +48,16 @@ def compile_bpmn(
         forms or {},
         role_for_lane=lambda lane: LANES.get(lane.lower()),
         known_roles=ROLES,
-        timer_helpers=("working_days_from_now",),
+        timer_helpers=TIMER_HELPERS,
         **kwargs,
     )  # type: ignore[arg-type]
 
 
-def working_days_from_now(days: int) -> str:
-    """The app's timer helper: the end of the n-th working day from the run's instant."""
-    from mdt.services.calendar import add_working_days
-    from workflows.clock import run_now
-
-    return add_working_days(run_now(), int(days)).isoformat()
-
-
 def make_engine(pathway: CompiledPathway, **kwargs: object) -> PathwayEngine:
-    helpers = {**default_helpers(), "working_days_from_now": working_days_from_now}
-    return PathwayEngine(pathway, helpers=helpers, **kwargs)  # type: ignore[arg-type]
+    """An engine as the application builds one: its helpers (working days, dates from forms)
+    and the episode every task reports; no local closures."""
+    options = {"helpers": _pathway_helpers([]), "context_keys": CONTEXT_KEYS, **kwargs}
+    return PathwayEngine(pathway, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

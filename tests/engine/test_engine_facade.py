@@ -108,14 +108,28 @@ def test_timers_fire_by_the_clock_the_engine_is_given() -> None:
     assert run.pending_timers() == []
 
 
-def test_real_pathway_progression_message_starts_a_new_assessment(
+def test_real_pathway_progression_lists_for_mdt_at_once_beside_a_new_assessment(
     real_pathway: CompiledPathway,
 ) -> None:
-    run = make_engine(real_pathway).start({"patient_id": 1, "patient_age": 60})
-    assert run.accepts_message("progression")
-    run.send_message("progression", {"date": "2026-11-01", "sites": ["C78.7"]})
-    names = sorted(t.name for t in run.ready_tasks())
-    assert names == ["Holistic needs assessment", "Register secondary diagnosis"]
+    run = make_engine(real_pathway).start(
+        {
+            "patient_birth_date": "1950-01-01",
+            "episode": {"id": 1, "kind": "diagnosis"},
+            "local_settings": {"pension_age": 66},
+        }
+    )
+    assert "progression" not in run.waiting_messages()  # nothing to progress from yet
+    [registration] = run.ready_tasks()
+    run.complete_task(registration.id, {"ecog": 1, "in_work": "no", "index_date": "2026-11-01"})
+    assert {"progression", "treatment_change", "death"} <= run.waiting_messages()
+    before = {t.id for t in run.ready_tasks()}
+    episode = {"id": 2, "kind": "progression", "mdt_question": "Next line?", "fast_track": True}
+    run.send_message("progression", episode)
+    new = [t for t in run.ready_tasks() if t.id not in before]
+    assert sorted(t.name for t in new) == ["Holistic needs assessment", "Record MDT outcome"]
+    assert all(t.context["episode"]["id"] == 2 for t in new)  # they belong to the progression
+    outcome = next(t for t in new if t.name == "Record MDT outcome")
+    assert outcome.context["mdt_referral"]["urgency"] == "fast_track"
 
 
 def test_signal_reaches_a_waiting_catch_event() -> None:

@@ -12,7 +12,8 @@ from workflows import (
     migration_blockers,
 )
 
-from .conftest import FIXTURES, ROOT, compile_bpmn, compile_dir, read_dir
+from .bpmn_builders import FORM, chain, process, user_task
+from .conftest import FIXTURES, compile_bpmn, read_dir
 
 TINY = (FIXTURES / "tiny" / "wound_care.bpmn").read_text()
 
@@ -100,15 +101,30 @@ def test_a_change_to_something_already_done_blocks_the_move(tiny: CompiledPathwa
     assert refused.value.reasons == [reason]
 
 
-def test_the_comparison_does_not_depend_on_what_patients_did(
-    real_pathway: CompiledPathway,
-) -> None:
+EVENT_SUBPROCESS = (
+    '<bpmn:message id="m_news" name="news"><bpmn:extensionElements>'
+    "<spiffworkflow:messageVariable>news</spiffworkflow:messageVariable>"
+    "</bpmn:extensionElements></bpmn:message>"
+)
+WITH_EVENT_SUBPROCESS = (
+    '<bpmn:subProcess id="on_news" triggeredByEvent="true">'
+    '<bpmn:startEvent id="news_start" isInterrupting="false">'
+    '<bpmn:messageEventDefinition messageRef="m_news" /></bpmn:startEvent>'
+    + user_task("read_news", "Read the news")
+    + '<bpmn:endEvent id="news_end" />'
+    '<bpmn:sequenceFlow id="n1" sourceRef="news_start" targetRef="read_news" />'
+    '<bpmn:sequenceFlow id="n2" sourceRef="read_news" targetRef="news_end" />'
+    "</bpmn:subProcess>"
+)
+
+
+def test_the_comparison_does_not_depend_on_what_patients_did() -> None:
     """SpiffWorkflow rewires a compiled spec the first time an event subprocess is
-    triggered; a patient's progression must not make every other patient unmovable."""
-    fresh = compile_dir(ROOT / "bpmn")
-    progressed = PathwayEngine(real_pathway).start({"patient_label": "Al"})
-    progressed.send_message("progression", {"date": "2026-01-01"})  # rewires real_pathway
-    waiting = PathwayEngine(real_pathway).start({"patient_label": "Jo"})  # on the rewired spec
-    assert diff_pathways(real_pathway, fresh) == []
-    assert migration_blockers(waiting.state(), real_pathway, fresh) == []
-    assert diff_pathways(fresh, real_pathway) == []
+    triggered; one patient's event must not make every other patient unmovable."""
+    files = {"p.bpmn": process(chain(user_task()) + WITH_EVENT_SUBPROCESS, extra=EVENT_SUBPROCESS)}
+    used, fresh = compile_bpmn(files, {"f.json": FORM}), compile_bpmn(files, {"f.json": FORM})
+    PathwayEngine(used).start().send_message("news", {})  # rewires the compiled spec
+    waiting = PathwayEngine(used).start()  # on the rewired spec
+    assert diff_pathways(used, fresh) == []
+    assert migration_blockers(waiting.state(), used, fresh) == []
+    assert diff_pathways(fresh, used) == []

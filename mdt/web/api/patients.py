@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
 from mdt.services.fhir_export import patient_bundle
-from mdt.services.patient_events import EVENT_ROLES, record_patient_event
+from mdt.services.patient_events import EVENT_ROLES, available_events, record_patient_event
 from mdt.services.patients import (
     RECORD_ROLES,
     find_patients,
@@ -20,6 +20,7 @@ from mdt.services.patients import (
 )
 from mdt.web.access import current_actor, roles_required
 from mdt.web.api.schemas import (
+    AvailableEventSchema,
     EventSchema,
     FhirBundleSchema,
     NewPatientSchema,
@@ -74,17 +75,24 @@ def pathway(patient_id: int) -> Any:
     return pathway_body(patient_pathway(current_actor(), patient_id))
 
 
+@bp.route("/patients/<int:patient_id>/events", methods=["GET"])
+@bp.response(200, AvailableEventSchema(many=True))
+@roles_required(*EVENT_ROLES)
+def events(patient_id: int) -> Any:
+    """The events you can record for the patient now, each with the JSON Schema of its form
+    (the pathway decides: a progression, a change of treatment, a death...)."""
+    return available_events(current_actor(), patient_id)
+
+
 @bp.route("/patients/<int:patient_id>/events", methods=["POST"])
 @bp.arguments(EventSchema)
 @bp.response(201, PathwaySchema)
 @roles_required(*EVENT_ROLES)
 def event(args: dict[str, Any], patient_id: int) -> Any:
-    """Report a progression, treatment change, death, discharge or transfer; returns the
-    pathway as it now stands."""
+    """Record an event with its form's answers (422 with every problem at once); returns
+    the pathway as it now stands."""
     actor = current_actor()
-    details = {key: value for key, value in args.items() if key != "kind" and value}
-    details["date"] = args["date"].isoformat()
-    record_patient_event(actor, patient_id, args["kind"], details)
+    record_patient_event(actor, patient_id, args["event"], args["data"])
     return pathway_body(patient_pathway(actor, patient_id))
 
 

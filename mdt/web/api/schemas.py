@@ -8,7 +8,6 @@ from marshmallow import Schema, fields, validate
 
 from mdt.models.roles import TASK_ROLES
 from mdt.services.pathways import form_schema
-from mdt.services.patient_events import EVENT_KINDS
 from mdt.services.standards_kpis import COHORTS
 
 
@@ -133,24 +132,44 @@ class PathwaySchema(Strict):
     status = fields.String(required=True)
     started_at = fields.DateTime(required=True)
     index_date = fields.Date(allow_none=True)
-    closed_at = fields.DateTime(allow_none=True)
-    close_reason = fields.String(allow_none=True)
+    in_care = fields.Boolean(
+        required=True, metadata={"description": "Running, and care has not ended."}
+    )
+    closed_at = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When care ended: the date recorded (the date of death, of the "
+            "transfer), not when it was typed. The pathway may still run its follow-up tasks."
+        },
+    )
+    close_reason = fields.String(
+        allow_none=True, metadata={"enum": ["death", "discharge", "transfer"]}
+    )
     open_tasks = fields.List(fields.Nested(TaskSchema), required=True)
     completed_tasks = fields.List(fields.Nested(TaskSchema), required=True)
 
 
 class EventSchema(Strict):
-    kind = fields.String(required=True, validate=validate.OneOf(sorted(EVENT_KINDS)))
-    date = fields.Date(required=True)
-    sites = fields.List(fields.String(validate=validate.Length(max=10)), load_default=list)
-    line = fields.String(validate=validate.Length(max=200))
-    destination = fields.String(validate=validate.Length(max=200))
-    notes = fields.String(validate=validate.Length(max=2000))
+    event = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "The event's name, from GET .../events (e.g. progression)."},
+    )
+    data = fields.Dict(
+        load_default=dict,
+        metadata={"description": "Answers to the event's form (its JSON Schema is listed)."},
+    )
 
 
-class EventResultSchema(Strict):
-    recorded = fields.Boolean(required=True)
-    pathway = fields.Nested(PathwaySchema, allow_none=True)
+class AvailableEventSchema(Strict):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    hint = fields.String(required=True)
+    closes = fields.String(allow_none=True, metadata={"description": "Ends care: death, ..."})
+    episode = fields.String(allow_none=True, metadata={"description": "Starts an episode"})
+    form_schema = fields.Dict(
+        attribute="schema", metadata={"description": "JSON Schema the data must meet."}
+    )
 
 
 # -- meetings -------------------------------------------------------------------------

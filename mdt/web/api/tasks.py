@@ -29,6 +29,7 @@ def pathway_body(view: PathwayView) -> dict[str, Any]:
         "status": instance.status,
         "started_at": instance.started_at,
         "index_date": instance.index_date,
+        "in_care": instance.in_care,
         "closed_at": instance.closed_at,
         "close_reason": instance.close_reason,
         "open_tasks": view.open_tasks,
