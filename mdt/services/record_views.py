@@ -40,6 +40,8 @@ SUMMARY_ITEMS: list[tuple[str, tuple[str, ...]]] = [
     ("Care plan agreed", ("agreed_on",)),
     ("Next steps", ("next_steps",)),
     ("What matters to the patient", ("what_matters",)),
+    ("Preferred place of death", ("preferred_place_of_death",)),
+    ("Place of death", ("place_of_death",)),
 ]
 # Items whose answers add up (every site recorded so far), newest first.
 SUMMARY_UNIONS: list[tuple[str, tuple[str, ...]]] = [("Metastatic sites", ("sites", "new_sites"))]
