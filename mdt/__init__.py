@@ -61,10 +61,13 @@ class _DatabaseId(IntegerConverter):
 
 
 def _check_kpi_settings(app: Flask) -> None:
-    from mdt.services.standards_kpis import KPIS_BY_KEY
+    """Local periods and targets must name measures of the pathway the project ships."""
+    from mdt.services.measures import MEASURES_FILE, parse_measures
 
+    shipped = PROJECT_ROOT / "bpmn" / MEASURES_FILE
+    keys = {m.key for m in parse_measures(shipped.read_bytes())} if shipped.exists() else set()
     for name in ("MDT_KPI_DAYS", "MDT_KPI_TARGETS"):
-        unknown = sorted(set(app.config[name]) - set(KPIS_BY_KEY))
+        unknown = sorted(set(app.config[name]) - keys)
         if unknown:
             raise ConfigError(f"{name}: no measure called {', '.join(unknown)}")
 

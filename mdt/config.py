@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
 
+# Local numbers the pathways read, unless set in MDT_PATHWAY_SETTINGS.
+DEFAULT_PATHWAY_SETTINGS = {"pension_age": 66}
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed."""
@@ -150,7 +153,7 @@ class Settings:
                 # Local numbers the pathways' scripts read (local_settings in their data), e.g.
                 # the State Pension age that decides who is of working age.
                 "MDT_PATHWAY_SETTINGS": {
-                    "pension_age": 66,
+                    **DEFAULT_PATHWAY_SETTINGS,
                     **_numbers_by_key("MDT_PATHWAY_SETTINGS", 1000),
                 },
                 # An entry made this many days or more after the date it records is flagged

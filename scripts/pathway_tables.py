@@ -1,5 +1,6 @@
 """Rewrite the generated tables in docs/pathway.md from the diagrams (run after changing them):
-the standards each task evidences, and what each task waits for before it can start.
+the standards each task evidences, and what each task waits for before it can start; and the
+table of measures in docs/standards-report.md from bpmn/measures.json.
 
 tests/test_docs.py checks that the document holds exactly what this prints.
 """
@@ -8,14 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mdt.config import DEFAULT_PATHWAY_SETTINGS
 from mdt.models.roles import TASK_ROLES, role_for_lane
 from mdt.models.standards import STANDARDS
+from mdt.services.measure_words import describe
+from mdt.services.measures import parse_measures
 from mdt.services.pathways import TIMER_HELPERS
 from workflows import CompiledPathway, compile_pathway
 from workflows.dependencies import prerequisites_of_files
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARDS_START, WAITS_START = "| code | standard |", "| task | role | starts after any of |"
+MEASURES_START = "| measure | who is counted |"
 
 
 def _files() -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -68,6 +73,23 @@ def waits_table() -> str:
     return "\n".join(lines)
 
 
+def measures_table() -> str:
+    """Every measure as the report runs it, with the default periods and settings."""
+    pathway = _compiled()
+    measures = parse_measures((ROOT / "bpmn" / "measures.json").read_bytes())
+    lines = [
+        f"{MEASURES_START} clock starts | deadline | evidence (stops the clock) | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in measures:
+        words = describe(m, pathway, {}, DEFAULT_PATHWAY_SETTINGS)
+        lines.append(
+            f"| **{m.code}** {m.title} `{m.key}` | {words.counted} | {words.starts} | "
+            f"{words.deadline} | {words.evidence} | {m.target}% |"
+        )
+    return "\n".join(lines)
+
+
 def _replace(text: str, start: str, table: str) -> str:
     begin = text.index(start)
     end = text.index("\n\n", begin)
@@ -78,4 +100,6 @@ if __name__ == "__main__":
     doc = ROOT / "docs" / "pathway.md"
     text = _replace(doc.read_text(), STANDARDS_START, standards_table())
     doc.write_text(_replace(text, WAITS_START, waits_table()))
-    print("docs/pathway.md tables rewritten")
+    report = ROOT / "docs" / "standards-report.md"
+    report.write_text(_replace(report.read_text(), MEASURES_START, measures_table()))
+    print("docs/pathway.md and docs/standards-report.md tables rewritten")

@@ -100,6 +100,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
     "api_patients.event": CLINICAL,
     "api_patients.events": CLINICAL,
+    "api_patients.standards": RECORDS,
     "api_tasks.search": RECORDS,
     "api_tasks.show": RECORDS,
     "api_tasks.complete": RECORDS,

@@ -183,7 +183,7 @@ def test_meetings_reports_and_pathways(pathway: Any, client: FlaskClient, bearer
     report = client.get("/api/v1/reports/standards",
                         query_string={"from": "2026-01-01", "to": "2026-06-30"}, headers=manager)  # fmt: skip
     assert report.status_code == 200 and report.json["from"] == "2026-01-01"
-    assert {f["standard"] for f in report.json["figures"]} >= {"IS1", "TC2", "PC3"}
+    assert {f["code"] for f in report.json["figures"]} >= {"IS1", "TC2", "PC3"}
     backwards = client.get("/api/v1/reports/standards",
                            query_string={"from": "2026-06-30", "to": "2026-01-01"}, headers=manager)  # fmt: skip
     assert backwards.status_code == 422 and "since" in backwards.json["error"]["details"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
@@ -54,6 +56,52 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     assert second.exit_code == 0 and "already exist" in second.output
     assert db.session.query(UserModel).count() == 6
     assert db.session.query(PatientModel).count() == 6
+
+
+def test_the_demo_has_a_history(app: Flask, clock) -> None:
+    """Demo patients were registered days and weeks ago and lived through them: meetings
+    held, outcomes confirmed there, timers fired; their scorecards show it."""
+    from sqlalchemy import select
+
+    from mdt.models import (
+        EpisodeModel,
+        HumanTaskModel,
+        ListingModel,
+        ListingStatus,
+        MeetingModel,
+        MeetingStatus,
+    )
+    from mdt.services.patient_standards import patient_cases
+
+    result = app.test_cli_runner().invoke(args=["mdt", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    held = db.session.scalars(
+        select(MeetingModel).where(MeetingModel.status == MeetingStatus.CLOSED)
+    ).all()
+    assert held and all(m.starts_at < clock_now() for m in held)
+    confirmed = db.session.scalars(
+        select(ListingModel).where(ListingModel.status == ListingStatus.CONFIRMED)
+    ).all()
+    assert confirmed and all(c.confirmed_at >= c.meeting.starts_at for c in confirmed)
+    escalations = db.session.scalars(
+        select(HumanTaskModel).where(HumanTaskModel.name.like("Escalation%"))
+    ).all()
+    assert escalations  # fired by the scheduler as the weeks went by
+    started = sorted(e.started_on for e in db.session.scalars(select(EpisodeModel)) if e.started_on)
+    assert (started[-1] - started[0]).days >= 50  # diagnosed from about 10 weeks ago
+    statuses = {
+        case.view.status.value
+        for patient in db.session.query(PatientModel)
+        for case in patient_cases(patient.id)
+    }
+    assert {"met", "overdue", "pending", "not_applicable"} <= statuses
+
+
+def clock_now() -> Any:
+    """The app's clock, for the assertions above."""
+    from mdt import clock
+
+    return clock.now()
 
 
 def test_welcome_prints_the_url_and_each_new_password_once(app: Flask, clock) -> None:

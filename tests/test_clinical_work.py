@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from flask.testing import FlaskClient
@@ -325,7 +326,10 @@ def test_record_shows_summary_scorecard_and_diagram_state(
     assert "Nurse, 0113 000 0000" in page  # banner: key worker from the allocation task
     current = page.split('data-current="')[1].split('"')[0].split()
     assert {"cns_first_contact", "diagnosis_mdt", "mdt_referral", "diagnosis_hna"} <= set(current)
-    assert page.count('nhsuk-tag--green">Met') == 1  # IS2 only
+    statuses = dict(re.findall(r'data-measure="([a-z0-9_]+)" data-status="([a-z_]+)"', page))
+    # Only the key worker is allocated yet, today: 14 days after the diagnosis, 7 late.
+    assert statuses.pop("is2_key_worker") == "met_late"
+    assert set(statuses.values()) <= {"pending", "overdue", "not_applicable"}
 
 
 def test_care_plan_page_and_pdf(team, auth: Auth, client: FlaskClient, actor) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from .conftest import ROOT
@@ -35,6 +36,24 @@ def test_the_generated_tables_are_the_documents() -> None:
     text = (ROOT / "docs" / "pathway.md").read_text()
     assert tables.standards_table() in text  # type: ignore[attr-defined]
     assert tables.waits_table() in text  # type: ignore[attr-defined]
+
+
+def test_the_measures_in_the_doc_are_the_definitions() -> None:
+    """docs/standards-report.md states each measure's start, deadline, evidence and who is
+    counted exactly as bpmn/measures.json defines them (make diagrams rewrites it)."""
+    tables = _tables()
+    text = (ROOT / "docs" / "standards-report.md").read_text()
+    table = tables.measures_table()  # type: ignore[attr-defined]
+    assert table in text
+    measures = json.loads((ROOT / "bpmn" / "measures.json").read_text())["measures"]
+    for measure in measures:  # every measure, with its own deadline and target
+        row = next(r for r in table.splitlines() if f"`{measure['key']}`" in r)
+        assert f"| {measure['target']}% |" in row
+        deadline = measure["deadline"]
+        if deadline is None:
+            assert "| No deadline |" in row
+        elif "days" in deadline:
+            assert f"| Within {deadline['days']} days |" in row
 
 
 # What belongs to one track and no other may wait for: the offers a patient decides on, the

@@ -147,3 +147,58 @@ def test_each_scenario_patient_exports_a_valid_fhir_bundle(
             resources["CareTeam"][0]["participant"][0]["member"]["display"]
             == patient.key_worker_name
         )
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_each_scenario_patients_standards_read_one_source(
+    name: str, pathway, make_user, actor, client
+) -> None:
+    """The record's scorecard, the API, the FHIR export and the managers' drill-downs give the
+    same cases with the same status for every scenario patient."""
+    from mdt.services.actor import SYSTEM
+    from mdt.services.api_tokens import create_token
+    from mdt.services.fhir_export import MEASURE_BASE, patient_bundle
+    from mdt.services.patient_standards import patient_scorecard
+    from mdt.services.standards_report import ReportQuery, catalogue, measure_cases
+
+    patient_id = drive(name, INSTANTS["Tuesday 09:30"], make_user, actor)
+    with at(INSTANTS["Tuesday 09:30"] + timedelta(days=60)):
+        cards = patient_scorecard(patient_id)
+        scorecard = sorted(
+            (c.measure.key, c.view.row.episode_id, str(c.view.row.start_on), c.view.status.value)
+            for card in cards
+            for c in card.rows
+        )
+        assert scorecard, "every scenario registers a diagnosis, so has cases"
+        user = make_user("cns")
+        _, secret = create_token(SYSTEM, user.id, "tests")
+        body = client.get(
+            f"/api/v1/patients/{patient_id}/standards",
+            headers={"Authorization": f"Bearer {secret}"},
+        ).get_json()
+        assert (
+            sorted((c["measure"], c["episode_id"], c["clock_started"], c["status"]) for c in body)
+            == scorecard
+        )
+        manager = actor(make_user("manager"))
+        reports = [
+            e["resource"]
+            for e in patient_bundle(manager, patient_id)["entry"]
+            if e["resource"]["resourceType"] == "MeasureReport"
+        ]
+        assert sorted(
+            (
+                r["measure"].removeprefix(MEASURE_BASE),
+                r["period"]["start"],
+                r["group"][0]["code"]["coding"][0]["code"],
+            )
+            for r in reports
+        ) == sorted((key, start, status) for key, _, start, status in scorecard)
+        query = ReportQuery(date(2025, 1, 1), date(2027, 12, 31))
+        drilled = sorted(
+            (m.key, row.view.row.episode_id, str(row.view.row.start_on), row.view.status.value)
+            for m in catalogue()
+            for row in measure_cases(manager, m.key, query)[1]
+            if row.patient_id == patient_id
+        )
+        assert drilled == scorecard

@@ -1,15 +1,22 @@
-"""The standards report over a small synthetic cohort whose figures were worked out by hand.
+"""The standards report and the patients' scorecards, against the worked example of
+docs/standards-report.md.
 
-The cohort is written straight into the task, instance and meeting tables (the report reads
-nothing else), with timestamps chosen so that every outcome occurs: met, late, overdue, done
-but not recorded, not yet due, and not applicable because the pathway closed. "Now" is
-frozen at 30 June 2026, noon.
+Eight patients are driven through the services over the first half of 2026
+(tests/worked_example.py), read on 30 June 2026 at noon. The doc gives every patient's expected
+scorecard and the cohort's expected figures, worked out by hand; these tests read those tables
+from the doc and check that the services, the record page, the API, the drill-downs, the CSVs
+and the FHIR export all say exactly the same.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,382 +25,327 @@ from freezegun import freeze_time
 from sqlalchemy import delete, func, select
 
 from mdt.extensions import db
-from mdt.models import (
-    AuditEventModel,
-    HumanTaskModel,
-    InstanceStatus,
-    PathwayInstanceModel,
-    PatientModel,
-    ReportCaseModel,
-    ReportProjectionModel,
-    TaskStatus,
-)
-from mdt.models.meeting import AttendanceModel, MeetingModel, MeetingStatus
+from mdt.models import AuditEventModel, PatientModel, ReportCaseModel, ReportProjectionModel
 from mdt.services.actor import Actor
-from mdt.services.errors import PermissionDeniedError
+from mdt.services.case_status import LABELS, Status
+from mdt.services.errors import InvalidInputError, PermissionDeniedError
+from mdt.services.fhir_export import MEASURE_BASE, patient_bundle
 from mdt.services.operational_reports import meeting_report, workload_report
-from mdt.services.report_cases import rebuild_cases
-from mdt.services.standards_report import ReportQuery, kpi_cases, standards_report
+from mdt.services.patient_standards import ScorecardRow, patient_scorecard
+from mdt.services.report_cases import CLOSE_WORDS
+from mdt.services.standards_report import (
+    MISSED_FILTER,
+    MeasureFigure,
+    ReportQuery,
+    measure_cases,
+    standards_report,
+)
 
-from .helpers import NHS_NUMBERS
+from .worked_example import PATIENTS, PERIOD, READ_AT, drive, patient_name
 
 pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
 
-NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
-PERIOD = ReportQuery(date(2026, 1, 1), date(2026, 6, 30))
-MANAGER = Actor(None, "manager", frozenset({"manager"}))
-DIAGNOSIS_MDT = "diagnosis_mdt"
-PROGRESSION_HNA = "progression_subprocess progression_hna"
-PROGRESSION_MDT = "progression_subprocess progression_mdt"
-
-
-def at(day: str, hour: int = 9) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
-
-
-class Cohort:
-    def __init__(self, version_id: int):
-        self.version_id = version_id
-        self.instances: dict[str, PathwayInstanceModel] = {}
-        self.ids = iter(range(1, 10_000))
-
-    def patient(self, label: str, index_date: str | None, closed: str | None = None) -> None:
-        n = len(self.instances)
-        patient = PatientModel(
-            nhs_number=NHS_NUMBERS[n],
-            given_name="Pat",
-            family_name=f"Cohort{label}",
-            date_of_birth=date(1960, 1, 1),
-        )
-        db.session.add(patient)
-        db.session.flush()
-        instance = PathwayInstanceModel(
-            patient_id=patient.id,
-            pathway_version_id=self.version_id,
-            state="",
-            status=InstanceStatus.CLOSED if closed else InstanceStatus.RUNNING,
-            closed_at=at(closed) if closed else None,
-            close_reason="death" if closed else None,
-            index_date=date.fromisoformat(index_date) if index_date else None,
-        )
-        db.session.add(instance)
-        db.session.flush()
-        self.instances[label] = instance
-        if index_date:
-            self.task(
-                label,
-                "register_diagnosis",
-                at(index_date),
-                at(index_date, 10),
-                data={"index_date": index_date},
-            )
-
-    def task(
-        self,
-        label: str,
-        bpmn_id: str,
-        created: datetime,
-        done: datetime | None = None,
-        *,
-        data: dict[str, Any] | None = None,
-        call_path: str = "",
-        due: datetime | None = None,
-        cancelled: bool = False,
-        role: str = "cns",
-        assigned_to_id: int | None = None,
-        completed_by_id: int | None = None,
-    ) -> HumanTaskModel:
-        instance = self.instances[label]
-        status = TaskStatus.COMPLETED if done else TaskStatus.READY
-        if cancelled:
-            status = TaskStatus.CANCELLED
-        row = HumanTaskModel(
-            instance_id=instance.id,
-            patient_id=instance.patient_id,
-            spiff_task_id=f"t{next(self.ids)}",
-            process_id="p",
-            bpmn_id=bpmn_id,
-            name=bpmn_id.replace("_", " ").capitalize(),
-            role=role,
-            call_path=call_path,
-            status=status,
-            created_at=created,
-            due_at=due,
-            completed_at=done,
-            data=data,
-            assigned_to_id=assigned_to_id,
-            completed_by_id=completed_by_id,
-        )
-        db.session.add(row)
-        db.session.flush()
-        return row
-
-
-def build_cohort(version_id: int) -> Cohort:
-    """Six patients, A to F; the expected figures in the tests below were worked out by hand."""
-    c = Cohort(version_id)
-    c.patient("A", "2026-03-01")
-    c.patient("B", "2026-03-01")
-    c.patient("C", "2026-06-25")
-    c.patient("D", "2026-04-01")
-    c.patient("E", "2026-04-01", closed="2026-04-05")
-    c.patient("F", "2025-11-01")  # before the period: never counted
-    # IS1 first contact, 14 days from the index date.
-    c.task("A", "cns_first_contact", at("2026-03-02"), at("2026-03-10"))  # 9 days: met
-    c.task("B", "cns_first_contact", at("2026-03-02"), at("2026-03-20"))  # 19 days: late
-    c.task("C", "cns_first_contact", at("2026-06-26"))  # 5 days so far: not yet due
-    c.task("D", "cns_first_contact", at("2026-04-02"))  # 90 days: overdue
-    c.task("E", "cns_first_contact", at("2026-04-02"), cancelled=True)  # died day 4: n/a
-    c.task("F", "cns_first_contact", at("2025-11-02"), at("2025-11-03"))
-    # IS3 needs assessments, 28 days from the task, offered (COSD 01, 02, 03, 05).
-    c.task("A", "holistic_needs_assessment_task", at("2026-03-02"), at("2026-03-20"),
-           data={"offer": "01"})  # fmt: skip
-    c.task("B", "holistic_needs_assessment_task", at("2026-03-02"), at("2026-03-10"),
-           data={"offer": "04"})  # fmt: skip
-    c.task("A", "holistic_needs_assessment_task", at("2026-05-01"), at("2026-06-10"),
-           data={"offer": "02"}, call_path=PROGRESSION_HNA)  # fmt: skip
-    c.task("D", "holistic_needs_assessment_task", at("2026-04-02"))
-    # TC2: referral to outcome in the same called process, 28 days.
-    c.task("A", "mdt_referral", at("2026-03-02"), at("2026-03-03"), call_path=DIAGNOSIS_MDT)
-    c.task("A", "record_mdt_outcome", at("2026-03-03"), at("2026-03-12"),
-           call_path=DIAGNOSIS_MDT, data={"trial_considered": "eligible"})  # fmt: skip
-    c.task("B", "mdt_referral", at("2026-03-02"), at("2026-03-03"), call_path=DIAGNOSIS_MDT)
-    c.task("B", "record_mdt_outcome", at("2026-03-03"), call_path=DIAGNOSIS_MDT)
-    c.task("A", "mdt_referral", at("2026-05-01"), at("2026-05-02"), call_path=PROGRESSION_MDT)
-    c.task("A", "record_mdt_outcome", at("2026-05-02"), at("2026-05-05"),
-           call_path=PROGRESSION_MDT, data={"trial_considered": "not_considered"})  # fmt: skip
-    # TC3: the GP letter by its own due date.
-    due = at("2026-03-13", 23)
-    c.task("A", "mdt_gp_letter", at("2026-03-12"), at("2026-03-13", 10), due=due)
-    c.task("B", "mdt_gp_letter", at("2026-03-12"), at("2026-03-16"), due=due)
-    c.task("D", "mdt_gp_letter", at("2026-06-30", 9), due=at("2026-07-01", 23))
-    # PC1 out-of-hours contacts recorded; PC3 conversation (28 days) and place recorded.
-    c.task("A", "palliative_assessment", at("2026-05-01"), at("2026-05-02"),
-           data={"out_of_hours_recorded": True})  # fmt: skip
-    c.task("B", "palliative_assessment", at("2026-05-01"), at("2026-05-02"),
-           data={"out_of_hours_recorded": False})  # fmt: skip
-    c.task("D", "palliative_assessment", at("2026-05-01"))
-    c.task("A", "acp_conversation", at("2026-05-01"), at("2026-05-10"),
-           data={"preferred_place_of_care": "Home"})  # fmt: skip
-    c.task("B", "acp_conversation", at("2026-05-01"), at("2026-05-02"),
-           data={"preferred_place_of_care": " "})  # fmt: skip
-    # Written straight into the tables, so derive the report's cases from them as an
-    # upgrade would (the services refresh them as they change tasks).
-    rebuild_cases()
-    db.session.commit()
-    return c
+DOC = Path(__file__).resolve().parent.parent / "docs" / "standards-report.md"
+QUERY = ReportQuery(*PERIOD)
+RANGE = "since=2026-01-01&until=2026-06-30"
+FIGURE_COLUMNS = (
+    Status.MET,
+    Status.MET_LATE,
+    Status.DECLINED,
+    Status.OVERDUE,
+    Status.MISSED,
+    Status.PENDING,
+    Status.NOT_APPLICABLE,
+)
 
 
 @pytest.fixture
-def cohort(app: Flask, pathway: Any) -> Iterator[Cohort]:
-    c = build_cohort(pathway.id)
-    with freeze_time(NOW):
-        yield c
+def cohort(pathway: Any, make_user: Any, actor: Any) -> Iterator[dict[str, int]]:
+    """The worked example, read at its moment; yields each letter's patient id."""
+    ids = drive(lambda role: actor(make_user(role)))
+    with freeze_time(READ_AT):
+        yield ids
 
 
-def figures(query: ReportQuery = PERIOD) -> dict[str, Any]:
-    return {f.kpi.key: f for f in standards_report(MANAGER, query).figures}
+@pytest.fixture
+def manager(make_user: Any, actor: Any) -> Actor:
+    return actor(make_user("manager", username="boss"))
 
 
-def test_first_contact_counts_every_outcome_by_hand(cohort: Cohort) -> None:
-    f = figures()["is1_first_contact"]
-    assert f.counts == {"met": 1, "late": 1, "pending": 1, "overdue": 1, "not_applicable": 1}
-    assert (f.met, f.counted, f.percent, f.status) == (1, 3, 33.3, "red")
-    assert f.trend == {
-        "2026-03": {"met": 1, "late": 1},
-        "2026-04": {"overdue": 1, "not_applicable": 1},
-        "2026-06": {"pending": 1},
+# -- the doc's tables -----------------------------------------------------------------------
+
+
+def _table_after(text: str, heading: str) -> list[list[str]]:
+    """The rows of the first table after a heading, header and rule left out."""
+    start = text.index(heading)
+    rows = []
+    for line in text[start:].splitlines()[1:]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]
+
+
+def doc_scorecard(letter: str) -> list[tuple[str, ...]]:
+    rows = _table_after(DOC.read_text(), f"#### {PATIENTS[letter].given} ({letter})")
+    return [tuple(cell.strip("`") for cell in row) for row in rows]
+
+
+def doc_figures() -> dict[str, dict[str, int]]:
+    rows = _table_after(DOC.read_text(), "### The cohort's figures")
+    return {
+        row[0].strip("`"): {
+            s.value: int(n) for s, n in zip(FIGURE_COLUMNS, row[1:8], strict=True) if n != "0"
+        }
+        for row in rows
     }
-    assert [f.month_percent(m) for m in ("2026-03", "2026-04", "2026-06")] == [50.0, 0.0, None]
 
 
-def test_index_clock_measures_are_not_applicable_to_progressions(cohort: Cohort) -> None:
-    f = figures(ReportQuery(PERIOD.since, PERIOD.until, "progression"))["is1_first_contact"]
-    assert (f.counts, f.percent, f.status) == ({}, None, "none")
+def doc_percent() -> dict[str, str]:
+    rows = _table_after(DOC.read_text(), "### The cohort's figures")
+    return {row[0].strip("`"): row[8] for row in rows}
 
 
-def test_needs_assessments_by_cohort(cohort: Cohort) -> None:
-    assert figures()["is3_hna"].counts == {"met": 1, "not_recorded": 1, "late": 1, "overdue": 1}
-    assert figures()["is3_hna"].percent == 25.0
-    new = figures(ReportQuery(PERIOD.since, PERIOD.until, "new"))["is3_hna"]
-    assert new.counts == {"met": 1, "not_recorded": 1, "overdue": 1}
-    progression = figures(ReportQuery(PERIOD.since, PERIOD.until, "progression"))["is3_hna"]
-    assert (progression.counts, progression.percent) == ({"late": 1}, 0.0)
+# -- what the services say, in the doc's shape ---------------------------------------------
 
 
-def test_mdt_discussion_pairs_referral_with_outcome_in_the_same_call(cohort: Cohort) -> None:
-    f = figures()["tc2_mdt"]
-    assert f.counts == {"met": 2, "overdue": 1}
-    assert f.percent == 66.7
-    trials = figures()["tc1_trials"]
-    assert trials.counts == {"met": 1, "not_recorded": 1, "pending": 1}
+def note(case: ScorecardRow) -> str:
+    row, status = case.view.row, case.view.status
+    if status == Status.NOT_APPLICABLE:
+        if row.na_reason:
+            return str(row.na_reason).lower()
+        return f"{CLOSE_WORDS[row.close_reason].lower()} {row.closed_on}"
+    if status == Status.MISSED and row.not_met:
+        return str(row.not_met).lower()
+    if row.recorded_late_days:
+        return f"recorded {row.recorded_late_days} days late"
+    return ""
 
 
-def test_gp_letters_by_their_own_due_date(cohort: Cohort) -> None:
-    f = figures()["tc3_mdt_gp"]
-    assert (f.counts, f.percent, f.status) == ({"met": 1, "late": 1, "pending": 1}, 50.0, "red")
+def line(case: ScorecardRow, episode: str) -> tuple[str, ...]:
+    row = case.view.row
+    return (
+        episode,
+        case.measure.key,
+        case.view.label,
+        str(row.start_on),
+        str(row.deadline_on or "none"),
+        str(row.done_on or ""),
+        note(case),
+    )
 
 
-def test_form_conditions_and_measures_without_a_deadline(cohort: Cohort) -> None:
-    all_ = figures()
-    assert all_["pc1_out_of_hours"].counts == {"met": 1, "not_recorded": 1, "pending": 1}
-    assert all_["pc3_place"].counts == {"met": 1, "not_recorded": 1}
-    assert (all_["pc3_acp"].percent, all_["pc3_acp"].status) == (100.0, "green")
-    for key in ("is4_psychological", "is5_financial", "pc2_family", "tc1_care_plan"):
-        assert all_[key].counts == {} and all_[key].status == "none"
+def scorecard_lines(patient_id: int) -> list[tuple[str, ...]]:
+    return [
+        line(case, f"{card.episode.kind} {card.started_on}" if card.episode else "")
+        for card in patient_scorecard(patient_id)
+        for case in card.rows
+    ]
 
 
-def test_local_periods_and_targets_change_the_figures(cohort: Cohort, app: Flask) -> None:
-    app.config["MDT_KPI_DAYS"] = {"is1_first_contact": 20}
-    app.config["MDT_KPI_TARGETS"] = {"tc2_mdt": 70}
+def counts(figure: MeasureFigure) -> dict[str, int]:
+    return {status: n for status, n in figure.counts.items() if n}
+
+
+def percent(figure: MeasureFigure) -> str:
+    return "–" if figure.percent is None else f"{figure.percent}%"
+
+
+# -- the worked example -----------------------------------------------------------------------
+
+
+def test_every_patients_scorecard_is_the_docs(cohort: dict[str, int]) -> None:
+    for letter, patient_id in cohort.items():
+        assert scorecard_lines(patient_id) == doc_scorecard(letter), PATIENTS[letter].given
+
+
+def test_the_cohorts_figures_are_the_docs(cohort: dict[str, int], manager: Actor) -> None:
+    report = standards_report(manager, QUERY)
+    assert {f.measure.key: counts(f) for f in report.figures} == doc_figures()
+    assert {f.measure.key: percent(f) for f in report.figures} == doc_percent()
+    # The figures are the scorecards added up: one source.
+    tally: dict[str, Counter[str]] = {f.measure.key: Counter() for f in report.figures}
+    for patient_id in cohort.values():
+        for card in patient_scorecard(patient_id):
+            for case in card.rows:
+                tally[case.measure.key][case.view.status.value] += 1
+    assert {k: dict(v) for k, v in tally.items()} == doc_figures()
+
+
+def test_the_record_page_shows_the_same_scorecard(
+    cohort: dict[str, int], make_user: Any, auth: Any
+) -> None:
+    make_user("cns", username="nurse")
+    auth.login("nurse")
+    for letter, patient_id in cohort.items():
+        page = auth.client.get(f"/patients/{patient_id}").get_data(as_text=True)
+        shown = re.findall(
+            r'<tr class="nhsuk-table__row" data-measure="([a-z0-9_]+)" data-status="([a-z_]+)">'
+            r'.*?<strong class="nhsuk-tag[^"]*">([^<]+)</strong>',
+            page,
+            re.S,
+        )
+        expected = [(row[1], row[2]) for row in doc_scorecard(letter)]
+        assert [(key, label) for key, _, label in shown] == expected, letter
+        assert all(
+            LABELS[Status(status)] == label or status == "declined" for _, status, label in shown
+        )
+
+
+def test_the_api_gives_the_same_scorecard(
+    cohort: dict[str, int], client: Any, make_user: Any
+) -> None:
+    from mdt.services.actor import SYSTEM
+    from mdt.services.api_tokens import create_token
+
+    user = make_user("cns", username="api-nurse")
+    _, secret = create_token(SYSTEM, user.id, "tests")
+    headers = {"Authorization": f"Bearer {secret}"}
+    for letter, patient_id in cohort.items():
+        body = client.get(f"/api/v1/patients/{patient_id}/standards", headers=headers).get_json()
+        expected = {(row[1], row[2], row[3], row[4], row[5]) for row in doc_scorecard(letter)}
+        given = {
+            (
+                c["measure"],
+                c["status_label"],
+                c["clock_started"],
+                c["deadline"] or "none",
+                c["done"] or "",
+            )
+            for c in body
+        }
+        assert given == expected, letter
+        assert len(body) == len(expected)
+
+
+def test_the_fhir_export_gives_the_same_cases(cohort: dict[str, int], manager: Actor) -> None:
+    for letter, patient_id in cohort.items():
+        bundle = patient_bundle(manager, patient_id)
+        reports = [
+            e["resource"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "MeasureReport"
+        ]
+        given = sorted(
+            (
+                r["measure"].removeprefix(MEASURE_BASE),
+                r["group"][0]["code"]["coding"][0]["display"],
+                r["period"]["start"],
+            )
+            for r in reports
+        )
+        assert given == sorted((row[1], row[2], row[3]) for row in doc_scorecard(letter)), letter
+
+
+def test_behind_each_number_the_patients_it_counts(cohort: dict[str, int], manager: Actor) -> None:
+    """Every drill-down lists exactly the cases the scorecards show for that measure and status."""
+    by_id = {patient_id: letter for letter, patient_id in cohort.items()}
+    expected: dict[tuple[str, str], list[str]] = {}
+    for letter in cohort:
+        for row in doc_scorecard(letter):
+            status = next(
+                s
+                for s in Status
+                if LABELS[s] == row[2] or (s == Status.DECLINED and row[2] not in LABELS.values())
+            )
+            expected.setdefault((row[1], status.value), []).append(letter)
+    for (key, status), letters in expected.items():
+        _, rows = measure_cases(manager, key, QUERY, status)
+        assert sorted(by_id[r.patient_id] for r in rows) == sorted(letters), (key, status)
+    _, rows = measure_cases(manager, "is2_key_worker", QUERY, MISSED_FILTER)
+    [dora] = rows
+    assert dora.patient_name == patient_name("D")
+    assert dora.view.why == (
+        "Done on 20 January 2026, 15 days after its clock started, "
+        "after its deadline of 12 January 2026"
+    )
+    _, rows = measure_cases(manager, "is1_first_contact", QUERY, "met")
+    flagged = [r for r in rows if r.view.recorded_late]
+    assert [(r.patient_name, r.view.recorded_late) for r in flagged] == [
+        (patient_name("D"), "Recorded 2 days after the date it records")
+    ]
+    viewed = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEventModel)
+        .where(AuditEventModel.action == "report.cases_viewed")
+    )
+    assert viewed == len(expected) + 2
+
+
+# -- settings, permissions, pages --------------------------------------------------------------
+
+
+def test_local_periods_and_targets_change_the_figures(
+    cohort: dict[str, int], app: Flask, manager: Actor
+) -> None:
+    app.config["MDT_KPI_DAYS"] = {"is2_key_worker": 16}  # Dora's 15 days is then on time
+    app.config["MDT_KPI_TARGETS"] = {"tc1_care_plan": 80}
     try:
-        assert figures()["is1_first_contact"].counts["met"] == 2
-        assert figures()["tc2_mdt"].status == "amber"  # 66.7 within 10 points of 70
+        figures = {f.measure.key: f for f in standards_report(manager, QUERY).figures}
+        assert counts(figures["is2_key_worker"]) == {"met": 8}
+        assert figures["tc1_care_plan"].status == "amber"  # 75% is within 10 points of 80
     finally:
         app.config["MDT_KPI_DAYS"] = {}
         app.config["MDT_KPI_TARGETS"] = {}
+    figures = {f.measure.key: f for f in standards_report(manager, QUERY).figures}
+    assert counts(figures["is2_key_worker"]) == {"met": 7, "met_late": 1}
 
 
-def test_behind_each_number_the_patients_and_why(cohort: Cohort) -> None:
-    figure, rows = kpi_cases(MANAGER, "is1_first_contact", PERIOD, "missed")
-    assert figure.missed == 2
-    assert [(r.patient_name, r.outcome, r.why) for r in rows] == [
-        ("COHORTB, Pat", "late", "Done after 19 days, not within 14 days"),
-        ("COHORTD, Pat", "overdue", "Still not done, overdue"),
-    ]
-    _, rows = kpi_cases(MANAGER, "is1_first_contact", PERIOD, "not_applicable")
-    assert [(r.patient_name, r.why) for r in rows] == [
-        ("COHORTE, Pat", "Pathway closed (death) before it was due")
-    ]
-    _, rows = kpi_cases(MANAGER, "is3_hna", PERIOD, "not_recorded")
-    assert [r.why for r in rows] == ["Recorded as not offered"]
-    viewed = db.session.scalars(
-        select(AuditEventModel).where(AuditEventModel.action == "report.cases_viewed")
-    ).all()
-    assert [v.object_id for v in viewed] == ["is1_first_contact"] * 2 + ["is3_hna"]
+def test_a_cohort_of_progressions(cohort: dict[str, int], manager: Actor) -> None:
+    """Only Fay progressed, twice; measures of the diagnosis count nobody there."""
+    query = ReportQuery.parse("2026-01-01", "2026-06-30", "progression")
+    figures = {f.measure.key: f for f in standards_report(manager, query).figures}
+    assert counts(figures["is3_hna"]) == {"met": 1, "met_late": 1}
+    assert counts(figures["tc2_mdt"]) == {"met": 2}
+    assert figures["is1_first_contact"].counts == {}
+    with pytest.raises(InvalidInputError):
+        ReportQuery.parse("2026-01-01", "2026-06-30", "made_up")
 
 
-def test_only_managers_see_reports(cohort: Cohort) -> None:
+def test_only_managers_see_reports(cohort: dict[str, int]) -> None:
     cns = Actor(None, "cns", frozenset({"cns"}))
     for call in (
-        lambda: standards_report(cns, PERIOD),
-        lambda: kpi_cases(cns, "is1_first_contact", PERIOD),
-        lambda: meeting_report(cns, PERIOD),
-        lambda: workload_report(cns, PERIOD),
+        lambda: standards_report(cns, QUERY),
+        lambda: measure_cases(cns, "is1_first_contact", QUERY),
+        lambda: meeting_report(cns, QUERY),
+        lambda: workload_report(cns, QUERY),
     ):
         with pytest.raises(PermissionDeniedError):
             call()
 
 
-def test_meeting_metrics_and_the_two_thirds_rule(app: Flask, make_user: Any) -> None:
-    oncologist = make_user("oncologist", discipline="oncology")
-    radiologist = make_user("cns", discipline="radiology")
-    core = app.config["MDT_CORE_DISCIPLINES"]
-    app.config["MDT_CORE_DISCIPLINES"] = ("oncology", "radiology")
-    try:
-        for day, notice_hours, radiology_there in (
-            ("2026-03-02", 30, False),
-            ("2026-03-09", 10, True),
-            ("2026-03-16", 48, False),
-        ):
-            start = at(day, 13)
-            meeting = MeetingModel(
-                title="Secondary breast MDT",
-                starts_at=start,
-                cut_off_at=start - timedelta(days=1),
-                status=MeetingStatus.CLOSED,
-                circulated_at=start - timedelta(hours=notice_hours),
-            )
-            db.session.add(meeting)
-            db.session.flush()
-            db.session.add(
-                AttendanceModel(
-                    meeting_id=meeting.id,
-                    user_id=oncologist.id,
-                    name=oncologist.display_name,
-                    discipline="oncology",
-                )
-            )
-            db.session.add(
-                AttendanceModel(
-                    meeting_id=meeting.id,
-                    user_id=radiologist.id,
-                    name=radiologist.display_name,
-                    discipline="radiology",
-                    present=radiology_there,
-                )
-            )
-        db.session.commit()
-        with freeze_time(NOW):
-            report = meeting_report(MANAGER, PERIOD)
-        assert [r.kpis.circulated_24h_before for r in report.rows] == [True, False, True]
-        assert [r.kpis.quorate for r in report.rows] == [False, True, False]
-        assert [r.kpis.missing for r in report.rows] == [["radiology"], [], ["radiology"]]
-        attendance = {(m.discipline, m.attended, m.held, m.meets_rule) for m in report.members}
-        assert attendance == {("oncology", 3, 3, True), ("radiology", 1, 3, False)}
-    finally:
-        app.config["MDT_CORE_DISCIPLINES"] = core
-
-
-def test_workload_per_role_and_person_per_week(app: Flask, pathway: Any, make_user: Any) -> None:
-    nurse = make_user("cns")
-    c = Cohort(pathway.id)
-    c.patient("A", None)
-    c.task("A", "t1", at("2026-06-01"), due=at("2026-06-20"), assigned_to_id=nurse.id)
-    c.task("A", "t2", at("2026-06-28"), due=at("2026-07-05"), assigned_to_id=nurse.id)
-    c.task("A", "t3", at("2026-06-28"), role="coordinator")
-    c.task("A", "t4", at("2026-06-01"), at("2026-06-03"), completed_by_id=nurse.id)  # Wed
-    c.task("A", "t5", at("2026-06-01"), at("2026-06-07"), completed_by_id=nurse.id)  # Sun
-    c.task("A", "t6", at("2026-06-01"), at("2026-06-08"), completed_by_id=nurse.id)  # Mon
-    db.session.commit()
-    with freeze_time(NOW):
-        report = workload_report(MANAGER, PERIOD)
-    assert report.weeks == ["2026-06-01", "2026-06-08"]
-    roles = {r.label: (r.open, r.overdue, r.completed, r.weekly) for r in report.by_role}
-    assert roles == {
-        "Clinical nurse specialist": (2, 1, 3, {"2026-06-01": 2, "2026-06-08": 1}),
-        "MDT coordinator": (1, 0, 0, {}),
-    }
-    people = {r.label: (r.open, r.overdue, r.completed) for r in report.by_person}
-    assert people == {nurse.display_name: (2, 1, 3)}
-
-
-# -- the pages -----------------------------------------------------------------------------
-
-RANGE = "since=2026-01-01&until=2026-06-30"
-
-
-def test_dashboard_page_links_each_number_to_its_patients(
-    cohort: Cohort, make_user: Any, auth: Any
+def test_the_dashboard_links_each_number_to_its_patients(
+    cohort: dict[str, int], manager: Actor, auth: Any
 ) -> None:
-    make_user("manager", username="boss")
     auth.login("boss")
     page = auth.client.get(f"/reports/standards?{RANGE}").get_data(as_text=True)
-    assert "First contact with the CNS key worker" in page
-    assert "33.3%" in page and "Below target" in page
-    missed_link = "/reports/standards/is1_first_contact?outcome=missed&amp;since=2026-01-01"
-    assert f'<a href="{missed_link}&amp;until=2026-06-30&amp;cohort=all">2<span' in page
+    assert "Named CNS key worker allocated" in page
+    assert "87.5%" in page and "7 of 8" in page
+    link = "/reports/standards/is2_key_worker?status=not_achieved&amp;since=2026-01-01"
+    assert f'<a href="{link}&amp;until=2026-06-30&amp;cohort=all">1<span' in page
     assert page.count("<canvas") == 11  # one trend chart per standard
-    detail = auth.client.get(f"/reports/standards/is1_first_contact?outcome=missed&{RANGE}")
+    detail = auth.client.get(f"/reports/standards/is2_key_worker?status=not_achieved&{RANGE}")
     text = detail.get_data(as_text=True)
     assert detail.status_code == 200
-    assert "COHORTB, Pat" in text and "COHORTD, Pat" in text and "COHORTA, Pat" not in text
+    assert patient_name("D") in text and patient_name("A") not in text
+    assert "Who is counted" in text and "Nothing else is evidence" in text
 
 
-def test_csv_exports(cohort: Cohort, make_user: Any, auth: Any) -> None:
-    make_user("manager", username="boss")
+def test_csv_exports(cohort: dict[str, int], manager: Actor, auth: Any) -> None:
     auth.login("boss")
     table = auth.client.get(f"/reports/standards.csv?{RANGE}")
     assert table.mimetype == "text/csv"
-    lines = table.get_data(as_text=True).splitlines()
-    assert lines[0].startswith("standard,measure,title,period_days,target_percent,met,counted")
-    assert (
-        "IS1,is1_first_contact,First contact with the CNS key worker,14,90,1,3,33.3,red" in lines[1]
-    )
+    rows = {r["measure"]: r for r in csv.DictReader(io.StringIO(table.get_data(as_text=True)))}
+    assert set(rows) == set(doc_figures())
+    for key, expected in doc_figures().items():
+        assert {
+            s.value: int(rows[key][s.value]) for s in Status if int(rows[key][s.value])
+        } == expected
     trend = auth.client.get(f"/reports/standards-trend.csv?{RANGE}").get_data(as_text=True)
-    assert "IS1,is1_first_contact,2026-03,50.0" in trend
-    cases = auth.client.get(f"/reports/standards/is1_first_contact.csv?outcome=late&{RANGE}")
-    assert "COHORTB, Pat" in cases.get_data(as_text=True)
+    assert "IS2,is2_key_worker,2026-01,50.0" in trend  # Dora late, Fay on time
+    cases = auth.client.get(f"/reports/standards/is2_key_worker.csv?status=met_late&{RANGE}")
+    assert patient_name("D") in cases.get_data(as_text=True)
     for url in (
         "/reports/meetings.csv",
         "/reports/attendance.csv",
@@ -404,11 +356,10 @@ def test_csv_exports(cohort: Cohort, make_user: Any, auth: Any) -> None:
     assert auth.client.get("/reports/standards.csv?since=nonsense").status_code == 400
 
 
-def test_csv_cells_never_start_a_formula(cohort: Cohort, make_user: Any, auth: Any) -> None:
-    patient = db.session.get(PatientModel, cohort.instances["B"].patient_id)
+def test_csv_cells_never_start_a_formula(cohort: dict[str, int], manager: Actor, auth: Any) -> None:
+    patient = db.session.get(PatientModel, cohort["B"])
     patient.family_name = '=HYPERLINK("http://evil")'
     db.session.commit()
-    make_user("manager", username="boss")
     auth.login("boss")
     body = auth.client.get(f"/reports/standards/is1_first_contact.csv?{RANGE}").get_data(
         as_text=True
@@ -416,8 +367,7 @@ def test_csv_cells_never_start_a_formula(cohort: Cohort, make_user: Any, auth: A
     assert "'=HYPERLINK" in body and ",=HYPERLINK" not in body
 
 
-def test_bad_filters_keep_what_was_typed(cohort: Cohort, make_user: Any, auth: Any) -> None:
-    make_user("manager", username="boss")
+def test_bad_filters_keep_what_was_typed(cohort: dict[str, int], manager: Actor, auth: Any) -> None:
     auth.login("boss")
     response = auth.client.get("/reports/standards?since=2026-13-01&until=2026-06-30&cohort=all")
     page = response.get_data(as_text=True)
@@ -426,18 +376,11 @@ def test_bad_filters_keep_what_was_typed(cohort: Cohort, make_user: Any, auth: A
     assert 'value="2026-13-01"' in page and 'href="#field-since"' in page
     response = auth.client.get("/reports/standards?since=2026-07-01&until=2026-06-30")
     assert "The start date must be on or before the end date" in response.get_data(as_text=True)
+    response = auth.client.get(f"/reports/standards/is2_key_worker?status=sideways&{RANGE}")
+    assert response.status_code == 400
 
 
-def test_meeting_and_workload_pages(cohort: Cohort, make_user: Any, auth: Any) -> None:
-    make_user("manager", username="boss")
-    auth.login("boss")
-    assert "Core member attendance" in auth.client.get(f"/reports/meetings?{RANGE}").get_data(
-        as_text=True
-    )
-    assert "Open now" in auth.client.get(f"/reports/workload?{RANGE}").get_data(as_text=True)
-
-
-def test_clinicians_cannot_open_reports(cohort: Cohort, make_user: Any, auth: Any) -> None:
+def test_clinicians_cannot_open_reports(cohort: dict[str, int], make_user: Any, auth: Any) -> None:
     make_user("cns", "oncologist", username="nurse")
     auth.login("nurse")
     for url in (
@@ -467,7 +410,50 @@ def test_local_settings_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch)
     assert app.config["MDT_KPI_DAYS"] == {"is1_first_contact": 10}
 
 
-def test_the_registration_form_starts_the_episode_clock(pathway: Any, make_user: Any) -> None:
+def test_changed_settings_or_measures_derive_the_cases_again(
+    cohort: dict[str, int], app: Flask, manager: Actor
+) -> None:
+    """After an upgrade or a change of local settings the fingerprint no longer matches: the
+    next report derives every case again; operators can also do it from the command line."""
+    expected = doc_figures()
+
+    def figures() -> dict[str, dict[str, int]]:
+        return {f.measure.key: counts(f) for f in standards_report(manager, QUERY).figures}
+
+    assert figures() == expected
+    state = db.session.get(ReportProjectionModel, "standards")
+    assert state is not None
+    state.fingerprint = "measures of an older release"
+    db.session.execute(delete(ReportCaseModel))
+    db.session.commit()
+    assert figures() == expected
+
+    db.session.execute(delete(ReportCaseModel))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["mdt", "rebuild-reports"])
+    assert result.exit_code == 0, result.output
+    cases = db.session.scalar(select(func.count()).select_from(ReportCaseModel))
+    assert f"Derived {cases} case(s)" in result.output and cases > 0
+    assert figures() == expected
+
+    # With a State Pension age of 75, Cath (71), Dora (73) and Fay (67) are of working age too:
+    # never offered advice, Dora and Fay's first two episodes are missed, Fay's second
+    # progression pending; Cath was transferred before it was due.
+    app.config["MDT_PATHWAY_SETTINGS"] = {"pension_age": 75}
+    try:
+        assert figures()["is5_financial"] == {
+            "met": 1,
+            "missed": 3,
+            "pending": 1,
+            "not_applicable": 5,
+        }
+    finally:
+        app.config["MDT_PATHWAY_SETTINGS"] = {"pension_age": 66}
+    assert figures() == expected
+
+
+def test_the_registration_dates_the_first_episode(pathway: Any, make_user: Any, clock: Any) -> None:
+    from mdt.models import PathwayInstanceModel
     from mdt.services.actor import actor_for
 
     from .helpers import complete_with_examples, new_patient, ready_task
@@ -476,54 +462,46 @@ def test_the_registration_form_starts_the_episode_clock(pathway: Any, make_user:
     patient = new_patient(coordinator)
     task = ready_task(patient.id, "Register secondary diagnosis")
     assert task.instance.index_date is None
-    complete_with_examples(coordinator, task, index_date="2026-03-04")
+    complete_with_examples(coordinator, task, index_date="2026-11-04")
     instance = db.session.get(PathwayInstanceModel, task.instance_id)
-    assert instance is not None and instance.index_date == date(2026, 3, 4)
+    assert instance is not None and instance.index_date == date(2026, 11, 4)
+    [card] = patient_scorecard(patient.id)
+    assert card.started_on == date(2026, 11, 4)
+    assert {c.view.row.start_on for c in card.rows} == {date(2026, 11, 4)}
 
 
-def test_the_services_keep_the_report_in_step(pathway: Any, make_user: Any, clock: Any) -> None:
-    """Cases come from a projection the instance service refreshes at every change: a new
-    patient's key worker allocation is pending, then met when done; closing another
-    patient's pathway before the deadline makes theirs not applicable."""
-    from mdt.services.actor import actor_for
+def test_every_save_keeps_the_cases_in_step(
+    pathway: Any, make_user: Any, actor: Any, clock: Any
+) -> None:
+    """The instance service derives a patient's cases at every save, without a rebuild: a key
+    worker allocation is pending, then met when done; a transfer before the deadline makes
+    another patient's not applicable."""
+    from mdt import clock as app_clock
     from mdt.services.instances import close_pathway
 
     from .helpers import complete_with_examples, new_patient, ready_task
 
-    coordinator = actor_for(make_user("coordinator"))
-    today = datetime.now(UTC).date().isoformat()
+    coordinator = actor(make_user("coordinator"))
+    boss = actor(make_user("manager"))
+    today = app_clock.today().isoformat()
+    standards_report(boss, QUERY)  # the projection is built, and stays current
+    built = db.session.get(ReportProjectionModel, "standards").built_at
     patients = [new_patient(coordinator, index) for index in range(2)]
     for patient in patients:
         registration = ready_task(patient.id, "Register secondary diagnosis")
-        complete_with_examples(coordinator, registration, index_date=today)
+        complete_with_examples(coordinator, registration, index_date=today, in_work="no")
 
     def is2() -> dict[str, int]:
         query = ReportQuery.parse(today, today, "all")
-        return dict(figures(query)["is2_key_worker"].counts)
+        [figure] = [
+            f for f in standards_report(boss, query).figures if f.measure.key == "is2_key_worker"
+        ]
+        return counts(figure)
 
     assert is2() == {"pending": 2}
     complete_with_examples(coordinator, ready_task(patients[0].id, "Allocate a CNS key worker"))
     assert is2() == {"met": 1, "pending": 1}
-    close_pathway(coordinator, ready_task(patients[1].id, "Allocate a CNS key worker").instance_id,
-                  "transfer", {})  # fmt: skip
+    instance_id = ready_task(patients[1].id, "Allocate a CNS key worker").instance_id
+    close_pathway(coordinator, instance_id, "transfer", {})
     assert is2() == {"met": 1, "not_applicable": 1}
-
-
-def test_changed_measures_rebuild_the_cases(cohort: Cohort, app: Flask) -> None:
-    """After an upgrade that changes the measure definitions the fingerprint no longer matches:
-    the next report derives every case again; operators can also do it from the command line."""
-    expected = {key: dict(f.counts) for key, f in figures().items()}
-    state = db.session.get(ReportProjectionModel, "standards")
-    assert state is not None
-    state.fingerprint = "measures of an older release"
-    db.session.execute(delete(ReportCaseModel))
-    db.session.commit()
-    assert {key: dict(f.counts) for key, f in figures().items()} == expected
-
-    db.session.execute(delete(ReportCaseModel))
-    db.session.commit()
-    result = app.test_cli_runner().invoke(args=["mdt", "rebuild-reports"])
-    assert result.exit_code == 0, result.output
-    cases = db.session.scalar(select(func.count()).select_from(ReportCaseModel))
-    assert f"Derived {cases} case(s)" in result.output and cases > 0
-    assert {key: dict(f.counts) for key, f in figures().items()} == expected
+    assert db.session.get(ReportProjectionModel, "standards").built_at == built

@@ -4,6 +4,7 @@ Nothing here knows about Flask, SQLAlchemy, the application or any one clinical
 pathway. The application hands in BPMN and form files and gets back plain data.
 """
 
+from workflows.dependencies import upstream_tasks
 from workflows.engine import PathwayEngine, PathwayRun
 from workflows.errors import (
     EngineError,
@@ -49,4 +50,5 @@ __all__ = [
     "encode_state",
     "migration_blockers",
     "render_text",
+    "upstream_tasks",
 ]

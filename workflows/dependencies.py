@@ -140,3 +140,23 @@ def prerequisites_of_files(files: Mapping[str, bytes]) -> dict[tuple[str, str], 
     from workflows.xml_safety import parse_untrusted_xml
 
     return prerequisites([parse_untrusted_xml(raw, name).getroot() for name, raw in files.items()])
+
+
+def upstream_tasks(files: Mapping[str, bytes]) -> dict[str, frozenset[str]]:
+    """For every human task id, every human task that comes before it, however far back
+    (what must be done first for it to start). A task waiting on a time, a signal or a
+    message has nothing upstream of that wait."""
+    direct: dict[str, set[str]] = {}
+    for (_, task_id), found in prerequisites_of_files(files).items():
+        direct.setdefault(task_id, set()).update(w.element_id for w in found if w.kind == "task")
+    result = {}
+    for task_id in direct:
+        seen: set[str] = set()
+        stack = [task_id]
+        while stack:
+            for before in direct.get(stack.pop(), ()):
+                if before not in seen:
+                    seen.add(before)
+                    stack.append(before)
+        result[task_id] = frozenset(seen - {task_id})
+    return result

@@ -15,14 +15,23 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from mdt import clock
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus, TimerModel
+from mdt.models import (
+    EpisodeModel,
+    HumanTaskModel,
+    PathwayInstanceModel,
+    PatientModel,
+    TaskStatus,
+    TimerModel,
+)
 from mdt.models.meeting import AttendanceModel, ListingModel, MeetingModel, MeetingStatus
 from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
-from mdt.services.instances import complete_task, send_event
+from mdt.services.instances import complete_task
 from mdt.services.nhs_number import check_digit_ok
-from mdt.services.pathways import form_schema
+from mdt.services.pathways import engine_for, form_schema
+from mdt.services.patient_events import record_patient_event
 from mdt.services.patients import register_patient
 
 HIGH_NEEDS = {
@@ -32,7 +41,7 @@ HIGH_NEEDS = {
     "practical": 6,
     "family": 6,
     "uncontrolled_symptoms": True,
-    "of_working_age_or_working": True,
+    "palliative_information_given": True,
 }
 # Stage name -> how many tasks to complete (oldest first) and answers that differ by form.
 STAGES: list[tuple[str, int, dict[str, dict[str, Any]], str | None]] = [
@@ -93,12 +102,23 @@ def build_templates(actor: Actor, numbers: list[str]) -> list[int]:
         )
         _advance(actor, patient.id, steps, overrides)
         if event:
-            instance = db.session.scalar(
-                select(PathwayInstanceModel.id).where(PathwayInstanceModel.patient_id == patient.id)
-            )
-            send_event(actor, int(instance or 0), event, {"date": "2026-11-01", "sites": ["C78.7"]})
+            _record(actor, patient.id, event)
         ids.append(patient.id)
     return ids
+
+
+def _record(actor: Actor, patient_id: int, name: str) -> None:
+    """An event the pathway declares, answered with its form's examples, dated today."""
+    instance = db.session.scalar(
+        select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
+    )
+    assert instance is not None
+    pathway = engine_for(instance.pathway_version).pathway
+    event = pathway.events[name]
+    answers = example_answers(pathway.forms[event.form or ""])
+    if event.date_field:
+        answers[event.date_field] = clock.today().isoformat()
+    record_patient_event(actor, patient_id, name, answers)
 
 
 def _rows(model: Any, where: Any) -> list[dict[str, Any]]:
@@ -110,14 +130,29 @@ HISTORY_DAYS = 330
 _TASK_TIMES = ("created_at", "due_at", "completed_at", "draft_saved_at")
 
 
+def _shifted(value: Any, days: int) -> Any:
+    """Every ISO date in a task's answers or context, moved back by ``days``."""
+    if isinstance(value, dict):
+        return {k: _shifted(v, days) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v, days) for v in value]
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return (date.fromisoformat(value) - timedelta(days=days)).isoformat()
+        except ValueError:
+            return value
+    return value
+
+
 def _earlier(task: dict[str, Any], days: int) -> dict[str, Any]:
-    """A task row moved back in time, with the diagnosis date in its form data too."""
+    """A task row moved back in time, with the dates in its form data and context too."""
     moved = {k: task[k] - timedelta(days=days) if task[k] else None for k in _TASK_TIMES}
-    data = task["data"]
-    if data and "index_date" in data:
-        day = date.fromisoformat(data["index_date"]) - timedelta(days=days)
-        data = {**data, "index_date": day.isoformat()}
-    return {**task, **moved, "data": data}
+    return {
+        **task,
+        **moved,
+        "data": _shifted(task["data"], days),
+        "context": _shifted(task.get("context"), days),
+    }
 
 
 def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
@@ -132,12 +167,14 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
                 "patient": _rows(PatientModel, PatientModel.id == patient_id)[0],
                 "instance": instance,
                 "tasks": _rows(HumanTaskModel, HumanTaskModel.instance_id == instance["id"]),
+                "episodes": _rows(EpisodeModel, EpisodeModel.instance_id == instance["id"]),
                 "timers": _rows(TimerModel, TimerModel.instance_id == instance["id"]),
             }
         )
     next_patient = (db.session.scalar(select(db.func.max(PatientModel.id))) or 0) + 1
     next_instance = (db.session.scalar(select(db.func.max(PathwayInstanceModel.id))) or 0) + 1
-    batch: dict[str, list[dict[str, Any]]] = {"p": [], "i": [], "t": [], "m": []}
+    next_episode = (db.session.scalar(select(db.func.max(EpisodeModel.id))) or 0) + 1
+    batch: dict[str, list[dict[str, Any]]] = {"p": [], "i": [], "e": [], "t": [], "m": []}
     for index, number in enumerate(numbers):
         template = templates[index % len(templates)]
         patient_id, instance_id = next_patient + index, next_instance + index
@@ -160,12 +197,28 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
                 "index_date": index_date - timedelta(days=days_ago) if index_date else None,
             }
         )
+        episodes = {}  # the template's episode id -> the copy's
+        for episode in template["episodes"]:
+            episodes[episode["id"]] = next_episode
+            started = episode["started_on"]
+            batch["e"].append(
+                {
+                    **episode,
+                    "id": next_episode,
+                    "instance_id": instance_id,
+                    "patient_id": patient_id,
+                    "started_on": started - timedelta(days=days_ago) if started else None,
+                    "recorded_at": episode["recorded_at"] - timedelta(days=days_ago),
+                }
+            )
+            next_episode += 1
         for task in template["tasks"]:
             batch["t"].append(
                 {
                     **{k: v for k, v in _earlier(task, days_ago).items() if k != "id"},
                     "instance_id": instance_id,
                     "patient_id": patient_id,
+                    "episode_id": episodes.get(task["episode_id"]),
                 }
             )
         for timer in template["timers"]:
@@ -177,7 +230,7 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
     _flush(batch)
     if db.engine.dialect.name == "postgresql":
         # Rows were inserted with explicit ids: move the sequences past them.
-        for table in ("patient", "pathway_instance"):
+        for table in ("patient", "pathway_instance", "episode"):
             db.session.execute(
                 db.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -191,6 +244,7 @@ def _flush(batch: dict[str, list[dict[str, Any]]]) -> None:
     for key, model in (
         ("p", PatientModel),
         ("i", PathwayInstanceModel),
+        ("e", EpisodeModel),
         ("t", HumanTaskModel),
         ("m", TimerModel),
     ):

@@ -53,7 +53,7 @@ class PathwayFileModel(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pathway_version_id: Mapped[int] = mapped_column(ForeignKey("pathway_version.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "bpmn" or "form"
+    kind: Mapped[str] = mapped_column(String(8))  # "bpmn", "form" or "measures"
     name: Mapped[str] = mapped_column(String(200))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))

@@ -1,15 +1,21 @@
-"""The reporting projection: one row per case of each standards-of-care measure.
+"""The standards' cases: one row per case of each measure, for each patient and episode.
 
-Like the task table, it is derived (here from the task and instance tables) and can be
-rebuilt from them at any time; it holds no fact of its own. It exists so that the standards
-dashboard reads one narrow table instead of joining tasks, instances and forms per measure.
+Like the task table, it is derived (from the tasks, episodes, meetings and the pathway's
+measures) and can be rebuilt at any time; it holds no fact of its own. Every view of the
+standards reads it: the patient's scorecard, the dashboard and its drill-downs, the CSVs,
+the API and the FHIR export, so they cannot disagree. What a case's status is *today* (met,
+met late, missed, overdue, pending, declined, not applicable) is worked out when it is read,
+from the dates stored here.
+
+Dates are London dates, and each is also stored as a day number (days since 1970-01-01) so
+that SQL compares plain integers on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mdt.extensions import db
@@ -22,40 +28,53 @@ class ReportCaseModel(db.Model):  # type: ignore[name-defined,misc]
         # The dashboard reads the period's cases from this index alone.
         Index(
             "ix_report_case_period",
-            "start_at",
-            "kpi",
+            "start_on",
+            "measure",
             "cohort",
             "month",
-            "status",
-            "recorded",
+            "outcome",
+            "na_reason",
+            "not_met",
+            "open",
             "start_day",
+            "deadline_day",
             "done_day",
             "closed_day",
-            "due_day",
         ),
-        Index("ix_report_case_kpi", "kpi", "start_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kpi: Mapped[str] = mapped_column(String(40))
-    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    measure: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(8))
     instance_id: Mapped[int] = mapped_column(ForeignKey("pathway_instance.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
-    cohort: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))  # of the case task
-    recorded: Mapped[bool]
-    # Moments, and the same as days since 1970 (UTC, with fractions) so the report compares
-    # plain numbers; start is the clock's start (the index date or the task's creation).
-    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    month: Mapped[str | None] = mapped_column(String(7))
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"), index=True)
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
+    cohort: Mapped[str] = mapped_column(String(40))  # the episode's kind
+    # The task that opened the case (for measures counted per task), and the one that
+    # evidences it (met, declined, or done but not meeting the rule).
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    evidence_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    start_on: Mapped[date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7))
+    deadline_on: Mapped[date | None] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+    closed_on: Mapped[date | None] = mapped_column(Date)
     close_reason: Mapped[str | None] = mapped_column(String(32))
-    start_day: Mapped[float | None] = mapped_column(Float)
-    done_day: Mapped[float | None] = mapped_column(Float)
-    due_day: Mapped[float | None] = mapped_column(Float)
-    closed_day: Mapped[float | None] = mapped_column(Float)
+    # "met" or "declined" when the evidence says so; the words of the answer given.
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    outcome_label: Mapped[str] = mapped_column(String(200), default="")
+    # Done, but not as the rule asks (e.g. "Recorded as not offered").
+    not_met: Mapped[str | None] = mapped_column(String(200))
+    # A task that could still evidence it, or must come first, is waiting for someone: which.
+    open: Mapped[bool] = mapped_column(default=False)
+    open_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    na_reason: Mapped[str | None] = mapped_column(String(100))  # e.g. "Not eligible"
+    # The evidence was entered this many days after the date it records.
+    recorded_late_days: Mapped[int | None]
+    start_day: Mapped[int]
+    deadline_day: Mapped[int | None]
+    done_day: Mapped[int | None]
+    closed_day: Mapped[int | None]
 
 
 class ReportProjectionModel(db.Model):  # type: ignore[name-defined,misc]

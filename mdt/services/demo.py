@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.services.actor import SYSTEM, Actor, actor_for
+from mdt.services.demo_history import Story, replay
 from mdt.services.instances import complete_task
 from mdt.services.meetings import create_series, list_series, schedule_next
 from mdt.services.nhs_number import check_digit_ok
@@ -56,19 +58,23 @@ HIGH_NEEDS = {
         "wants_family_support": True,
     },
 }
-DEMO_PATIENTS: list[tuple[str, str, date, str | None, dict[str, dict[str, Any]]]] = [
-    ("Ada", "Lovelace", date(1961, 12, 10), "Register secondary diagnosis", {}),
-    ("Grace", "Hopper", date(1956, 12, 9), "Allocate a CNS key worker", {}),
-    ("Mary", "Seacole", date(1970, 11, 23), "Holistic needs assessment", {}),
+# (first name, last name, born, stop when this task is ready, answers that differ from the
+# example ones by form, registered this many days ago). Their histories are played at the
+# days they happened (demo_history), so the scorecards and the standards report have one.
+DEMO_PATIENTS: list[tuple[str, str, date, str | None, dict[str, dict[str, Any]], int]] = [
+    ("Ada", "Lovelace", date(1961, 12, 10), "Register secondary diagnosis", {}, 0),
+    ("Grace", "Hopper", date(1956, 12, 9), "Allocate a CNS key worker", {}, 12),
+    ("Mary", "Seacole", date(1970, 11, 23), "Holistic needs assessment", {}, 20),
     (
         "Rosalind",
         "Franklin",
         date(1972, 7, 25),
         "Refer for psychological and peer support",
         HIGH_NEEDS,
+        30,
     ),
-    ("Dorothy", "Hodgkin", date(1949, 5, 12), "Treatment planning consultation", {}),
-    ("Elsie", "Inglis", date(1981, 8, 16), "Specialist palliative care assessment", HIGH_NEEDS),
+    ("Dorothy", "Hodgkin", date(1949, 5, 12), "Treatment planning consultation", {}, 50),
+    ("Elsie", "Inglis", date(1981, 8, 16), "Specialist palliative care assessment", HIGH_NEEDS, 70),
 ]
 
 
@@ -98,13 +104,23 @@ DEMO_TEXT = {
 }
 
 
-def demo_answers(schema: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+# Answers the demo's staff give where the form's first option would not be what happens.
+DEMO_CHOICES = {"palliative_information_given": True, "out_of_hours_recorded": True}
+
+
+def demo_answers(
+    schema: dict[str, Any], overrides: dict[str, Any], on: date | None = None
+) -> dict[str, Any]:
+    """Example answers with realistic text; dates of what happened (not planned ones) ``on``
+    that day."""
     answers = example_answers(schema)
-    for name in answers:
-        if name in DEMO_TEXT:
+    for name, prop in schema.get("properties", {}).items():
+        if name in DEMO_TEXT and name in answers:
             answers[name] = DEMO_TEXT[name]
+        if on and prop.get("format") == "date" and prop.get("x-date", "past") == "past":
+            answers[name] = on.isoformat()
     answers = {k: v for k, v in answers.items() if v != ""}
-    return {**answers, **overrides}
+    return {**answers, **{k: v for k, v in DEMO_CHOICES.items() if k in answers}, **overrides}
 
 
 @dataclass
@@ -149,32 +165,22 @@ def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
     return answers
 
 
-def _advance(
-    patient: PatientModel,
-    stop_at: str | None,
-    actors: dict[str, Actor],
-    overrides: dict[str, dict[str, Any]],
-) -> None:
-    """Complete the patient's tasks, oldest first, until ``stop_at`` is ready."""
-    for _ in range(60):
-        ready = list(
-            db.session.scalars(
-                select(HumanTaskModel)
-                .where(
-                    HumanTaskModel.patient_id == patient.id,
-                    HumanTaskModel.status == TaskStatus.READY,
-                )
-                .order_by(HumanTaskModel.id)
-            )
+def _morning(day: date) -> datetime:
+    return datetime.combine(day, time(9, 30), tzinfo=LONDON)
+
+
+def _register_diagnosis(patient: PatientModel, coordinator: Actor, registered: date) -> None:
+    """The diagnosis, confirmed the day before it was registered."""
+    task = db.session.scalar(
+        select(HumanTaskModel).where(
+            HumanTaskModel.patient_id == patient.id, HumanTaskModel.status == TaskStatus.READY
         )
-        if stop_at is None or not ready or any(t.name == stop_at for t in ready):
-            return
-        task = ready[0]
-        if task.role not in actors:
-            return
-        schema = form_schema(task.instance.pathway_version, task.form) or {}
-        answers = demo_answers(schema, overrides.get(task.form or "", {}))
-        complete_task(actors[task.role], task.id, answers)
+    )
+    assert task is not None
+    schema = form_schema(task.instance.pathway_version, task.form) or {}
+    diagnosed = registered - timedelta(days=1)
+    answers = demo_answers(schema, {"in_work": "no"}, diagnosed)
+    complete_task(coordinator, task.id, answers)
 
 
 def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
@@ -189,26 +195,30 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 SYSTEM, username, name, roles, password, discipline
             )
     actors = {role: actor_for(find_user(u)) for u, _, roles, _ in DEMO_USERS for role in roles}
+    series = next(iter(list_series()), None) or create_series(
+        actors["coordinator"], "Secondary breast MDT", 3, "13:00", "Seminar room 2 and Teams"
+    )
     numbers = iter(demo_nhs_numbers())
-    added = 0
     rng = random.Random(7)  # noqa: S311 - demo data, not security
-    for given, family, born, stop_at, overrides in DEMO_PATIENTS:
+    stories = []
+    for given, family, born, stop_at, overrides, days_ago in DEMO_PATIENTS:
         number = next(numbers)
         if db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number)):
             continue
-        patient = register_patient(
-            actors["coordinator"],
-            number,
-            given,
-            family,
-            born,
-            rng.choice(["Riverside Surgery", "Park Lane Practice"]),
-        )
-        _advance(patient, stop_at, actors, overrides)
-        added += 1
-    if not list_series():
-        series = create_series(
-            actors["coordinator"], "Secondary breast MDT", 3, "13:00", "Seminar room 2 and Teams"
-        )
-        schedule_next(actors["coordinator"], series.id)
+        registered = clock.today() - timedelta(days=days_ago)
+        with clock.replaying_at(min(clock.now(), _morning(registered))):
+            patient = register_patient(
+                actors["coordinator"],
+                number,
+                given,
+                family,
+                born,
+                rng.choice(["Riverside Surgery", "Park Lane Practice"]),
+            )
+            if stop_at != "Register secondary diagnosis":
+                _register_diagnosis(patient, actors["coordinator"], registered)
+        stories.append(Story(patient.id, registered, stop_at, overrides))
+    replay(stories, series, actors, demo_answers)
+    schedule_next(actors["coordinator"], series.id)
+    added = len(stories)
     return DemoResult(new_passwords, added, version.version)

@@ -11,7 +11,7 @@ error, not the receiving system's.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -20,6 +20,7 @@ from sqlalchemy import select
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import (
+    EpisodeModel,
     HumanTaskModel,
     InstanceStatus,
     ListingModel,
@@ -28,6 +29,9 @@ from mdt.models import (
     TaskStatus,
 )
 from mdt.services.actor import Actor
+from mdt.services.case_status import ACHIEVED, COUNTED, Status
+from mdt.services.episodes import episodes_of
+from mdt.services.patient_standards import ScorecardRow, patient_cases
 from mdt.services.patients import read_patient
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -102,6 +106,7 @@ def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
         resources.append(_care_plan(patient, instance, own, conditions, team))
         resources += [_task(patient, instance, task) for task in own]
     resources += [_mdt_recommendation(patient, listing) for listing in listings if listing.outcome]
+    resources += [_measure_report(patient, case) for case in patient_cases(patient_id)]
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -125,16 +130,19 @@ def _patient(patient: PatientModel) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if v is not None}
 
 
-def _sites(tasks: list[HumanTaskModel]) -> dict[str, date | None]:
-    """Every metastatic site recorded on a completed form (ICD-10 codes in a ``sites``
-    field), with when it was first recorded."""
+def _sites(tasks: list[HumanTaskModel], episodes: list[EpisodeModel]) -> dict[str, date | None]:
+    """Every metastatic site recorded on a completed form or event (ICD-10 codes in a
+    ``sites`` or ``new_sites`` field), with when it was first recorded."""
     found: dict[str, date | None] = {}
-    for task in tasks:
-        if task.status != TaskStatus.COMPLETED or not isinstance(task.data, dict):
+    records = [(t.data, t.completed_at) for t in tasks if t.status == TaskStatus.COMPLETED] + [
+        (e.data, e.recorded_at) for e in episodes
+    ]
+    for data, when in sorted(records, key=lambda r: r[1] or datetime.min.replace(tzinfo=UTC)):
+        if not isinstance(data, dict):
             continue
-        for code in task.data.get("sites") or []:
+        for code in (data.get("sites") or []) + (data.get("new_sites") or []):
             if isinstance(code, str) and code.startswith(("C77", "C78", "C79")):
-                found.setdefault(code, task.completed_at.date() if task.completed_at else None)
+                found.setdefault(code, when.date() if when else None)
     return found
 
 
@@ -143,7 +151,7 @@ def _conditions(
 ) -> list[dict[str, Any]]:
     index_date = next((i.index_date for i in instances if i.index_date), None)
     conditions = []
-    for code, recorded in sorted(_sites(tasks).items()):
+    for code, recorded in sorted(_sites(tasks, episodes_of([i.id for i in instances])).items()):
         display, (snomed, snomed_display) = SITES.get(
             code, (f"Secondary malignant neoplasm ({code})", METASTASIS)
         )
@@ -263,3 +271,48 @@ def _mdt_recommendation(patient: PatientModel, listing: ListingModel) -> dict[st
         "subject": {"reference": _urn("Patient", patient.id)},
         "created": _instant(listing.confirmed_at),
     }  # fmt: skip
+
+
+MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
+MEASURE_BASE = "urn:mdt-pathways:measure:"
+CASE_STATUS = "urn:mdt-pathways:case-status"
+
+
+def _population(code: str, count: int) -> dict[str, Any]:
+    return {"code": {"coding": [{"system": MEASURE_POPULATION, "code": code}]}, "count": count}
+
+
+def _measure_report(patient: PatientModel, case: ScorecardRow) -> dict[str, Any]:
+    """One standards case as an individual MeasureReport: the same case, with the same status,
+    as the record's scorecard and the managers' report."""
+    row, status = case.view.row, case.view.status
+    final = status not in (Status.PENDING, Status.OVERDUE)
+    end = row.done_on or row.deadline_on or row.start_on
+    return {
+        "_urn": _urn("MeasureReport", f"{patient.id}/{row.measure}/{row.episode_id}/{row.task_id}"),
+        "resourceType": "MeasureReport",
+        "status": "complete" if final else "pending",
+        "type": "individual",
+        "measure": f"{MEASURE_BASE}{row.measure}",
+        "subject": {"reference": _urn("Patient", patient.id)},
+        "date": clock.now().isoformat(),
+        "period": {"start": row.start_on.isoformat(), "end": max(end, row.start_on).isoformat()},
+        "group": [
+            {
+                "code": {
+                    "coding": [
+                        {"system": CASE_STATUS, "code": status.value, "display": case.view.label}
+                    ],
+                    "text": f"{case.measure.code} {case.measure.title}: {case.view.why}",
+                },
+                "population": [
+                    _population("initial-population", 1),
+                    _population("denominator", 1 if status in COUNTED else 0),
+                    _population("numerator", 1 if status in ACHIEVED else 0),
+                    _population(
+                        "denominator-exclusion", 1 if status == Status.NOT_APPLICABLE else 0
+                    ),
+                ],
+            }
+        ],
+    }

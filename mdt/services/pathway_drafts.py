@@ -26,7 +26,13 @@ from mdt.services.errors import (
     PathwayRejectedError,
     PermissionDeniedError,
 )
-from mdt.services.pathways import compile_files, current_version, get_version
+from mdt.services.pathways import (
+    compile_files,
+    current_version,
+    file_kind,
+    get_version,
+    version_files,
+)
 from mdt.services.settings import setting
 from workflows import PathwayInvalidError
 
@@ -107,7 +113,7 @@ def save_draft(
 
 def _stored_file(name: str, content: bytes) -> PathwayFileModel:
     return PathwayFileModel(
-        kind="bpmn" if name.endswith(".bpmn") else "form",
+        kind=file_kind(name),
         name=name,
         content=content,
         sha256=hashlib.sha256(content).hexdigest(),
@@ -185,17 +191,11 @@ def update_draft(
     return version
 
 
-def _files(version: PathwayVersionModel) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    bpmn = {f.name: f.content for f in version.files if f.kind == "bpmn"}
-    forms = {f.name: f.content for f in version.files if f.kind == "form"}
-    return bpmn, forms
-
-
 def validate_version(actor: Actor, version_id: int) -> Validation:
     _require_manager(actor)
     version = get_version(version_id)
     try:
-        compile_files(*_files(version))
+        compile_files(*version_files(version))
     except PathwayInvalidError as error:
         return Validation([asdict(problem) for problem in error.problems])
     return Validation([])
@@ -209,7 +209,7 @@ def publish_version(actor: Actor, version_id: int) -> PathwayVersionModel:
     if version.status != PathwayStatus.DRAFT:
         raise ConflictError(f"Version {version.version} is {version.status}, not a draft.")
     try:
-        compiled = compile_files(*_files(version))
+        compiled = compile_files(*version_files(version))
     except PathwayInvalidError as error:
         raise PathwayRejectedError([asdict(problem) for problem in error.problems]) from None
     previous = current_version(version.key)

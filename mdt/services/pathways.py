@@ -22,8 +22,9 @@ from mdt.services.audit import record_event
 from mdt.services.calendar import add_working_days
 from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
+from mdt.services.measures import MEASURES_FILE, Measure, parse_measures, validated
 from mdt.services.settings import setting
-from workflows import CompiledPathway, PathwayEngine, compile_pathway
+from workflows import CompiledPathway, PathwayEngine, compile_pathway, upstream_tasks
 from workflows.clock import run_now
 from workflows.sandbox import default_helpers
 
@@ -36,16 +37,32 @@ _ENGINE_CACHE_SIZE = 32
 
 
 def read_pathway_directory(directory: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """The BPMN files of a directory and the JSON Schema forms in its forms/ folder."""
+    """The BPMN files of a directory, and its JSON files: the forms in its forms/ folder and
+    its measures.json (kept with the forms: the pathway's JSON files)."""
     bpmn = {p.name: p.read_bytes() for p in sorted(directory.glob("*.bpmn"))}
     forms = {p.name: p.read_bytes() for p in sorted((directory / "forms").glob("*.json"))}
+    if (directory / MEASURES_FILE).exists():
+        forms[MEASURES_FILE] = (directory / MEASURES_FILE).read_bytes()
     return bpmn, forms
+
+
+def file_kind(name: str) -> str:
+    return "bpmn" if name.endswith(".bpmn") else "measures" if name == MEASURES_FILE else "form"
+
+
+def version_files(version: PathwayVersionModel) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    bpmn = {f.name: f.content for f in version.files if f.kind == "bpmn"}
+    json_files = {f.name: f.content for f in version.files if f.kind != "bpmn"}
+    return bpmn, json_files
 
 
 def compile_files(
     bpmn: dict[str, bytes], forms: dict[str, bytes], process_id: str | None = None
 ) -> CompiledPathway:
-    return compile_pathway(
+    """Validate a pathway's files: the engine's checks, then its measures against it."""
+    forms = dict(forms)
+    measures = forms.pop(MEASURES_FILE, None)
+    compiled = compile_pathway(
         bpmn,
         forms,
         role_for_lane=role_for_lane,
@@ -55,6 +72,28 @@ def compile_files(
         max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
         timer_helpers=TIMER_HELPERS,
     )
+    validated(measures, compiled)
+    if measures is not None:  # a change of measures alone is a new version too
+        digest = compiled.sha256 + hashlib.sha256(measures).hexdigest()
+        compiled.sha256 = hashlib.sha256(digest.encode()).hexdigest()
+    return compiled
+
+
+def measures_for(version: PathwayVersionModel) -> tuple[Measure, ...]:
+    """The measures a stored version declares (none for a pathway without measures.json)."""
+    raw = next((f.content for f in version.files if f.kind == "measures"), None)
+    return parse_measures(raw) if raw is not None else ()
+
+
+_UPSTREAM: dict[str, dict[str, frozenset[str]]] = {}  # by version sha256; versions are few
+
+
+def upstream_for(version: PathwayVersionModel) -> dict[str, frozenset[str]]:
+    """For each human task of a stored version, the tasks that must come before it."""
+    found = _UPSTREAM.get(version.sha256)
+    if found is None:
+        found = _UPSTREAM[version.sha256] = upstream_tasks(version_files(version)[0])
+    return found
 
 
 def closures() -> list[date]:
@@ -122,11 +161,11 @@ def publish_files(
         published_by_id=actor.user_id,
     )
     db.session.add(version)
-    for kind, files in (("bpmn", bpmn), ("form", forms)):
+    for files in (bpmn, forms):
         for name, content in files.items():
             version.files.append(
                 PathwayFileModel(
-                    kind=kind,
+                    kind=file_kind(name),
                     name=name,
                     content=content,
                     sha256=hashlib.sha256(content).hexdigest(),
@@ -156,8 +195,7 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine:
         if engine is not None:
             _engines.move_to_end(cache_key)
             return engine
-    bpmn = {f.name: f.content for f in version.files if f.kind == "bpmn"}
-    forms = {f.name: f.content for f in version.files if f.kind == "form"}
+    bpmn, forms = version_files(version)
     engine = PathwayEngine(
         compile_files(bpmn, forms, version.process_id),
         time_limit_seconds=limit,

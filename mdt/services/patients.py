@@ -22,12 +22,11 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.instances import start_pathway
+from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.record_views import (
-    StandardStatus,
     SummaryRow,
     TimelineEntry,
     clinical_summary,
-    scorecard,
     timeline,
 )
 from mdt.services.settings import setting
@@ -43,7 +42,7 @@ class PatientRecord:
     history: list[HumanTaskModel]
     summary: list[SummaryRow]
     timeline: list[TimelineEntry]
-    scorecard: list[StandardStatus]
+    scorecard: list[EpisodeCard]
 
 
 def register_patient(
@@ -137,7 +136,7 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
             episodes_of([i.id for i in instances]),
         ),
         timeline=timeline(patient_id, history),
-        scorecard=scorecard(tasks, instances),
+        scorecard=patient_scorecard(patient_id),
     )
 
 

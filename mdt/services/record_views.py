@@ -1,4 +1,5 @@
-"""What the patient record shows: a clinical summary, a timeline and the standards scorecard.
+"""What the patient record shows: a clinical summary and a timeline (its standards scorecard
+is `patient_standards`).
 
 All of it is read from the task table (answers kept with each completed task) and the audit
 trail; no workflow is loaded.
@@ -18,11 +19,9 @@ from mdt.models import (
     AuditEventModel,
     EpisodeModel,
     HumanTaskModel,
-    InstanceStatus,
     PathwayInstanceModel,
     TaskStatus,
 )
-from mdt.models.standards import STANDARDS
 from mdt.services.form_labels import answer_label, field_title
 from mdt.services.pathways import engine_for, form_schema
 
@@ -70,15 +69,6 @@ class TimelineEntry:
     kind: str  # completed, cancelled, event
     details: list[tuple[str, str]] = field(default_factory=list)
     task_id: int | None = None
-
-
-@dataclass(frozen=True)
-class StandardStatus:
-    code: str
-    label: str
-    state: str  # met, in-progress, not-yet, not-applicable
-    at: datetime | None
-    task_name: str | None
 
 
 def completed_tasks(patient_id: int) -> list[HumanTaskModel]:
@@ -221,35 +211,6 @@ def timeline(patient_id: int, done: Iterable[HumanTaskModel]) -> list[TimelineEn
     ]
     entries = [_task_entry(t) for t in done] + [_event_entry(e, forms) for e in shown]
     return sorted(entries, key=lambda e: e.at, reverse=True)
-
-
-def scorecard(
-    tasks: Iterable[HumanTaskModel], instances: Iterable[PathwayInstanceModel]
-) -> list[StandardStatus]:
-    tasks = list(tasks)
-    finished = all(i.status != InstanceStatus.RUNNING for i in instances)
-    statuses = []
-    for code, label in STANDARDS.items():
-        carrying = [t for t in tasks if code in t.standard_codes]
-        done = sorted(
-            (t for t in carrying if t.status == TaskStatus.COMPLETED),
-            key=lambda t: t.completed_at or t.created_at,
-        )
-        open_ = sorted(
-            (t for t in carrying if t.status == TaskStatus.READY),
-            key=lambda t: (t.due_at is None, t.due_at),
-        )
-        if done:
-            statuses.append(StandardStatus(code, label, "met", done[0].completed_at, done[0].name))
-        elif open_:
-            statuses.append(
-                StandardStatus(code, label, "in-progress", open_[0].due_at, open_[0].name)
-            )
-        else:
-            statuses.append(
-                StandardStatus(code, label, "not-applicable" if finished else "not-yet", None, None)
-            )
-    return statuses
 
 
 def _plain(value: Any) -> str:

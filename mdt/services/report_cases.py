@@ -1,203 +1,511 @@
-"""The reporting projection: each case of each standards measure, derived in SQL from the
-task and instance tables and kept in step with them.
+"""The standards' cases: derived for each patient from their tasks, episodes and meetings with
+the measures their pathway version declares, and kept in step with them.
 
-A case is a task that shows a need arose (see `standards_kpis`). Its row says where the
-measure's clock started, when the evidence was done, whether the form recorded what it
-should, when the pathway closed, and the same moments as day numbers. The dashboard then
-classifies and counts one narrow, indexed table instead of joining tasks, instances and
-forms once per measure; the local periods and targets still apply when it is read.
+`refresh_cases` runs at every save of an instance (it writes only when a case changed);
+`rebuild_cases` derives every case again after an upgrade or a change of local periods (on the
+next report, or `flask mdt rebuild-reports`). Like the task projection, the table holds no fact
+of its own: deleting and deriving again loses nothing.
 
-The rows of an instance are derived again whenever its tasks change (`refresh_cases`, from
-the instance service), and the whole table when the measure definitions change
-(`ensure_current`, on the next report after an upgrade; or `flask mdt rebuild-reports`).
-Like the timer table, it holds no fact of its own: deleting and re-deriving rows loses
-nothing.
+What a case's status is today is not stored: `standards_status` works it out when the table
+is read, from the dates here (so a deadline passing needs no write).
 """
 
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Integer,
-    String,
-    and_,
-    bindparam,
-    case,
-    cast,
-    delete,
-    false,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    union_all,
-)
-from sqlalchemy.orm import aliased
+from sqlalchemy import delete, func, insert, select
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import (
+    EpisodeModel,
     HumanTaskModel,
+    ListingModel,
+    ListingStatus,
+    MeetingModel,
     PathwayInstanceModel,
+    PathwayVersionModel,
+    PatientModel,
     ReportCaseModel,
     ReportProjectionModel,
     TaskStatus,
 )
-from mdt.services.sql_dates import as_timestamp, day_number, month_of
-from mdt.services.standards_kpis import COHORT_CALL_PATHS, KPIS, Clock, Kpi
+from mdt.services.calendar import add_working_days
+from mdt.services.form_labels import answer_label
+from mdt.services.measures import Evidence, Measure, matches
+from mdt.services.pathways import closures, engine_for, measures_for, upstream_for
+from mdt.services.settings import setting
 
 PROJECTION = "standards"
-# Bump when the derivation below changes, so every database rebuilds its rows once.
-DERIVATION_VERSION = 1
-
-_COLUMNS = (
-    "kpi",
-    "task_id",
-    "instance_id",
-    "patient_id",
-    "cohort",
-    "status",
-    "recorded",
-    "start_at",
-    "month",
-    "done_at",
-    "due_at",
-    "closed_at",
-    "close_reason",
-    "start_day",
-    "done_day",
-    "due_day",
-    "closed_day",
-)
+# Bump when the derivation below changes, so every database derives its cases again once.
+DERIVATION_VERSION = 3
+EPOCH = date(1970, 1, 1)
+CLOSE_WORDS = {"death": "Died", "transfer": "Transferred", "discharge": "Discharged"}
 
 
-def fingerprint() -> str:
-    return hashlib.sha256(repr((DERIVATION_VERSION, KPIS)).encode()).hexdigest()
+def day_number(day: date | None) -> int | None:
+    return (day - EPOCH).days if day is not None else None
+
+
+def london_date(moment: datetime | None) -> date | None:
+    return moment.astimezone(LONDON).date() if moment is not None else None
+
+
+@dataclass(frozen=True)
+class TaskFact:
+    id: int
+    bpmn_id: str
+    status: str
+    episode_id: int | None
+    data: dict[str, Any]
+    context: dict[str, Any]
+    form: str | None
+    created_on: date
+    completed_at: datetime | None
+
+
+@dataclass
+class Facts:
+    """Everything one instance's cases are derived from."""
+
+    instance: PathwayInstanceModel
+    born: date
+    episodes: list[EpisodeModel]
+    tasks: list[TaskFact]
+    meetings: dict[int, date]  # task id -> the date of the meeting that confirmed it
+    measures: tuple[Measure, ...]
+    forms: dict[str, Any]
+    settings: Settings
+    upstream: dict[str, frozenset[str]] = field(default_factory=dict)  # task -> before it
+
+
+@dataclass(frozen=True)
+class Settings:
+    days: dict[str, int]
+    pathway: dict[str, int]
+    recorded_late: int
+    closures: tuple[date, ...] = ()
+
+
+@dataclass
+class _Case:
+    measure: Measure
+    episode: EpisodeModel | None
+    start: date
+    task: TaskFact | None = None
+    candidates: list[TaskFact] = field(default_factory=list)
+    na_reason: str | None = None
+
+
+# -- deriving -----------------------------------------------------------------------------
+
+
+def derive(facts: Facts) -> list[dict[str, Any]]:
+    """The rows of every case of every measure for one instance."""
+    rows: list[dict[str, Any]] = []
+    for measure in facts.measures:
+        cases = (
+            _episode_cases(facts, measure)
+            if measure.per == "episode"
+            else _task_cases(facts, measure)
+        )
+        rows.extend(_row(facts, case) for case in cases)
+    return rows
+
+
+def _episode_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
+    for episode in facts.episodes:
+        if episode.kind not in measure.episodes or episode.started_on is None:
+            continue
+        case = _Case(measure, episode, episode.started_on)
+        if measure.eligible and not any(
+            _eligible(facts, episode, rule) for rule in measure.eligible
+        ):
+            case.na_reason = "Not eligible"
+        case.candidates = [
+            t
+            for t in facts.tasks
+            if t.bpmn_id in measure.evidence_tasks and t.episode_id == episode.id
+        ]
+        yield case
+
+
+def _eligible(facts: Facts, episode: EpisodeModel, rule: dict[str, Any]) -> bool:
+    if "age_under" in rule:
+        limit = facts.settings.pathway.get(rule["age_under"])
+        born, on = facts.born, episode.started_on or clock.today()
+        age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+        return limit is not None and age < limit
+    answer = rule["answer"]
+    in_scope = (
+        (lambda t: True)
+        if rule.get("scope") == "patient"
+        else (lambda t: t.episode_id == episode.id)
+    )
+    return any(
+        t.bpmn_id in answer["tasks"]
+        and t.status == TaskStatus.COMPLETED
+        and in_scope(t)
+        and matches({k: v for k, v in answer.items() if k != "tasks"}, t.data, True)
+        for t in facts.tasks
+    )
+
+
+def _task_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
+    wanted = measure.cases.get("tasks", [])
+    condition = measure.cases.get("when")
+    seen: dict[tuple[int | None, date], _Case] = {}
+    for task in sorted(facts.tasks, key=lambda t: (t.created_on, t.id)):
+        if task.bpmn_id not in wanted:
+            continue
+        done = task.status == TaskStatus.COMPLETED
+        if condition and not matches(condition, task.data, done):
+            continue
+        start = _start(facts, measure, task)
+        if start is None:
+            continue
+        if measure.cases.get("distinct_start") and (task.episode_id, start) in seen:
+            seen[(task.episode_id, start)].candidates.append(task)  # offered again: same case
+            continue
+        episode = next((e for e in facts.episodes if e.id == task.episode_id), None)
+        case = _Case(measure, episode, start, task)
+        if task.bpmn_id in measure.evidence_tasks:
+            case.candidates = [task]
+        else:  # what followed it in the same episode
+            after = task.completed_at
+            case.candidates = [
+                t
+                for t in facts.tasks
+                if t.bpmn_id in measure.evidence_tasks
+                and t.episode_id == task.episode_id
+                and (
+                    t.status == TaskStatus.READY
+                    or (after and t.completed_at and t.completed_at >= after)
+                )
+            ]
+        seen[(task.episode_id, start)] = case
+        yield case
+
+
+def _start(facts: Facts, measure: Measure, task: TaskFact) -> date | None:
+    start = measure.start
+    if start == "meeting":
+        return facts.meetings.get(task.id)
+    if isinstance(start, dict) and "field" in start:
+        return _first_date(task.data, start["field"])
+    if isinstance(start, dict) and "context" in start:
+        value: Any = task.context
+        for part in str(start["context"]).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return _as_date(value)
+    return None
+
+
+def _as_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _first_date(data: dict[str, Any], names: Iterable[str]) -> date | None:
+    for name in names:
+        found = _as_date(data.get(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _deadline(facts: Facts, measure: Measure, start: date) -> date | None:
+    if not measure.deadline:
+        return None
+    if "working_days" in measure.deadline:
+        noon = datetime.combine(start, time(12), tzinfo=LONDON)
+        days = int(measure.deadline["working_days"])
+        return add_working_days(noon, days, facts.settings.closures).date()
+    days = facts.settings.days.get(measure.key, int(measure.deadline["days"]))
+    return start + timedelta(days=days)
+
+
+@dataclass
+class _Found:
+    task: TaskFact
+    done: date
+    outcome: str | None  # met, declined, or None: done but not as the rule asks
+    label: str
+    not_met: str
+
+
+def _judge(facts: Facts, evidence: Evidence, task: TaskFact) -> _Found | None:
+    if task.status != TaskStatus.COMPLETED:
+        return None
+    if "@meeting" in evidence.dates:
+        done = facts.meetings.get(task.id)
+        if done is None:  # an outcome recorded outside a meeting is no MDT discussion
+            completed = london_date(task.completed_at) or clock.today()
+            return _Found(task, completed, None, "", "Recorded outside an MDT meeting")
+    else:
+        done = _first_date(task.data, evidence.dates) or london_date(task.completed_at)
+    assert done is not None
+    if matches(evidence.met, task.data, True):
+        return _Found(task, done, "met", "", "")
+    if evidence.declined and matches(evidence.declined, task.data, True):
+        return _Found(task, done, "declined", _answer(facts, task, evidence.declined), "")
+    return _Found(task, done, None, "", evidence.not_met or "Not done as the standard asks")
+
+
+def _answer(facts: Facts, task: TaskFact, condition: dict[str, Any]) -> str:
+    """The patient's choice in the measure's words (its "labels"), else the form's."""
+    name = condition.get("field", "")
+    value = task.data.get(name)
+    if str(value) in condition.get("labels", {}):
+        return str(condition["labels"][str(value)])
+    schema = facts.forms.get(task.form or "", {})
+    return str(answer_label(schema, name, value)) if name else ""
+
+
+def _evidence_for(facts: Facts, case: _Case, deadline: date | None) -> _Found | None:
+    """The best evidence: met on time, else declined on time, else the first late one, else
+    the first done not as the rule asks."""
+    found = []
+    for task in case.candidates:
+        for evidence in case.measure.evidence:
+            if task.bpmn_id in evidence.tasks:
+                judged = _judge(facts, evidence, task)
+                if judged is not None:
+                    found.append(judged)
+                break
+    found.sort(key=lambda f: (f.done, f.task.id))
+    on_time = [f for f in found if f.outcome and (deadline is None or f.done <= deadline)]
+    for wanted in ("met", "declined"):
+        match = next((f for f in on_time if f.outcome == wanted), None)
+        if match:
+            return match
+    late = next((f for f in found if f.outcome), None)
+    return late or next(iter(found), None)
+
+
+def _open_task(facts: Facts, case: _Case) -> int | None:
+    """The task the case still waits on, if any: one of the episode's open tasks that could
+    evidence it, else one that must come first (a care plan waits on its treatment planning
+    consultation). Such a case is overdue after its deadline, not missed."""
+    episode_id = case.episode.id if case.episode else (case.task.episode_id if case.task else None)
+    waiting = [
+        t for t in facts.tasks if t.status == TaskStatus.READY and t.episode_id == episode_id
+    ]
+    evidence = case.measure.evidence_tasks
+    before = set().union(*(facts.upstream.get(t, frozenset()) for t in evidence))
+    for wanted in (evidence, before):
+        found = next((t.id for t in waiting if t.bpmn_id in wanted), None)
+        if found is not None:
+            return found
+    return None
+
+
+def _row(facts: Facts, case: _Case) -> dict[str, Any]:
+    instance, measure = facts.instance, case.measure
+    deadline = _deadline(facts, measure, case.start)
+    found = _evidence_for(facts, case, deadline)
+    closed = london_date(instance.closed_at) if instance.close_reason else None
+    open_task = _open_task(facts, case)
+    recorded_late = None
+    if found is not None and found.task.completed_at is not None:
+        lag = (london_date(found.task.completed_at) - found.done).days  # type: ignore[operator]
+        recorded_late = lag if lag >= facts.settings.recorded_late else None
+    return {
+        "measure": measure.key,
+        "code": measure.code,
+        "instance_id": instance.id,
+        "patient_id": instance.patient_id,
+        "episode_id": case.episode.id if case.episode else None,
+        "cohort": case.episode.kind if case.episode else "",
+        "task_id": case.task.id if case.task else None,
+        "evidence_task_id": found.task.id if found else None,
+        "start_on": case.start,
+        "month": f"{case.start:%Y-%m}",
+        "deadline_on": deadline,
+        "done_on": found.done if found and found.outcome else None,
+        "closed_on": closed,
+        "close_reason": instance.close_reason,
+        "outcome": found.outcome if found else None,
+        "outcome_label": found.label if found else "",
+        "not_met": found.not_met if found and not found.outcome else None,
+        "open": open_task is not None,
+        "open_task_id": open_task,
+        "na_reason": case.na_reason,
+        "recorded_late_days": recorded_late,
+        "start_day": day_number(case.start),
+        "deadline_day": day_number(deadline),
+        "done_day": day_number(found.done) if found and found.outcome else None,
+        "closed_day": day_number(closed),
+    }
+
+
+# -- loading and writing --------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    return Settings(
+        days=dict(setting("MDT_KPI_DAYS")),  # type: ignore[call-overload]
+        pathway=dict(setting("MDT_PATHWAY_SETTINGS")),  # type: ignore[call-overload]
+        recorded_late=int(setting("MDT_RECORDED_LATE_DAYS")),  # type: ignore[call-overload]
+        closures=tuple(closures()),
+    )
+
+
+def _facts_for(instances: list[PathwayInstanceModel], settings: Settings) -> list[Facts]:
+    """The facts of several instances, in a few queries whatever their number."""
+    ids = [i.id for i in instances]
+    if not ids:
+        return []
+    episodes: dict[int, list[EpisodeModel]] = defaultdict(list)
+    for episode in db.session.scalars(
+        select(EpisodeModel).where(EpisodeModel.instance_id.in_(ids)).order_by(EpisodeModel.id)
+    ):
+        episodes[episode.instance_id].append(episode)
+    tasks: dict[int, list[TaskFact]] = defaultdict(list)
+    rows = db.session.execute(
+        select(
+            HumanTaskModel.instance_id,
+            HumanTaskModel.id,
+            HumanTaskModel.bpmn_id,
+            HumanTaskModel.status,
+            HumanTaskModel.episode_id,
+            HumanTaskModel.data,
+            HumanTaskModel.context,
+            HumanTaskModel.form,
+            HumanTaskModel.created_at,
+            HumanTaskModel.completed_at,
+        ).where(HumanTaskModel.instance_id.in_(ids))
+    )
+    for instance_id, *values in rows:
+        task_id, bpmn_id, status, episode_id, data, context, form, created, completed = values
+        tasks[instance_id].append(
+            TaskFact(
+                task_id,
+                bpmn_id,
+                status,
+                episode_id,
+                data or {},
+                context or {},
+                form,
+                london_date(created) or clock.today(),
+                completed,
+            )
+        )
+    meetings = dict(
+        db.session.execute(
+            select(ListingModel.task_id, MeetingModel.starts_at)
+            .join(MeetingModel, MeetingModel.id == ListingModel.meeting_id)
+            .join(HumanTaskModel, HumanTaskModel.id == ListingModel.task_id)
+            .where(
+                HumanTaskModel.instance_id.in_(ids),
+                ListingModel.status == ListingStatus.CONFIRMED,
+            )
+        ).all()
+    )
+    born = dict(
+        db.session.execute(
+            select(PatientModel.id, PatientModel.date_of_birth).where(
+                PatientModel.id.in_({i.patient_id for i in instances})
+            )
+        ).all()
+    )
+    facts = []
+    for instance in instances:
+        version = instance.pathway_version
+        measures = measures_for(version)
+        forms = engine_for(version).pathway.forms if measures else {}
+        facts.append(
+            Facts(
+                instance,
+                born[instance.patient_id],
+                episodes[instance.id],
+                tasks[instance.id],
+                {k: london_date(v) for k, v in meetings.items()},  # type: ignore[misc]
+                measures,
+                forms,
+                settings,
+                upstream_for(version) if measures else {},
+            )
+        )
+    return facts
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[name] for name in sorted(row))
 
 
 def refresh_cases(instance_id: int) -> None:
-    """Derive one instance's cases again from its current rows (flushed first)."""
+    """Derive one instance's cases again (flushing first); writes only when one changed."""
     db.session.flush()
+    instance = db.session.get(PathwayInstanceModel, instance_id)
+    if instance is None:
+        return
+    [facts] = _facts_for([instance], _settings())
+    wanted = derive(facts)
+    columns = list(wanted[0]) if wanted else []
+    existing = db.session.execute(
+        select(*(getattr(ReportCaseModel, c) for c in columns)).where(
+            ReportCaseModel.instance_id == instance_id
+        )
+    ).all() if columns else []  # fmt: skip
+    have = sorted(tuple(row) for row in existing)
+    if columns and have == sorted(tuple(r[c] for c in columns) for r in wanted):
+        return
     db.session.execute(delete(ReportCaseModel).where(ReportCaseModel.instance_id == instance_id))
-    db.session.execute(_refresh_statement(_dialect()), {"instance_id": instance_id})
+    if wanted:
+        db.session.execute(insert(ReportCaseModel.__table__), wanted)
 
 
-def rebuild_cases() -> int:
+def rebuild_cases(batch: int = 500) -> int:
     """Derive every case again; returns how many there are. The caller commits."""
     state = db.session.get(ReportProjectionModel, PROJECTION, with_for_update=True)
     db.session.execute(delete(ReportCaseModel))
-    _insert_all()
+    settings = _settings()
+    ids = list(
+        db.session.scalars(select(PathwayInstanceModel.id).order_by(PathwayInstanceModel.id))
+    )
+    for offset in range(0, len(ids), batch):
+        instances = list(
+            db.session.scalars(
+                select(PathwayInstanceModel).where(
+                    PathwayInstanceModel.id.in_(ids[offset : offset + batch])
+                )
+            )
+        )
+        rows = [row for facts in _facts_for(instances, settings) for row in derive(facts)]
+        if rows:
+            db.session.execute(insert(ReportCaseModel.__table__), rows)
+    built_with = fingerprint()
     if state is None:
-        state = ReportProjectionModel(name=PROJECTION)
+        state = ReportProjectionModel(name=PROJECTION, fingerprint=built_with)
         db.session.add(state)
-    state.fingerprint = fingerprint()
+    state.fingerprint = built_with
     state.built_at = clock.now()
     db.session.flush()
     return db.session.scalar(select(func.count()).select_from(ReportCaseModel)) or 0
 
 
+def fingerprint() -> str:
+    """What the cases were derived with: the derivation, every version's measures and the
+    local settings that change deadlines and eligibility."""
+    versions = db.session.execute(
+        select(PathwayVersionModel.id, PathwayVersionModel.sha256).order_by(PathwayVersionModel.id)
+    ).all()
+    settings = _settings()
+    parts = (DERIVATION_VERSION, [tuple(v) for v in versions], sorted(settings.days.items()),
+             sorted(settings.pathway.items()), settings.recorded_late, settings.closures)  # fmt: skip
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 def is_current() -> bool:
     state = db.session.get(ReportProjectionModel, PROJECTION)
     return state is not None and state.fingerprint == fingerprint()
-
-
-def _dialect() -> str:
-    return str(db.session.get_bind().dialect.name)
-
-
-@cache
-def _refresh_statement(dialect: str) -> Any:
-    """One statement for every measure, built once per dialect: it runs at every save, where
-    building and compiling fifteen statements would cost more than running them."""
-    instance_id = bindparam("instance_id", type_=Integer)
-    # The Core table, not the ORM class: with parameters the ORM would read a bulk insert.
-    return insert(ReportCaseModel.__table__).from_select(
-        _COLUMNS, union_all(*(_cases_of(kpi, instance_id) for kpi in KPIS))
-    )
-
-
-def _insert_all() -> None:
-    for kpi in KPIS:
-        db.session.execute(insert(ReportCaseModel).from_select(_COLUMNS, _cases_of(kpi)))
-
-
-def _cases_of(kpi: Kpi, instance_id: Any = None) -> Any:
-    case_ = aliased(HumanTaskModel, name="kpi_case")
-    instance = aliased(PathwayInstanceModel, name="kpi_instance")
-    if kpi.clock == Clock.INDEX:
-        start: Any = as_timestamp(instance.index_date)
-    else:
-        start = case_.created_at
-    done_at = _done_at(kpi, case_)
-    stmt = (
-        select(
-            cast(literal(kpi.key), String),
-            case_.id,
-            case_.instance_id,
-            case_.patient_id,
-            _cohort(case_.call_path),
-            case_.status,
-            func.coalesce(_recorded(kpi, case_), false()),
-            start,
-            month_of(start),
-            done_at,
-            case_.due_at,
-            instance.closed_at,
-            instance.close_reason,
-            day_number(start),
-            day_number(done_at),
-            day_number(case_.due_at),
-            day_number(instance.closed_at),
-        )
-        .join(instance, instance.id == case_.instance_id)
-        .where(case_.bpmn_id.in_(kpi.case_tasks))
-    )
-    return stmt if instance_id is None else stmt.where(case_.instance_id == instance_id)
-
-
-def _done_at(kpi: Kpi, case_: Any) -> Any:
-    """The case task's own completion, or for measures whose evidence is a later task, the
-    first such task completed in the same called process."""
-    if not kpi.evidence_tasks:
-        return case((case_.status == TaskStatus.COMPLETED, case_.completed_at))
-    evidence = aliased(HumanTaskModel, name="kpi_evidence")
-    return (
-        select(func.min(evidence.completed_at))
-        .where(
-            evidence.instance_id == case_.instance_id,
-            evidence.call_path == case_.call_path,
-            evidence.bpmn_id.in_(kpi.evidence_tasks),
-            evidence.status == TaskStatus.COMPLETED,
-            evidence.created_at >= case_.created_at,
-        )
-        .scalar_subquery()
-    )
-
-
-def _recorded(kpi: Kpi, case_: Any) -> Any:
-    condition = kpi.condition
-    if condition is None:
-        return true()
-    value = case_.data[condition.field]
-    if condition.yes:
-        return value.as_boolean() == True  # noqa: E712 - SQL, not Python
-    text = value.as_string()
-    if condition.values:
-        return text.in_(condition.values)
-    return and_(text.is_not(None), func.trim(text) != "")
-
-
-def _cohort(call_path: Any) -> Any:
-    """Which event the case followed, told by the called process it is in."""
-    return case(
-        *(
-            (call_path.like(f"{prefix}%"), cohort)
-            for cohort, prefixes in COHORT_CALL_PATHS.items()
-            for prefix in prefixes
-        ),
-        else_="new",
-    )

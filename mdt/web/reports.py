@@ -9,16 +9,19 @@ from flask import Blueprint, render_template, request
 from werkzeug.wrappers import Response
 
 from mdt.models.roles import Role
+from mdt.services.case_status import LABELS, Status
 from mdt.services.errors import InvalidInputError
 from mdt.services.operational_reports import meeting_report, workload_report
-from mdt.services.standards_kpis import COHORTS
 from mdt.services.standards_report import (
-    OUTCOME_LABELS,
-    Outcome,
+    MISSED_FILTER,
     ReportQuery,
-    kpi_cases,
+    cohorts,
+    deadline_words,
+    figure_dict,
+    measure_cases,
     median_days,
     standards_report,
+    words_for,
 )
 from mdt.web.access import current_actor, roles_required
 from mdt.web.csv_export import csv_response
@@ -47,8 +50,10 @@ def _page(
         query=query,
         errors=errors,
         values=values,
-        cohorts=COHORTS,
-        outcome_labels=OUTCOME_LABELS,
+        cohorts=cohorts(),
+        status_labels=LABELS,
+        not_achieved=MISSED_FILTER,
+        deadline_words=deadline_words,
         **context,
     ), 400 if errors else 200
 
@@ -65,10 +70,10 @@ def standards() -> tuple[str, int]:
 @roles_required(Role.MANAGER)
 def kpi(key: str) -> tuple[str, int]:
     query, errors = _query()
-    outcome = request.args.get("outcome") or None
+    status = request.args.get("status") or None
     if errors:
-        return _page("reports/kpi.html", query, errors, key=key, figure=None, outcome=outcome)
-    figure, rows = kpi_cases(current_actor(), key, query, outcome)
+        return _page("reports/kpi.html", query, errors, key=key, figure=None, status=status)
+    figure, rows = measure_cases(current_actor(), key, query, status)
     return _page(
         "reports/kpi.html",
         query,
@@ -76,8 +81,9 @@ def kpi(key: str) -> tuple[str, int]:
         key=key,
         figure=figure,
         rows=rows,
-        outcome=outcome,
+        status=status,
         median=median_days(rows),
+        words=words_for(figure.measure),
     )
 
 
@@ -115,24 +121,14 @@ def _percent(value: float | None) -> str:
 @roles_required(Role.MANAGER)
 def standards_csv() -> Response:
     report = standards_report(current_actor(), _valid_query())
-    outcomes = list(Outcome)
+    figures = [figure_dict(f) for f in report.figures]
     rows: Iterable[list[Any]] = (
-        [
-            f.kpi.code,
-            f.kpi.key,
-            f.kpi.title,
-            f.days if f.days is not None else "",
-            f.target,
-            f.met,
-            f.counted,
-            _percent(f.percent),
-            f.status,
-            *(f.counts.get(o, 0) for o in outcomes),
-        ]
-        for f in report.figures
-    )
-    header = ["standard", "measure", "title", "period_days", "target_percent", "met", "counted"]
-    header += ["percent", "status", *(o.value for o in outcomes)]
+        [f["code"], f["key"], f["title"], f["target"], f["achieved"], f["counted"],
+         _percent(f["percent"]), f["status"], *(f["counts"][s.value] for s in Status)]
+        for f in figures
+    )  # fmt: skip
+    header = ["standard", "measure", "title", "target_percent", "met_or_declined", "counted"]
+    header += ["percent", "status", *(s.value for s in Status)]
     return csv_response("standards.csv", header, rows)
 
 
@@ -141,7 +137,7 @@ def standards_csv() -> Response:
 def trend_csv() -> Response:
     report = standards_report(current_actor(), _valid_query())
     rows = (
-        [f.kpi.code, f.kpi.key, month, _percent(f.month_percent(month))]
+        [f.measure.code, f.measure.key, month, _percent(f.month_percent(month))]
         for f in report.figures
         for month in report.months
     )
@@ -151,24 +147,29 @@ def trend_csv() -> Response:
 @bp.get("/standards/<key>.csv")
 @roles_required(Role.MANAGER)
 def kpi_csv(key: str) -> Response:
-    figure, cases = kpi_cases(
-        current_actor(), key, _valid_query(), request.args.get("outcome") or None
+    figure, cases = measure_cases(
+        current_actor(), key, _valid_query(), request.args.get("status") or None
     )
     rows = (
         [
             c.nhs_number,
             c.patient_name,
+            c.view.row.cohort,
             c.task_name,
-            c.started.isoformat() if c.started else "",
-            c.done_at.isoformat() if c.done_at else "",
+            c.view.row.start_on.isoformat(),
+            c.view.row.deadline_on.isoformat() if c.view.row.deadline_on else "",
+            c.view.row.done_on.isoformat() if c.view.row.done_on else "",
             c.days if c.days is not None else "",
-            c.outcome,
-            c.why,
+            c.view.status.value,
+            c.view.label,
+            c.view.why,
+            c.view.row.recorded_late_days or "",
         ]
         for c in cases
     )
-    header = ["nhs_number", "patient", "task", "started", "done", "days", "outcome", "why"]
-    return csv_response(f"{figure.kpi.key}.csv", header, rows)
+    header = ["nhs_number", "patient", "episode", "task", "clock_started", "deadline", "done"]
+    header += ["days", "status", "status_label", "why", "recorded_days_late"]
+    return csv_response(f"{figure.measure.key}.csv", header, rows)
 
 
 @bp.get("/meetings.csv")

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
 from flask_smorest import Api
 
 from mdt.extensions import csrf, login_manager
@@ -92,8 +93,8 @@ def _csrf_for_sessions() -> Any:
         return None
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return None  # no cookie involved; an invalid token is refused by the access check
-    if not request.cookies:
-        return None  # nothing to ride on: the access check answers 401
+    if not request.cookies or not current_user.is_authenticated:
+        return None  # no signed-in session to ride on: the access check answers 401
     csrf.protect()
     return None
 

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from mdt.models.roles import Role
 from mdt.services.fhir_export import patient_bundle
 from mdt.services.patient_events import EVENT_ROLES, available_events, record_patient_event
+from mdt.services.patient_standards import case_body, patient_cases
 from mdt.services.patients import (
     RECORD_ROLES,
     find_patients,
@@ -27,6 +28,7 @@ from mdt.web.api.schemas import (
     PathwaySchema,
     PatientSchema,
     PatientSearchSchema,
+    StandardsCaseSchema,
 )
 from mdt.web.api.tasks import pathway_body
 
@@ -94,6 +96,16 @@ def event(args: dict[str, Any], patient_id: int) -> Any:
     actor = current_actor()
     record_patient_event(actor, patient_id, args["event"], args["data"])
     return pathway_body(patient_pathway(actor, patient_id))
+
+
+@bp.route("/patients/<int:patient_id>/standards", methods=["GET"])
+@bp.response(200, StandardsCaseSchema(many=True))
+@roles_required(*RECORD_ROLES)
+def standards(patient_id: int) -> Any:
+    """Every case of every standard for the patient, by episode, with its status today: the
+    same cases, and the same status, as the record's scorecard and the managers' report."""
+    read_patient(current_actor(), patient_id, "standards")
+    return [case_body(case) for case in patient_cases(patient_id)]
 
 
 @bp.route("/patients/<int:patient_id>/fhir", methods=["GET"])

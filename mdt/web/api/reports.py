@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
-from mdt.services.standards_report import ReportQuery, standards_report
+from mdt.services.standards_report import ReportQuery, figure_dict, standards_report
 from mdt.web.access import current_actor, roles_required
 from mdt.web.api.schemas import ReportQuerySchema, StandardsReportSchema
 
@@ -28,19 +28,5 @@ def standards(args: dict[str, Any]) -> Any:
         "from_": query.since,
         "to": query.until,
         "cohort": query.cohort,
-        "figures": [
-            {
-                "key": f.kpi.key,
-                "standard": f.kpi.code,
-                "title": f.kpi.title,
-                "target_percent": f.target,
-                "period_days": f.days,
-                "percent": f.percent,
-                "status": f.status,
-                "met": f.met,
-                "missed": f.missed,
-                "counts": dict(f.counts),
-            }
-            for f in report.figures
-        ],
+        "figures": [figure_dict(f) for f in report.figures],
     }

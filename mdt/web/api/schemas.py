@@ -8,7 +8,6 @@ from marshmallow import Schema, fields, validate
 
 from mdt.models.roles import TASK_ROLES
 from mdt.services.pathways import form_schema
-from mdt.services.standards_kpis import COHORTS
 
 
 class Strict(Schema):
@@ -278,20 +277,55 @@ class ReportQuerySchema(Strict):
         data_key="from", metadata={"description": "First day (default: a year ago)."}
     )
     to = fields.Date(metadata={"description": "Last day (default: today)."})
-    cohort = fields.String(load_default="all", validate=validate.OneOf(sorted(COHORTS)))
+    cohort = fields.String(
+        load_default="all",
+        validate=validate.Length(max=40),
+        metadata={"description": "all, or a kind of episode (diagnosis, progression, ...)"},
+    )
+
+
+STATUS_ENUM = ["met", "met_late", "declined", "overdue", "missed", "pending", "not_applicable"]
 
 
 class KpiFigureSchema(Strict):
     key = fields.String(required=True)
-    standard = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "The standard: IS1 ... PC3"})
     title = fields.String(required=True)
-    target_percent = fields.Integer(required=True)
-    period_days = fields.Integer(allow_none=True)
+    target = fields.Integer(required=True, metadata={"description": "Local target, percent"})
+    achieved = fields.Integer(required=True, metadata={"description": "Met, or declined"})
+    counted = fields.Integer(
+        required=True, metadata={"description": "Achieved, met late, missed or overdue"}
+    )
     percent = fields.Float(allow_none=True)
     status = fields.String(required=True, metadata={"enum": ["green", "amber", "red", "none"]})
-    met = fields.Integer(required=True)
-    missed = fields.Integer(required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = fields.Dict(
+        keys=fields.String(metadata={"enum": STATUS_ENUM}), values=fields.Integer(), required=True
+    )
+
+
+class StandardsCaseSchema(Strict):
+    measure = fields.String(required=True)
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    episode_id = fields.Integer(allow_none=True)
+    episode = fields.String(required=True, metadata={"description": "The episode's kind"})
+    status = fields.String(required=True, metadata={"enum": STATUS_ENUM})
+    status_label = fields.String(required=True)
+    why = fields.String(required=True)
+    clock_started = fields.Date(required=True)
+    deadline = fields.Date(allow_none=True)
+    done = fields.Date(allow_none=True)
+    closed = fields.Date(allow_none=True)
+    recorded_days_late = fields.Integer(allow_none=True)
+    task_id = fields.Integer(
+        allow_none=True, metadata={"description": "The task that opened the case"}
+    )
+    evidence_task_id = fields.Integer(
+        allow_none=True, metadata={"description": "The task that evidences it, if any"}
+    )
+    open_task_id = fields.Integer(
+        allow_none=True, metadata={"description": "The open task it waits on, if any"}
+    )
 
 
 class StandardsReportSchema(Strict):
