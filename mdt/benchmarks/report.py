@@ -53,7 +53,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
         )
     lines += [
         "",
-        "Dashboard: all eleven standards (15 measures with monthly trends) over the last "
+        "Dashboard: all eleven standards (17 measures with monthly trends) over the last "
         "twelve months. Meeting list: the coordinator's page for the next meeting, its first "
         "page of the patients the pathway holds at MDT review (25 of about 2,000 at 10,000 "
         "patients). Meeting report: a year of weekly "
