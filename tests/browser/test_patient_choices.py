@@ -23,7 +23,7 @@ def _open(page, patient_id: int, name: str) -> None:
 
 
 def test_declined_undecided_and_objects_from_the_screens(page, pathway, make_user, actor) -> None:
-    patient_id, coordinator, nurse = _patient_at_assessment(make_user, actor)
+    patient_id, coordinator, _ = _patient_at_assessment(make_user, actor)
     sign_in(page, "nurse", PASSWORD)
 
     _open(page, patient_id, "Holistic needs assessment")
