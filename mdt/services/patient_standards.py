@@ -6,6 +6,7 @@ scorecard, the API and the FHIR export all come from here.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -42,6 +43,12 @@ class EpisodeCard:
     @property
     def started_on(self) -> date | None:
         return self.episode.started_on if self.episode else None
+
+    @property
+    def summary(self) -> str:
+        """How many cases are in each status, in the order of the vocabulary."""
+        counts = Counter(row.view.label for row in self.rows)
+        return ", ".join(f"{n} {label.lower()}" for label, n in counts.most_common())
 
     @property
     def recorded_on(self) -> date | None:

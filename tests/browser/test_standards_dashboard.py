@@ -63,13 +63,23 @@ def test_each_status_on_the_scorecard_of_the_patient_who_shows_it(
         shoot(page, f"scorecard-{PATIENTS[letter].given.lower()}")
     # Fay's current episode (her second progression) comes first, her diagnosis last.
     page.goto(f"/patients/{read_at_june['F']}")
-    captions = page.locator("table.app-scorecard caption").all_inner_texts()
+    captions = [c.strip() for c in page.locator("table.app-scorecard caption").all_text_contents()]
     assert [c.split(",")[0] for c in captions] == [
         "Disease progression",
         "Disease progression",
         "New secondary diagnosis",
     ]
     assert "Current episode" in captions[0]
+    # The earlier ones fold away under a summary, and open on a click.
+    earlier = page.locator("details.app-scorecard__earlier summary")
+    assert earlier.all_inner_texts() == [
+        "Earlier episode: Disease progression, 27 February 2026 (9 met, 1 not applicable)",
+        "Earlier episode: New secondary diagnosis, 12 January 2026 (12 met, 1 not applicable)",
+    ]
+    earlier.first.click()
+    assert page.locator("table.app-scorecard").nth(1).is_visible()
+    assert axe_violations(page) == []
+    shoot(page, "scorecard-fay")
 
 
 def test_dashboard_charts_and_drill_down(page, read_at_june: dict[str, int], make_user) -> None:
