@@ -116,6 +116,8 @@ def note(case: ScorecardRow) -> str:
         if row.na_reason:
             return str(row.na_reason).lower()
         return f"{CLOSE_WORDS[row.close_reason].lower()} {row.closed_on}"
+    if status == Status.MISSED and row.missed_if_died:
+        return f"{CLOSE_WORDS[row.close_reason].lower()} {row.closed_on}"
     if status == Status.MISSED and row.not_met:
         return str(row.not_met).lower()
     if row.recorded_late_days:

@@ -40,6 +40,7 @@ class ReportCaseModel(db.Model):  # type: ignore[name-defined,misc]
             "deadline_day",
             "done_day",
             "closed_day",
+            "missed_if_died",
         ),
     )
 
@@ -63,12 +64,16 @@ class ReportCaseModel(db.Model):  # type: ignore[name-defined,misc]
     # "met" or "declined" when the evidence says so; the words of the answer given.
     outcome: Mapped[str | None] = mapped_column(String(12))
     outcome_label: Mapped[str] = mapped_column(String(200), default="")
+    # What the patient decided later, after declining in time (e.g. "accepted on 3 May 2026").
+    afterwards: Mapped[str | None] = mapped_column(String(200))
     # Done, but not as the rule asks (e.g. "Recorded as not offered").
     not_met: Mapped[str | None] = mapped_column(String(200))
     # A task that could still evidence it, or must come first, is waiting for someone: which.
     open: Mapped[bool] = mapped_column(default=False)
     open_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
     na_reason: Mapped[str | None] = mapped_column(String(100))  # e.g. "Not eligible"
+    # The patient died before it was done, and the measure does not excuse that.
+    missed_if_died: Mapped[bool] = mapped_column(default=False)
     # The evidence was entered this many days after the date it records.
     recorded_late_days: Mapped[int | None]
     start_day: Mapped[int]

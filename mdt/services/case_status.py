@@ -10,7 +10,8 @@ every view (scorecard, dashboard, drill-downs, CSV, API, FHIR) to read.
   asks); without a deadline, done but not as the rule asks;
 - pending: not yet due;
 - not applicable: not eligible, or care ended (death, transfer, discharge) on or before the
-  deadline with nothing done.
+  deadline with nothing done; except end-of-life care a measure says a death does not excuse
+  (palliative referral and information, family support, advance care planning): missed.
 
 Met and declined count as achieved; met late, missed and overdue as not; pending and not
 applicable are not counted. docs/standards-report.md says the same, and a test checks it.
@@ -73,6 +74,7 @@ def status_expression(today: date) -> ColumnElement[str]:
             c.outcome,
         ),
         (c.outcome.is_not(None), Status.MET_LATE.value),
+        (and_(c.missed_if_died, c.closed_day.is_not(None)), Status.MISSED.value),
         (
             and_(
                 c.closed_day.is_not(None),
@@ -115,6 +117,8 @@ class CaseView:
     def label(self) -> str:
         if self.status == Status.DECLINED and self.row.outcome_label:
             return str(self.row.outcome_label)
+        if self.status == Status.MET_LATE and self.row.outcome == "declined":
+            return "Offered late"  # and declined: not met late
         return LABELS[self.status]
 
     @property
@@ -130,13 +134,16 @@ class CaseView:
         if self.status == Status.MET:
             return f"Done on {_long(done)}, {elapsed}"
         if self.status == Status.DECLINED:
-            return f"{row.outcome_label or 'Declined'} on {_long(done)}, {elapsed}"
+            then = f"; then {row.afterwards}" if row.afterwards else ""
+            return f"{row.outcome_label or 'Declined'} on {_long(done)}, {elapsed}{then}"
         if self.status == Status.MET_LATE:
             what = f" ({row.outcome_label.lower()})" if row.outcome_label else ""
             return f"Done on {_long(done)}{what}, {elapsed}, after its deadline of {_long(row.deadline_on)}"
         if self.status == Status.OVERDUE:
             return f"Still open: it was {due}"
         if self.status == Status.MISSED:
+            if row.missed_if_died and row.closed_on:
+                return f"Died on {_long(row.closed_on)} before it was done"
             if row.not_met:
                 if row.deadline_on:
                     return f"{row.not_met}; nothing that counts by {_long(row.deadline_on)}"

@@ -105,7 +105,11 @@ DEMO_TEXT = {
 
 
 # Answers the demo's staff give where the form's first option would not be what happens.
-DEMO_CHOICES = {"palliative_information_given": True, "out_of_hours_recorded": True}
+DEMO_CHOICES = {
+    "palliative_information_given": True,
+    "out_of_hours_recorded": True,
+    "shared_with_patient": True,
+}
 
 
 def demo_answers(

@@ -102,19 +102,24 @@ class _Words:
         return _join([labels.get(k, k).lower() for k in kinds])
 
     def counted(self, measure: Measure, settings: Mapping[str, int]) -> str:
+        ended = (
+            "; a death before it was done is missed, not excused"
+            if measure.after_death == "missed"
+            else ""
+        )
         if measure.per == "episode":
             text = f"Every episode: {self.episodes(measure.episodes)}"
             if measure.eligible:
                 rules = [self._eligible(rule, settings) for rule in measure.eligible]
                 text += f"; only if {_join(rules)}"
-            return text
+            return text + ended
         tasks = measure.cases.get("tasks", [])
         text = f"Every {_join([self.task(t) for t in tasks])}"
         if measure.cases.get("when"):
             text += f" where {self.condition(measure.cases['when'], tasks)}"
         if measure.cases.get("distinct_start"):
             text += " (one per date its clock starts: offered again is the same case)"
-        return text
+        return text + ended
 
     def _eligible(self, rule: Mapping[str, Any], settings: Mapping[str, int]) -> str:
         if "age_under" in rule:
@@ -125,7 +130,12 @@ class _Words:
         tasks = answer["tasks"]
         found = self.condition({k: v for k, v in answer.items() if k != "tasks"}, tasks)
         where = "at any time" if rule.get("scope") == "patient" else "in that episode"
-        return f"{found} at {_join([self.task(t) for t in tasks])} {where}"
+        text = f"{found} at {_join([self.task(t) for t in tasks])} {where}"
+        if rule.get("clock"):
+            schema = self._schema(tasks)
+            dates = _join([f"“{field_title(schema, d)}”" for d in rule["clock"]])
+            text += f" (its clock then starts at its {dates})"
+        return text
 
     def starts(self, measure: Measure) -> str:
         start = measure.start
@@ -159,7 +169,10 @@ class _Words:
 
     def evidence(self, measure: Measure) -> str:
         parts = [self._one(e) for e in measure.evidence]
-        return " Or: ".join(parts) + " Nothing else is evidence."
+        text = " Or: ".join(parts) + " Nothing else is evidence."
+        if measure.evidence_from == "any_episode":
+            text += " An offer in the episode's time counts whichever episode's task recorded it."
+        return text
 
     def _one(self, evidence: Evidence) -> str:
         tasks = _join([self.task(t) for t in evidence.tasks])
@@ -174,6 +187,14 @@ class _Words:
         if evidence.declined:
             choice = self.condition(evidence.declined, evidence.tasks)
             text += f" Where {choice}: the patient's choice (counted as achieved, shown apart)."
+        field_name = (evidence.met or {}).get("field", "")
+        for value, words in evidence.not_met_labels.items():
+            answer = answer_label(schema, field_name, value)
+            if words == answer:
+                text += f" Where “{field_title(schema, field_name)}” is {answer}: not evidence."
+            else:
+                title = field_title(schema, field_name)
+                text += f" Where “{title}” is {answer}: “{words}”, not evidence."
         if evidence.not_met:
             text += f" Otherwise: “{evidence.not_met}”, not evidence."
         return text

@@ -32,6 +32,7 @@ class Evidence:
     met: dict[str, Any] | None = None  # None: completing the task is enough
     declined: dict[str, Any] | None = None
     not_met: str = ""  # said when the task was done but neither met nor declined
+    not_met_labels: dict[str, str] = field(default_factory=dict)  # by the answer given
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,12 @@ class Measure:
     episodes: tuple[str, ...] = ()
     eligible: tuple[dict[str, Any], ...] = ()
     cases: dict[str, Any] = field(default_factory=dict)
+    # "missed": a death before it was done does not excuse it (end-of-life care that was
+    # owed); otherwise care ending before the deadline makes it not applicable.
+    after_death: str = "not_applicable"
+    # "any_episode": an offer made in the episode's time counts whichever episode's task
+    # recorded it (an offer still open from the episode before is made again by no one).
+    evidence_from: str = "episode"
 
     @property
     def evidence_tasks(self) -> frozenset[str]:
@@ -80,12 +87,18 @@ def matches(condition: Mapping[str, Any] | None, data: Mapping[str, Any], done: 
 
 
 def _evidence(raw: Mapping[str, Any]) -> Evidence:
+    not_met = raw.get("not_met", "")
+    labels = {}
+    if isinstance(not_met, dict):  # {"labels": {answer: words}, "otherwise": words}
+        labels = {str(k): str(v) for k, v in not_met.get("labels", {}).items()}
+        not_met = not_met.get("otherwise", "")
     return Evidence(
         tasks=tuple(raw["tasks"]),
         dates=tuple(raw.get("date", ())),
         met=raw.get("met"),
         declined=raw.get("declined"),
-        not_met=str(raw.get("not_met", "")),
+        not_met=str(not_met),
+        not_met_labels=labels,
     )
 
 
@@ -103,6 +116,8 @@ def _measure(raw: Mapping[str, Any]) -> Measure:
         episodes=tuple(raw.get("episodes", ())),
         eligible=tuple(raw.get("eligible", ())),
         cases=dict(raw.get("cases", {})),
+        after_death=str(raw.get("after_death", "not_applicable")),
+        evidence_from=str(raw.get("evidence_from", "episode")),
     )
 
 
@@ -131,6 +146,10 @@ def check_measures(raw: bytes, pathway: CompiledPathway) -> list[Problem]:
             problems.append(f"{where}: unknown standard code {measure.code}.")
         if measure.per not in ("episode", "task"):
             problems.append(f"{where}: 'per' must be 'episode' or 'task'.")
+        if measure.after_death not in ("not_applicable", "missed"):
+            problems.append(f"{where}: 'after_death' must be 'not_applicable' or 'missed'.")
+        if measure.evidence_from not in ("episode", "any_episode"):
+            problems.append(f"{where}: 'evidence_from' must be 'episode' or 'any_episode'.")
         for kind in measure.episodes:
             if kind not in kinds:
                 problems.append(

@@ -45,7 +45,7 @@ from mdt.services.settings import setting
 
 PROJECTION = "standards"
 # Bump when the derivation below changes, so every database derives its cases again once.
-DERIVATION_VERSION = 3
+DERIVATION_VERSION = 4
 EPOCH = date(1970, 1, 1)
 CLOSE_WORDS = {"death": "Died", "transfer": "Transferred", "discharge": "Discharged"}
 
@@ -125,37 +125,64 @@ def _episode_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
         if episode.kind not in measure.episodes or episode.started_on is None:
             continue
         case = _Case(measure, episode, episode.started_on)
-        if measure.eligible and not any(
-            _eligible(facts, episode, rule) for rule in measure.eligible
-        ):
-            case.na_reason = "Not eligible"
+        if measure.eligible:
+            starts = [_eligible(facts, episode, rule) for rule in measure.eligible]
+            found = [start for start in starts if start is not None]
+            if not found:
+                case.na_reason = "Not eligible"
+            else:  # from when the patient first qualified (e.g. the assessment that found it)
+                case.start = min(found)
         case.candidates = [
-            t
-            for t in facts.tasks
-            if t.bpmn_id in measure.evidence_tasks and t.episode_id == episode.id
+            t for t in facts.tasks if t.bpmn_id in measure.evidence_tasks and _in_time(t, case)
         ]
         yield case
 
 
-def _eligible(facts: Facts, episode: EpisodeModel, rule: dict[str, Any]) -> bool:
+def _in_time(task: TaskFact, case: _Case) -> bool:
+    """Whether a task can evidence an episode's case: the episode's own, or (for offers made
+    whichever episode's task recorded them) one done in the episode's time or still open."""
+    assert case.episode is not None
+    if task.episode_id == case.episode.id:
+        return True
+    if case.measure.evidence_from != "any_episode":
+        return False
+    if task.status == TaskStatus.READY:
+        return True
+    dated = _evidence_date(case.measure, task)
+    return dated is not None and dated >= case.start
+
+
+def _evidence_date(measure: Measure, task: TaskFact) -> date | None:
+    for evidence in measure.evidence:
+        if task.bpmn_id in evidence.tasks:
+            return _first_date(task.data, evidence.dates) or london_date(task.completed_at)
+    return None
+
+
+def _eligible(facts: Facts, episode: EpisodeModel, rule: dict[str, Any]) -> date | None:
+    """The date from which the episode's patient qualifies under the rule, or None. Most rules
+    date from the episode; one with a "clock" dates from the answer that qualified them."""
+    assert episode.started_on is not None
     if "age_under" in rule:
         limit = facts.settings.pathway.get(rule["age_under"])
-        born, on = facts.born, episode.started_on or clock.today()
+        born, on = facts.born, episode.started_on
         age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-        return limit is not None and age < limit
+        return episode.started_on if limit is not None and age < limit else None
     answer = rule["answer"]
-    in_scope = (
-        (lambda t: True)
-        if rule.get("scope") == "patient"
-        else (lambda t: t.episode_id == episode.id)
-    )
-    return any(
-        t.bpmn_id in answer["tasks"]
-        and t.status == TaskStatus.COMPLETED
-        and in_scope(t)
-        and matches({k: v for k, v in answer.items() if k != "tasks"}, t.data, True)
+    condition = {k: v for k, v in answer.items() if k != "tasks"}
+    found = [
+        t
         for t in facts.tasks
-    )
+        if t.bpmn_id in answer["tasks"]
+        and t.status == TaskStatus.COMPLETED
+        and (rule.get("scope") == "patient" or t.episode_id == episode.id)
+        and matches(condition, t.data, True)
+    ]
+    if not found:
+        return None
+    if "clock" not in rule:
+        return episode.started_on
+    return min(_first_date(t.data, rule["clock"]) or episode.started_on for t in found)
 
 
 def _task_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
@@ -178,8 +205,7 @@ def _task_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
         case = _Case(measure, episode, start, task)
         if task.bpmn_id in measure.evidence_tasks:
             case.candidates = [task]
-        else:  # what followed it in the same episode
-            after = task.completed_at
+        else:  # what followed it in the same episode, by the dates recorded
             case.candidates = [
                 t
                 for t in facts.tasks
@@ -187,7 +213,7 @@ def _task_cases(facts: Facts, measure: Measure) -> Iterable[_Case]:
                 and t.episode_id == task.episode_id
                 and (
                     t.status == TaskStatus.READY
-                    or (after and t.completed_at and t.completed_at >= after)
+                    or (_evidence_date(measure, t) or date.min) >= start
                 )
             ]
         seen[(task.episode_id, start)] = case
@@ -258,7 +284,22 @@ def _judge(facts: Facts, evidence: Evidence, task: TaskFact) -> _Found | None:
         return _Found(task, done, "met", "", "")
     if evidence.declined and matches(evidence.declined, task.data, True):
         return _Found(task, done, "declined", _answer(facts, task, evidence.declined), "")
-    return _Found(task, done, None, "", evidence.not_met or "Not done as the standard asks")
+    return _Found(task, done, None, "", _not_met(facts, evidence, task))
+
+
+def _not_met(facts: Facts, evidence: Evidence, task: TaskFact) -> str:
+    """Why the task done is not evidence: the measure's words for the answer given, else the
+    measure's words, else the answer as the form says it."""
+    name = (evidence.met or {}).get("field", "")
+    value = task.data.get(name) if name else None
+    if str(value) in evidence.not_met_labels:
+        return evidence.not_met_labels[str(value)]
+    if evidence.not_met:
+        return evidence.not_met
+    if name:
+        schema = facts.forms.get(task.form or "", {})
+        return f"Recorded as “{answer_label(schema, name, value)}”"
+    return "Not done as the standard asks"
 
 
 def _answer(facts: Facts, task: TaskFact, condition: dict[str, Any]) -> str:
@@ -292,15 +333,35 @@ def _evidence_for(facts: Facts, case: _Case, deadline: date | None) -> _Found | 
     return late or next(iter(found), None)
 
 
+def _then(facts: Facts, case: _Case, best: _Found) -> str | None:
+    """What the patient decided later, after declining in time: the scorecard says both
+    (the declined offer still counts for the standard)."""
+    for task in sorted(case.candidates, key=lambda t: t.id):
+        for evidence in case.measure.evidence:
+            judged = _judge(facts, evidence, task) if task.bpmn_id in evidence.tasks else None
+            if (
+                judged
+                and judged.outcome == "met"
+                and judged.done >= best.done
+                and task != best.task
+            ):
+                return f"accepted on {judged.done.day} {judged.done:%B %Y}"
+    return None
+
+
 def _open_task(facts: Facts, case: _Case) -> int | None:
     """The task the case still waits on, if any: one of the episode's open tasks that could
     evidence it, else one that must come first (a care plan waits on its treatment planning
     consultation). Such a case is overdue after its deadline, not missed."""
     episode_id = case.episode.id if case.episode else (case.task.episode_id if case.task else None)
-    waiting = [
-        t for t in facts.tasks if t.status == TaskStatus.READY and t.episode_id == episode_id
-    ]
+    any_episode = case.episode is not None and case.measure.evidence_from == "any_episode"
     evidence = case.measure.evidence_tasks
+    waiting = [
+        t
+        for t in facts.tasks
+        if t.status == TaskStatus.READY
+        and (t.episode_id == episode_id or (any_episode and t.bpmn_id in evidence))
+    ]
     before = set().union(*(facts.upstream.get(t, frozenset()) for t in evidence))
     for wanted in (evidence, before):
         found = next((t.id for t in waiting if t.bpmn_id in wanted), None)
@@ -315,6 +376,7 @@ def _row(facts: Facts, case: _Case) -> dict[str, Any]:
     found = _evidence_for(facts, case, deadline)
     closed = london_date(instance.closed_at) if instance.close_reason else None
     open_task = _open_task(facts, case)
+    afterwards = _then(facts, case, found) if found and found.outcome == "declined" else None
     recorded_late = None
     if found is not None and found.task.completed_at is not None:
         lag = (london_date(found.task.completed_at) - found.done).days  # type: ignore[operator]
@@ -336,10 +398,13 @@ def _row(facts: Facts, case: _Case) -> dict[str, Any]:
         "close_reason": instance.close_reason,
         "outcome": found.outcome if found else None,
         "outcome_label": found.label if found else "",
+        "afterwards": afterwards,
         "not_met": found.not_met if found and not found.outcome else None,
         "open": open_task is not None,
         "open_task_id": open_task,
         "na_reason": case.na_reason,
+        # End-of-life care owed and not given before the patient died is missed, not excused.
+        "missed_if_died": measure.after_death == "missed" and instance.close_reason == "death",
         "recorded_late_days": recorded_late,
         "start_day": day_number(case.start),
         "deadline_day": day_number(deadline),
