@@ -9,6 +9,7 @@ import pytest
 from freezegun.api import FrozenDateTimeFactory
 from sqlalchemy import func, select
 
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, TaskStatus, TimerModel
 from mdt.services.actor import Actor
@@ -70,6 +71,13 @@ class AppDriver:
         data = {**example_answers(schema), **resolve(answers)}
         record_patient_event(self.actors["cns"], self.patient_id, name, data)
         db.session.expire_all()
+        declared = pathway.events[name]
+        if declared.closes and declared.date_field:
+            # Recorded today for an earlier day (a death on Friday recorded on Monday): care
+            # ends as of the day it happened, not the day it was typed.
+            closed = db.session.get(PathwayInstanceModel, self.instance_id).closed_at
+            assert closed is not None
+            assert closed.astimezone(LONDON).date().isoformat() == data[declared.date_field]
 
     def step(self, step: Step) -> None:
         kind, *args = step
