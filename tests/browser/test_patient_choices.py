@@ -1,7 +1,8 @@
 """A patient's choices recorded from the screens, as they are given: a needs assessment and
 advance care planning declined or undecided with a date to offer again, an objection to the
-GP being sent the MDT outcome. Nothing is forced into a false record, nothing else waits, and
-the scorecard says what the patient chose. Each page checked with axe-core."""
+GP being sent the MDT outcome, family support that could not be offered (with its reason).
+Nothing is forced into a false record, nothing else waits, and the scorecard says what the
+patient chose. Each page checked with axe-core."""
 
 from __future__ import annotations
 
@@ -45,6 +46,28 @@ def test_declined_undecided_and_objects_from_the_screens(page, pathway, make_use
     assert axe_violations(page) == []
     page.get_by_role("button", name="Complete task").click()
     page.get_by_text("completed for SEACOLE, Mary").wait_for()
+
+    # Family support could not be offered (she was too unwell that day): the reason is
+    # kept, and the offer comes back on the date given.
+    _open(page, patient_id, "Offer family support")
+    page.get_by_label("Could not be offered or completed (give the reason)").check()
+    fill_date(page, "Date offered")
+    page.get_by_label("Why could it not be offered or completed?").fill(
+        "Too unwell to discuss it today"
+    )
+    fill_date(page, "Offer again on", days_from_today=7)
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Complete task").click()
+    page.get_by_text("completed for SEACOLE, Mary").wait_for()
+    family = db.session.scalar(
+        select(HumanTaskModel).where(
+            HumanTaskModel.patient_id == patient_id,
+            HumanTaskModel.name == "Offer family support",
+            HumanTaskModel.status == TaskStatus.COMPLETED,
+        )
+    )
+    assert family is not None and family.data["outcome"] == "unable"
+    assert family.data["unable_reason"] == "Too unwell to discuss it today"
 
     # The MDT discussed her (set up directly); the coordinator records her objection.
     complete_with_examples(coordinator, ready_task(patient_id, "List for MDT review"))
