@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, NotificationModel, TimerModel
 from mdt.services.calendar import add_working_days
-from mdt.services.notifications import email_pass, notify_pass
+from mdt.services.notifications import email_pass, notify_pass, tell_role
 from mdt.services.scheduler import fire_due, run_pass
 
 from .helpers import complete_with_examples, new_patient, ready_task
@@ -222,4 +222,28 @@ def test_email_is_really_sent_once_without_patient_details(
     body = message.get_payload()
     assert message["To"] == "coord@example.nhs.uk"
     assert "Register secondary diagnosis" in body and "/tasks/" in body
+    assert patient.family_name not in body and patient.nhs_number not in body
+
+
+def test_an_event_is_emailed_with_its_link_and_no_patient_details(
+    pathway, make_user, actor, smtp_server, clock
+) -> None:
+    """A pathway paused: the managers' e-mail says so and links to where they can act."""
+    manager = make_user("manager", username="boss")
+    manager.email = "boss@example.nhs.uk"
+    db.session.commit()
+    patient = new_patient(actor(make_user("coordinator")))
+    tell_role(
+        "manager",
+        "paused",
+        "Wound care (version 2) stopped: ZeroDivisionError (at Prepare the record)",
+        patient_id=patient.id,
+        subject=("pathway_version", 7),
+        now=datetime.now(UTC),
+    )
+    db.session.commit()
+    assert email_pass(datetime.now(UTC)) == 1
+    [message] = smtp_server
+    body = message.get_payload()
+    assert "Pathway paused: " in body and "/pathways/7/operations" in body
     assert patient.family_name not in body and patient.nhs_number not in body

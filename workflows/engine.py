@@ -197,6 +197,9 @@ class PathwayRun:
             except SandboxInterrupt:
                 self._broken = True
                 raise ScriptTimeoutError("Stopped delivering the message: too slow", name) from None
+            except Exception as error:
+                self._broken = True
+                raise _unexpected(error, name) from error
             with self._guarded(None):
                 self._workflow.do_engine_steps(will_complete_task=_check)
 
@@ -246,6 +249,12 @@ class PathwayRun:
             failed = getattr(error, "task", None)
             where = failed.task_spec.bpmn_name or failed.task_spec.bpmn_id if failed else name
             raise WorkflowRunError(_message(error), where) from error
+        except Exception as error:
+            # SpiffWorkflow's own code can fail on a diagram it accepted (a multi-instance
+            # task with no collection raises a bare TypeError): still one of our errors,
+            # named after the element that was running.
+            self._broken = True
+            raise _unexpected(error, name) from error
 
     def _ready_task(self, task: SpiffTask) -> ReadyTask:
         spec = task.task_spec
@@ -287,6 +296,33 @@ def _check(task: SpiffTask) -> None:
     # Called before the engine completes each task: a BPMN loop with no scripts in
     # it still meets the deadline here.
     check_deadline()
+
+
+def _unexpected(error: Exception, fallback: str | None) -> WorkflowRunError:
+    failed = _running_task(error)
+    where = _element_name(failed.task_spec) if failed else fallback
+    text = str(error) or "no details"
+    return WorkflowRunError(f"The engine failed ({type(error).__name__}: {text})", where)
+
+
+def _element_name(spec: Any) -> str:
+    """The name a modeller gave the element; a multi-instance activity keeps it on the
+    spec of the activity it repeats."""
+    repeated = spec._wf_spec.task_specs.get(getattr(spec, "task_spec", None) or "")
+    return spec.bpmn_name or (repeated.bpmn_name if repeated else None) or spec.bpmn_id
+
+
+def _running_task(error: BaseException) -> SpiffTask | None:
+    """The innermost engine task being run when ``error`` was raised, from the traceback
+    (SpiffWorkflow's task specs call it ``my_task``)."""
+    found = None
+    frame = error.__traceback__
+    while frame is not None:
+        candidate = frame.tb_frame.f_locals.get("my_task")
+        if isinstance(candidate, SpiffTask):
+            found = candidate
+        frame = frame.tb_next
+    return found
 
 
 def _message(error: Exception) -> str:

@@ -41,6 +41,15 @@ def open_first_episode(
     return episode
 
 
+def first_episode(instance_id: int) -> EpisodeModel | None:
+    return db.session.scalar(
+        select(EpisodeModel)
+        .where(EpisodeModel.instance_id == instance_id)
+        .order_by(EpisodeModel.id)
+        .limit(1)
+    )
+
+
 def open_episode(
     actor: Actor, instance: PathwayInstanceModel, event: EventInfo, data: dict[str, Any]
 ) -> EpisodeModel:

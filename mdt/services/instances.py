@@ -32,7 +32,13 @@ from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event, record_task_event
 from mdt.services.calendar import add_working_days
-from mdt.services.episodes import date_episode, engine_view, episode_of, open_first_episode
+from mdt.services.episodes import (
+    date_episode,
+    engine_view,
+    episode_of,
+    first_episode,
+    open_first_episode,
+)
 from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -41,6 +47,7 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.form_validation import DateContext, split_hidden, validate_submission
+from mdt.services.notifications import tell_role
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
     closures,
@@ -79,7 +86,15 @@ def start_pathway(
     db.session.add(instance)
     db.session.flush()
     episode = open_first_episode(actor, instance, engine.pathway)
-    run = engine.start(_initial_data(patient, episode))
+    try:
+        run = engine.start(_initial_data(patient, episode))
+    except WorkflowRunError as error:
+        # The registration stands whatever the diagram does: the pathway waits, paused with
+        # no state, until a manager tries again (on a corrected version once published).
+        _mark_error(actor, instance, error)
+        if commit:
+            db.session.commit()
+        return instance
     _save(instance, run, now)
     record_event(
         actor,
@@ -239,11 +254,14 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
     if instance.status != InstanceStatus.ERROR:
         raise ConflictError("This pathway is not paused by an error; there is nothing to retry.")
     previous_error = instance.error_message
-    run = _restore(instance)
-    try:
-        run.fire_due_timers()  # refreshes timers and runs every step that can run now
-    except WorkflowRunError as error:
-        _fail(actor, instance, error)
+    if not instance.state:
+        run = _start_again(actor, instance)
+    else:
+        run = _restore(instance)
+        try:
+            run.fire_due_timers()  # refreshes timers and runs every step that can run now
+        except WorkflowRunError as error:
+            _fail(actor, instance, error)
     instance.status = InstanceStatus.RUNNING
     instance.error_message = None
     _save(instance, run, clock.now())
@@ -256,6 +274,21 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
         detail={"error": previous_error},
     )
     commit_or_conflict()
+
+
+def _start_again(actor: Actor, instance: PathwayInstanceModel) -> PathwayRun:
+    """A pathway that failed at its start has no good state to run on from: it starts
+    afresh, on the current version of its pathway (the corrected one, once published)."""
+    version = current_version(instance.pathway_version.key) or instance.pathway_version
+    episode = first_episode(instance.id) or open_first_episode(
+        actor, instance, engine_for(version).pathway
+    )
+    try:
+        run = engine_for(version).start(_initial_data(instance.patient, episode))
+    except WorkflowRunError as error:
+        _fail(actor, instance, error)
+    instance.pathway_version = version
+    return run
 
 
 def _carry_open_tasks(instance: PathwayInstanceModel, run: PathwayRun) -> None:
@@ -460,6 +493,15 @@ def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRun
     instance.status = InstanceStatus.ERROR
     instance.error_message = str(error)
     instance.updated_at = clock.now()
+    version = instance.pathway_version
+    tell_role(
+        Role.MANAGER,
+        "paused",
+        f"{version.title} (version {version.version}) stopped: {error}",
+        patient_id=instance.patient_id,
+        subject=("pathway_version", version.id),
+        now=instance.updated_at,
+    )
     record_event(
         actor,
         "pathway.error",

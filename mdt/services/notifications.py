@@ -15,14 +15,20 @@ from email.message import EmailMessage
 from sqlalchemy import func, select, text, update
 
 from mdt.extensions import db
-from mdt.models import NotificationModel, UserModel
+from mdt.models import NotificationModel, UserModel, UserRoleModel
 from mdt.models.types import UTCDateTime
 from mdt.services.actor import Actor
 from mdt.services.settings import setting
 
 log = logging.getLogger(__name__)
 NEW_WINDOW = timedelta(days=2)  # a task older than this when first seen is not "new"
-KIND_WORDS = {"new": "New task", "due_soon": "Due soon", "overdue": "Overdue"}
+KIND_WORDS = {
+    "new": "New task",
+    "due_soon": "Due soon",
+    "overdue": "Overdue",
+    "paused": "Pathway paused",
+    "off_list": "Taken off an MDT list",
+}
 
 # Who hears about a task: whoever it is assigned to, or else everyone active in its role.
 _INSERT = """
@@ -57,6 +63,38 @@ def notify_pass(now: datetime) -> int:
         added += result.rowcount or 0  # type: ignore[attr-defined]
     db.session.commit()
     return added
+
+
+def tell_role(
+    role: str,
+    kind: str,
+    message: str,
+    *,
+    patient_id: int | None,
+    subject: tuple[str, int],
+    now: datetime,
+) -> int:
+    """Tell everyone active in ``role`` that something happened (not a task): written by the
+    use case it happened in, so it is told once, with it. Flushes; the caller commits."""
+    users = db.session.scalars(
+        select(UserModel.id)
+        .join(UserRoleModel, UserRoleModel.user_id == UserModel.id)
+        .where(UserRoleModel.role == role, UserModel.active.is_(True))
+    ).all()
+    for user_id in users:
+        db.session.add(
+            NotificationModel(
+                user_id=user_id,
+                kind=kind,
+                patient_id=patient_id,
+                subject=subject[0],
+                subject_id=subject[1],
+                message=message[:400],
+                created_at=now,
+            )
+        )
+    db.session.flush()
+    return len(users)
 
 
 def _db_time(moment: datetime) -> datetime | None:
@@ -135,16 +173,13 @@ def _send(user: UserModel, notes: list[NotificationModel]) -> None:
     message = EmailMessage()
     message["From"] = str(setting("MDT_SMTP_FROM"))
     message["To"] = str(user.email)
-    message["Subject"] = f"{len(notes)} task update(s) on the secondary breast cancer pathway"
+    message["Subject"] = f"{len(notes)} update(s) from the care pathway"
     # No patient-identifiable details in e-mail: the task and a link, nothing more.
     lines = [f"Hello {user.display_name},", "", "These tasks need your attention:", ""]
     base = str(setting("MDT_BASE_URL")).rstrip("/")
     for note in notes:
-        lines.append(
-            f"- {KIND_WORDS.get(note.kind, note.kind)}: {note.task.name} "
-            f"{base}/tasks/{note.task_id}"
-        )
-    lines += ["", "Sign in to see the patient and complete the task."]
+        lines.append(f"- {KIND_WORDS.get(note.kind, note.kind)}: {_email_line(note, base)}")
+    lines += ["", "Sign in to see the patient and what to do."]
     message.set_content("\n".join(lines))
     port = int(setting("MDT_SMTP_PORT"))  # type: ignore[call-overload]
     with smtplib.SMTP(str(setting("MDT_SMTP_HOST")), port, timeout=10) as smtp:
@@ -154,3 +189,15 @@ def _send(user: UserModel, notes: list[NotificationModel]) -> None:
         if username:
             smtp.login(str(username), str(setting("MDT_SMTP_PASSWORD")))
         smtp.send_message(message)
+
+
+# Where an event's notification leads (the web layer's routes, as paths: e-mail has no app).
+SUBJECT_PATHS = {"pathway_version": "/pathways/{id}/operations", "meeting": "/meetings/{id}"}
+
+
+def _email_line(note: NotificationModel, base: str) -> str:
+    # No patient-identifiable details in e-mail: what happened and a link, nothing more.
+    if note.task is not None:
+        return f"{note.task.name} {base}/tasks/{note.task_id}"
+    path = SUBJECT_PATHS.get(note.subject or "", "/notifications").format(id=note.subject_id)
+    return f"{base}{path}"

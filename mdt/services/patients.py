@@ -9,7 +9,13 @@ from sqlalchemy import ColumnElement, or_, select
 
 from mdt import clock
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus
+from mdt.models import (
+    HumanTaskModel,
+    InstanceStatus,
+    PathwayInstanceModel,
+    PatientModel,
+    TaskStatus,
+)
 from mdt.models.roles import CLINICAL_ROLES, Role
 from mdt.services import nhs_number
 from mdt.services.actor import Actor
@@ -99,6 +105,20 @@ def register_patient(
         start_pathway(actor, patient.id, commit=False)
     db.session.commit()
     return patient
+
+
+def pathway_problem(patient_id: int) -> str | None:
+    """Why the patient's latest pathway is paused (it could not start or could not go on),
+    or None when it is not."""
+    latest = db.session.scalars(
+        select(PathwayInstanceModel)
+        .where(PathwayInstanceModel.patient_id == patient_id)
+        .order_by(PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None or latest.status != InstanceStatus.ERROR:
+        return None
+    return latest.error_message or "Unknown error"
 
 
 def view_patient(actor: Actor, patient_id: int) -> PatientRecord:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
@@ -9,12 +11,29 @@ from mdt.web.access import any_signed_in, current_actor
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
+# What an event's notification opens: (endpoint, its argument, the link's words).
+SUBJECT_LINKS = {
+    "pathway_version": ("pathways.operations_view", "version_id", "See paused pathways"),
+    "meeting": ("meetings.show", "meeting_id", "Open the meeting"),
+}
+
+
+def _link(subject: str | None, subject_id: int | None) -> tuple[str, str] | None:
+    if subject not in SUBJECT_LINKS or subject_id is None:
+        return None
+    endpoint, argument, words = SUBJECT_LINKS[subject]
+    values: dict[str, Any] = {argument: subject_id}
+    return url_for(endpoint, **values), words
+
 
 @bp.get("")
 @any_signed_in
 def index() -> str:
     return render_template(
-        "notifications.html", notifications=my_notifications(current_actor()), kind_words=KIND_WORDS
+        "notifications.html",
+        notifications=my_notifications(current_actor()),
+        kind_words=KIND_WORDS,
+        link=_link,
     )
 
 

@@ -18,7 +18,13 @@ from mdt.services.patient_events import (
     available_events,
     record_patient_event,
 )
-from mdt.services.patients import RECORD_ROLES, find_patients, register_patient, view_patient
+from mdt.services.patients import (
+    RECORD_ROLES,
+    find_patients,
+    pathway_problem,
+    register_patient,
+    view_patient,
+)
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.pdf import Document
@@ -74,7 +80,17 @@ def register() -> Response | tuple[str, int]:
             errors={"nhs_number": str(error)},
             existing=getattr(error, "existing_id", None),
         ), 409
-    flash(f"{patient.display_name} is registered and their pathway has started.", "success")
+    problem = pathway_problem(patient.id)
+    if problem:
+        # Registered all the same: say what failed and who knows, not a server error.
+        flash(
+            f"{patient.display_name} is registered, but their pathway could not start and is "
+            f"paused: {problem}. The service managers have been told; no tasks will appear "
+            "until a manager starts it again.",
+            "warning",
+        )
+    else:
+        flash(f"{patient.display_name} is registered and their pathway has started.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
 
 

@@ -28,6 +28,7 @@ from mdt.web.api.schemas import (
     PathwaySchema,
     PatientSchema,
     PatientSearchSchema,
+    RegisteredPatientSchema,
     StandardsCaseSchema,
 )
 from mdt.web.api.tasks import pathway_body
@@ -48,10 +49,12 @@ def search(args: dict[str, Any]) -> Any:
 
 @bp.route("/patients", methods=["POST"])
 @bp.arguments(NewPatientSchema)
-@bp.response(201, PatientSchema)
+@bp.response(201, RegisteredPatientSchema)
 @roles_required(Role.COORDINATOR, Role.CNS)
 def register(args: dict[str, Any]) -> Any:
-    """Register a patient and start the pathway (409 if the NHS number is registered)."""
+    """Register a patient and start the pathway (409 if the NHS number is registered). The
+    patient is registered even when the pathway cannot start: ``pathway_status`` is then
+    ``paused`` and ``pathway_problem`` says why; the service managers are told."""
     return register_patient(
         current_actor(),
         args["nhs_number"],

@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from mdt.models.roles import TASK_ROLES
 from mdt.services.pathways import form_schema
+from mdt.services.patients import pathway_problem
 
 
 class Strict(Schema):
@@ -39,6 +40,24 @@ class PatientSchema(Strict):
     gp_practice = fields.String(allow_none=True)
     key_worker_name = fields.String(allow_none=True)
     key_worker_phone = fields.String(allow_none=True)
+
+
+class RegisteredPatientSchema(PatientSchema):
+    pathway_status = fields.Method(
+        "_status",
+        metadata={"description": "running, or paused when the pathway could not start"},
+    )
+    pathway_problem = fields.Method(
+        "_problem",
+        allow_none=True,
+        metadata={"description": "Why the pathway is paused (the managers have been told)"},
+    )
+
+    def _problem(self, patient: Any) -> str | None:
+        return pathway_problem(patient.id)
+
+    def _status(self, patient: Any) -> str:
+        return "paused" if pathway_problem(patient.id) else "running"
 
 
 class PatientSearchSchema(Strict):
