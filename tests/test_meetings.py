@@ -10,7 +10,7 @@ import pytest
 from freezegun import freeze_time
 
 from mdt.extensions import db
-from mdt.models import ListingStatus, MeetingModel
+from mdt.models import ListingStatus, MeetingModel, NotificationModel
 from mdt.services.errors import ConflictError, InvalidInputError
 from mdt.services.meeting_outcomes import (
     close_meeting,
@@ -21,13 +21,16 @@ from mdt.services.meeting_outcomes import (
     record_gp_letter,
 )
 from mdt.services.meetings import (
+    active_listings,
     add_listing,
     candidates,
     circulate,
     create_series,
     cut_off_for,
     schedule_next,
+    withdrawn_listings,
 )
+from mdt.services.patient_events import record_patient_event
 
 from .helpers import complete_with_examples, new_patient, ready_task
 from .scenarios import DIAGNOSIS
@@ -314,3 +317,49 @@ def test_the_list_page_keeps_the_search_when_a_patient_is_added(week, auth, clie
     assert response.status_code == 302 and response.location.endswith("?q=Test1")
     page = client.get(response.location).get_data(as_text=True)
     assert "Nobody waiting for MDT review matches “Test1”" in page
+
+
+def test_a_death_after_circulation_takes_the_patient_off_the_list_and_the_roll_over(
+    week, monday, auth
+) -> None:
+    """Nothing reaches the wrong place: a patient who dies after the list went out is off it
+    at once (the reason shown, the coordinators told) and never carried to the next meeting."""
+    coordinator, nurse, patients, meeting_id = week
+    for task in candidates(_meeting(meeting_id)).tasks:
+        add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
+    monday.move_to(datetime(2026, 12, 2, 12, 30, tzinfo=LONDON))  # after the cut-off
+    circulate(coordinator, meeting_id, None)
+
+    record_patient_event(
+        nurse,
+        patients[1],
+        "death",
+        {"date_of_death": "2026-12-01", "place_of_death": "home", "next_of_kin_name": "Sam"},
+    )
+    meeting = _meeting(meeting_id)
+    assert [item.patient_id for item in active_listings(meeting)] == [patients[0]]
+    [gone] = withdrawn_listings(meeting)
+    assert gone.patient_id == patients[1] and gone.removed_reason == "died"
+    [told] = db.session.scalars(
+        db.select(NotificationModel).where(NotificationModel.user_id == coordinator.user_id)
+    ).all()
+    assert told.kind == "off_list" and told.patient_id == patients[1]
+    assert "died" in told.message and "The list was circulated" in told.message
+
+    auth.login("coord")
+    page = auth.client.get(f"/meetings/{meeting_id}").get_data(as_text=True)
+    name = gone.patient.display_name
+    assert (
+        "Taken off this list" in page and f"{name} ({gone.patient.nhs_number_spaced}): died" in page
+    )
+    listed = page.split("Taken off this list")[0]
+    assert name not in listed  # not among the patients to discuss
+    notes = auth.client.get("/notifications").get_data(as_text=True)
+    assert "Taken off an MDT list" in notes and f"/meetings/{meeting_id}" in notes
+
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
+    close_meeting(coordinator, meeting_id, None)  # the other patient was not discussed
+    following = db.session.scalars(
+        db.select(MeetingModel).where(MeetingModel.id != meeting_id)
+    ).one()
+    assert [item.patient_id for item in following.listings] == [patients[0]]

@@ -38,6 +38,7 @@ from mdt.services.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from mdt.services.notifications import tell_role
 from mdt.services.pathways import closures
 from mdt.services.patients import patient_matches
 from mdt.services.settings import setting
@@ -359,7 +360,32 @@ def withdraw_from_lists(actor: Actor, patient_id: int, reason: str) -> int:
             object_id=listing.meeting_id,
             detail={"reason": reason},
         )
+        # A circulated list is in people's hands: the coordinator must tell them.
+        meeting = listing.meeting
+        tell_role(
+            Role.COORDINATOR,
+            "off_list",
+            f"taken off {meeting.title}, {meeting.starts_at.astimezone(LONDON):%-d %B %Y} "
+            f"({listing.removed_reason})"
+            + (
+                ". The list was circulated: tell those who have it."
+                if meeting.circulated_at
+                else "."
+            ),
+            patient_id=patient_id,
+            subject=("meeting", meeting.id),
+            now=clock.now(),
+        )
     return len(listings)
+
+
+def withdrawn_listings(meeting: MeetingModel) -> list[ListingModel]:
+    """Patients taken off this list because their care ended (not removed by hand)."""
+    return [
+        item
+        for item in meeting.listings
+        if item.status == ListingStatus.REMOVED and item.removed_reason
+    ]
 
 
 def move_listing(actor: Actor, listing_id: int, direction: int, seen_version: int | None) -> None:

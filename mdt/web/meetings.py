@@ -39,6 +39,7 @@ from mdt.services.meetings import (
     move_listing,
     remove_listing,
     schedule_next,
+    withdrawn_listings,
 )
 from mdt.services.pathways import form_schema
 from mdt.web.access import current_actor, roles_required
@@ -106,6 +107,7 @@ def _render_meeting(
         "meetings/show.html",
         meeting=meeting,
         listings=active_listings(meeting),
+        withdrawn=withdrawn_listings(meeting),
         waiting=_waiting_page(meeting),
         after_cut_off=clock.now() > meeting.cut_off_at,
         kpis=meeting_kpis(meeting),
