@@ -167,6 +167,12 @@ class Settings:
                 "MDT_SMTP_FROM": os.environ.get("MDT_SMTP_FROM", "pathway@localhost"),
                 "MDT_BASE_URL": os.environ.get("MDT_BASE_URL", "http://127.0.0.1:5000"),
                 "MDT_PAGE_SIZE": int(_number("MDT_PAGE_SIZE", 50, 5, 500)),
+                # The letterhead of letters sent outside (the GP letter): name and address
+                # ("; " starts a new line).
+                "MDT_ORGANISATION": os.environ.get(
+                    "MDT_ORGANISATION", "Secondary Breast Cancer Service"
+                ),
+                "MDT_ORGANISATION_ADDRESS": os.environ.get("MDT_ORGANISATION_ADDRESS", ""),
                 "MDT_OUT_OF_HOURS_ADVICE": os.environ.get(
                     "MDT_OUT_OF_HOURS_ADVICE",
                     "Call the 24-hour acute oncology helpline on your alert card. "

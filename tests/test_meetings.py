@@ -4,13 +4,14 @@ advance the pathway, GP letters, roll-over, conflicts and the meeting KPIs."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun import freeze_time
 
 from mdt.extensions import db
-from mdt.models import ListingStatus, MeetingModel, NotificationModel
+from mdt.models import ListingStatus, MeetingModel, NotificationModel, PatientModel
 from mdt.services.errors import ConflictError, InvalidInputError
 from mdt.services.meeting_outcomes import (
     close_meeting,
@@ -363,3 +364,62 @@ def test_a_death_after_circulation_takes_the_patient_off_the_list_and_the_roll_o
         db.select(MeetingModel).where(MeetingModel.id != meeting_id)
     ).one()
     assert [item.patient_id for item in following.listings] == [patients[0]]
+
+
+NAME = ("Zoë Łucja", "Nguyễn-王")
+PDF_ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "pdfs"
+
+
+def _tagged(reader) -> bool:
+    """What `pdfinfo` reports as "Tagged: yes": marked content with a structure tree."""
+    root = reader.trailer["/Root"]
+    return bool(root.get("/MarkInfo", {}).get("/Marked")) and "/StructTreeRoot" in root
+
+
+def test_every_clinical_pdf_prints_the_name_exactly_and_is_tagged(
+    week, auth, client, monday, app
+) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    coordinator, _, patients, meeting_id = week
+    patient = db.session.get(PatientModel, patients[0])
+    patient.given_name, patient.family_name = NAME
+    db.session.commit()
+    waiting = candidates(_meeting(meeting_id)).tasks
+    add_listing(coordinator, meeting_id, waiting[0].id, "discussion", None, None)
+    monday.move_to(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON))  # at the meeting
+    listing = _meeting(meeting_id).listings[0]
+    confirm_outcome(coordinator, listing.id, OUTCOME, "reason", None)
+    app.config.update(
+        MDT_ORGANISATION="Riverside NHS Trust",
+        MDT_ORGANISATION_ADDRESS="1 Mill Lane; Leeds LS1 1AA",
+    )
+    auth.login("coord")
+    documents = {
+        "GP letter": f"/meetings/listings/{listing.id}/gp-letter.pdf",
+        "list": f"/meetings/{meeting_id}/list.pdf",
+        "minutes": f"/meetings/{meeting_id}/minutes.pdf",
+        "care plan": f"/patients/{patient.id}/care-plan.pdf",
+    }
+    full_name, listed_name = " ".join(NAME), f"{NAME[1].upper()}, {NAME[0]}"
+    for document, url in documents.items():
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "application/pdf", document
+        reader = PdfReader(io.BytesIO(response.data))
+        assert _tagged(reader), document
+        PDF_ARTIFACTS.mkdir(parents=True, exist_ok=True)  # to open and look at
+        (PDF_ARTIFACTS / f"{document.replace(' ', '-')}.pdf").write_bytes(response.data)
+        for page in reader.pages:
+            text = page.extract_text()
+            assert listed_name in text or full_name in text, document
+            if document in ("GP letter", "care plan"):  # the patient's identity on every page
+                assert patient.nhs_number_spaced in text and "1 January 1960" in text, document
+    letter = "".join(
+        p.extract_text()
+        for p in PdfReader(io.BytesIO(client.get(documents["GP letter"]).data)).pages
+    )
+    assert f"MDT outcome: {full_name}" in letter
+    assert "Riverside NHS Trust" in letter and "Leeds LS1 1AA" in letter
+    assert "3 December 2026" in letter and "Yours sincerely" in letter and "Coord" in letter

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from mdt import clock
@@ -42,9 +43,10 @@ from mdt.services.meetings import (
     withdrawn_listings,
 )
 from mdt.services.pathways import form_schema
+from mdt.services.settings import setting
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
-from mdt.web.pdf import Document
+from mdt.web.pdf import pdf_response
 from mdt.web.schema_forms import build_fields, describe, parse_submission
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
@@ -196,28 +198,12 @@ def change(meeting_id: int) -> Response | tuple[str, int]:
 @roles_required(Role.COORDINATOR)
 def list_pdf(meeting_id: int) -> Response:
     meeting = get_meeting(meeting_id)
-    doc = Document(
-        f"{meeting.title}: {meeting.starts_at:%-d %B %Y at %H:%M}",
-        f"{meeting.location}. "
-        + (
-            f"Circulated {meeting.circulated_at:%-d %B %Y %H:%M}."
-            if meeting.circulated_at
-            else "Draft list."
-        ),
-    )
-    doc.section(
-        "Patients",
-        [
-            f"{n}. {item.patient.display_name} ({item.patient.nhs_number_spaced}) - "
-            f"{'discussion' if item.kind == 'discussion' else 'standard of care'}"
-            f"{' - LATE: ' + (item.late_reason or '') if item.late else ''}: {item.clinical_question}"
-            for n, item in enumerate(active_listings(meeting), 1)
-        ],
-    )
-    return Response(
-        doc.output(),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="mdt-list-{meeting.id}.pdf"'},
+    return pdf_response(
+        "mdt_list.html",
+        f"mdt-list-{meeting.id}.pdf",
+        meeting=meeting,
+        listings=active_listings(meeting),
+        withdrawn=withdrawn_listings(meeting),
     )
 
 
@@ -225,28 +211,22 @@ def list_pdf(meeting_id: int) -> Response:
 @roles_required(Role.COORDINATOR)
 def minutes_pdf(meeting_id: int) -> Response:
     meeting = get_meeting(meeting_id)
-    doc = Document(f"Minutes: {meeting.title}, {meeting.starts_at:%-d %B %Y}", meeting.location)
-    missing = missing_disciplines(meeting)
-    doc.section(
-        "Attendance",
-        [
-            f"{a.name}, {a.discipline}" + ("" if a.present else " (apologies)")
-            for a in meeting.attendance
-        ]
-        or ["No attendance recorded."],
-    )
-    doc.section("Quoracy", "Quorate." if not missing else f"Not quorate: {', '.join(missing)}.")
-    for n, item in enumerate(active_listings(meeting), 1):
-        schema = form_schema(item.task.instance.pathway_version, item.task.form) or {}
-        lines = [f"Clinical question: {item.clinical_question or '-'}"]
-        lines += [f"{q}: {a}" for q, a in describe(schema, item.outcome or {})]
-        if item.status != "confirmed":
-            lines.append("Outcome not confirmed.")
-        doc.section(f"{n}. {item.patient.display_name} ({item.patient.nhs_number_spaced})", lines)
-    return Response(
-        doc.output(),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="mdt-minutes-{meeting.id}.pdf"'},
+    items = [
+        (
+            item,
+            describe(
+                form_schema(item.task.instance.pathway_version, item.task.form) or {},
+                item.outcome or {},
+            ),
+        )
+        for item in active_listings(meeting)
+    ]
+    return pdf_response(
+        "minutes.html",
+        f"mdt-minutes-{meeting.id}.pdf",
+        meeting=meeting,
+        items=items,
+        missing=missing_disciplines(meeting),
     )
 
 
@@ -365,30 +345,17 @@ def gp_letter_pdf(listing_id: int) -> Response:
     view = listing_for_view(current_actor(), listing_id, action="gpletter.downloaded")
     item, patient = view.listing, view.listing.patient
     schema = form_schema(item.task.instance.pathway_version, item.task.form) or {}
-    doc = Document(
-        f"MDT outcome: {patient.given_name} {patient.family_name}",
-        f"NHS number {patient.nhs_number_spaced}; born "
-        f"{patient.date_of_birth:%-d %B %Y}; GP practice {patient.gp_practice or '-'}",
-    )
-    doc.section(
-        "Dear colleague",
-        f"Your patient was discussed at the {item.meeting.title} on "
-        f"{item.meeting.starts_at:%-d %B %Y}. The outcome is below.",
-    )
-    doc.section("Clinical question", item.clinical_question or None)
-    doc.section(
-        "Outcome",
-        [f"{question}: {answer}" for question, answer in describe(schema, item.outcome or {})],
-    )
-    doc.section(
-        "Key worker",
-        f"{patient.key_worker_name or 'Not yet allocated'}"
-        + (f", {patient.key_worker_phone}" if patient.key_worker_phone else ""),
-    )
-    return Response(
-        doc.output(),
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f'attachment; filename="mdt-outcome-{patient.nhs_number}.pdf"'
-        },
+    return pdf_response(
+        "gp_letter.html",
+        f"mdt-outcome-{patient.nhs_number}.pdf",
+        patient=patient,
+        listing=item,
+        meeting=item.meeting,
+        outcome=describe(schema, item.outcome or {}),
+        organisation=setting("MDT_ORGANISATION"),
+        organisation_address="\n".join(
+            line.strip() for line in str(setting("MDT_ORGANISATION_ADDRESS")).split(";")
+        ),
+        letter_date=clock.today(),
+        signatory=current_user.display_name,
     )

@@ -27,7 +27,7 @@ from mdt.services.patients import (
 )
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
-from mdt.web.pdf import Document
+from mdt.web.pdf import pdf_response
 from mdt.web.schema_forms import build_fields, not_kept_note, parse_submission
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -170,25 +170,9 @@ def care_plan(patient_id: int) -> str:
 @roles_required(*RECORD_ROLES)
 def care_plan_pdf(patient_id: int) -> Response:
     plan = patient_care_plan(current_actor(), patient_id, action="careplan.downloaded")
-    patient = plan.patient
-    doc = Document(
-        f"Your care plan: {patient.given_name} {patient.family_name}",
-        f"NHS number {patient.nhs_number_spaced}",
-    )
-    contact = plan.key_worker and (
-        f"{plan.key_worker}" + (f", phone {plan.key_worker_phone}" if plan.key_worker_phone else "")
-    )
-    doc.section("Your key worker", contact or "Your key worker will be in touch soon.")
-    doc.section("Out of hours", plan.out_of_hours)
-    doc.section("The aim of your treatment", plan.aim)
-    doc.section("What happens next", plan.next_steps)
-    doc.section("Support you have been referred to", plan.support)
-    doc.section("What matters to you", plan.what_matters)
-    if plan.updated_at:
-        doc.section("Last updated", plan.updated_at.strftime("%-d %B %Y"))
-    filename = f"care-plan-{patient.nhs_number}.pdf"
-    return Response(
-        doc.output(),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return pdf_response(
+        "care_plan.html",
+        f"care-plan-{plan.patient.nhs_number}.pdf",
+        plan=plan,
+        patient=plan.patient,
     )

@@ -1,60 +1,35 @@
-"""PDF documents for people outside the system (the patient's care plan, letters).
+"""PDF documents for people outside the system: the patient's care plan, the GP letter, the
+MDT list and its minutes.
 
-fpdf2's built-in Helvetica covers Latin-1 only; text is mapped to it so that names and
-punctuation typed in the forms never break a document.
+Each is an HTML template in ``templates/pdf/`` rendered by WeasyPrint as tagged PDF/UA-1 with
+its fonts embedded, so a name prints exactly as it was typed (Łucja, Zoë, Nguyễn, 王) and a
+screen reader can follow the document. Nothing is fetched while rendering: the styles are in
+the template and any other address is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import Any, NoReturn
 
-from fpdf import FPDF
-
-_REPLACEMENTS = str.maketrans(
-    {
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "–": "-",
-        "—": "-",
-        "…": "...",
-        "•": "-",
-        "\u00a0": " ",
-    }
-)
+from flask import Response, render_template
 
 
-def _latin1(text: str) -> str:
-    return text.translate(_REPLACEMENTS).encode("latin-1", "replace").decode("latin-1")
+def _fetch_nothing(url: str, *args: Any, **kwargs: Any) -> NoReturn:
+    raise ValueError(f"documents load nothing from elsewhere ({url[:60]})")
 
 
-class Document:
-    """A plain A4 document: a title, then headed sections of paragraphs or bullet lists."""
+def render_pdf(template: str, **context: Any) -> bytes:
+    # Imported here: WeasyPrint needs the system's Pango, and a machine without it should
+    # still run everything but the PDFs (README, "System packages").
+    from weasyprint import HTML
 
-    def __init__(self, title: str, subtitle: str = ""):
-        self.pdf = FPDF(format="A4")
-        self.pdf.set_margins(20, 20, 20)
-        self.pdf.set_auto_page_break(True, margin=20)
-        self.pdf.set_title(_latin1(title))
-        self.pdf.add_page()
-        self.pdf.set_font("Helvetica", "B", 20)
-        self.pdf.multi_cell(0, 10, _latin1(title), new_x="LMARGIN", new_y="NEXT")
-        if subtitle:
-            self.pdf.set_font("Helvetica", "", 11)
-            self.pdf.multi_cell(0, 6, _latin1(subtitle), new_x="LMARGIN", new_y="NEXT")
-        self.pdf.ln(4)
+    html = render_template(f"pdf/{template}", **context)
+    return bytes(HTML(string=html, url_fetcher=_fetch_nothing).write_pdf(pdf_variant="pdf/ua-1"))
 
-    def section(self, heading: str, body: str | Iterable[str] | None) -> None:
-        if not body:
-            return
-        self.pdf.set_font("Helvetica", "B", 14)
-        self.pdf.multi_cell(0, 8, _latin1(heading), new_x="LMARGIN", new_y="NEXT")
-        self.pdf.set_font("Helvetica", "", 12)
-        lines = [body] if isinstance(body, str) else [f"- {line}" for line in body]
-        for line in lines:
-            self.pdf.multi_cell(0, 6, _latin1(line), new_x="LMARGIN", new_y="NEXT")
-        self.pdf.ln(3)
 
-    def output(self) -> bytes:
-        return bytes(self.pdf.output())
+def pdf_response(template: str, filename: str, **context: Any) -> Response:
+    return Response(
+        render_pdf(template, **context),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
