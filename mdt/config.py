@@ -167,6 +167,9 @@ class Settings:
                 "MDT_SMTP_FROM": os.environ.get("MDT_SMTP_FROM", "pathway@localhost"),
                 "MDT_BASE_URL": os.environ.get("MDT_BASE_URL", "http://127.0.0.1:5000"),
                 "MDT_PAGE_SIZE": int(_number("MDT_PAGE_SIZE", 50, 5, 500)),
+                # Outcomes and attendance can be recorded from this long before a meeting's
+                # start (set-up, a meeting starting early); never days before.
+                "MDT_MEETING_EARLY_MINUTES": int(_number("MDT_MEETING_EARLY_MINUTES", 30, 0, 240)),
                 # The letterhead of letters sent outside (the GP letter): name and address
                 # ("; " starts a new line).
                 "MDT_ORGANISATION": os.environ.get(

@@ -96,8 +96,8 @@ def _build(pathway: Any, make_user: Any, clock: Any) -> dict[str, Any]:
     meeting = schedule_next(everyone, series.id)
     waiting = candidates(meeting).tasks[0]
     listing = add_listing(everyone, meeting.id, waiting.id, "discussion", None, None)
-    record_attendance(everyone, meeting.id, SCRIPT, "oncology", True, None)
     clock.move_to(meeting.starts_at)
+    record_attendance(everyone, meeting.id, SCRIPT, "oncology", True, None)
     confirm_outcome(
         everyone, listing.id, {**OUTCOME, "recommendation": SCRIPT, "informs_patient": FORMULA,
                                "meeting_date": meeting.starts_at.date().isoformat()},

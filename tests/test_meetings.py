@@ -11,7 +11,13 @@ import pytest
 from freezegun import freeze_time
 
 from mdt.extensions import db
-from mdt.models import ListingStatus, MeetingModel, NotificationModel, PatientModel
+from mdt.models import (
+    ListingModel,
+    ListingStatus,
+    MeetingModel,
+    NotificationModel,
+    PatientModel,
+)
 from mdt.services.errors import ConflictError, InvalidInputError
 from mdt.services.meeting_outcomes import (
     close_meeting,
@@ -257,12 +263,13 @@ def test_cut_off_follows_the_settings(app) -> None:
         app.config.update(MDT_LIST_CUT_OFF_TIME="12:00", MDT_LIST_CUT_OFF_WORKING_DAYS=1)
 
 
-def test_members_come_from_accounts_with_a_discipline(week, make_user) -> None:
+def test_members_come_from_accounts_with_a_discipline(week, make_user, monday) -> None:
     from mdt.services.meeting_outcomes import members, record_member_present
 
     coordinator, _, _, meeting_id = week
     radiologist = make_user("oncologist", username="rad", discipline="radiology")
     assert radiologist.id in [m.id for m in members()]
+    monday.move_to(datetime(2026, 12, 3, 13, 5, tzinfo=LONDON))  # at the meeting
     record_member_present(coordinator, meeting_id, radiologist.id, None)
     [row] = _meeting(meeting_id).attendance
     assert (row.user_id, row.discipline, row.present) == (radiologist.id, "radiology", True)
@@ -423,3 +430,38 @@ def test_every_clinical_pdf_prints_the_name_exactly_and_is_tagged(
     assert f"MDT outcome: {full_name}" in letter
     assert "Riverside NHS Trust" in letter and "Leeds LS1 1AA" in letter
     assert "3 December 2026" in letter and "Yours sincerely" in letter and "Coord" in letter
+
+
+def test_the_meeting_happens_before_its_outcomes_and_dates_them(week, monday, auth) -> None:
+    """Meeting integrity: nothing is confirmed, attended or closed before the meeting starts
+    (apologies may come before it), and the outcome carries the meeting's date, not a typed one."""
+    coordinator, _, _, meeting_id = week
+    for task in candidates(_meeting(meeting_id)).tasks:
+        add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
+    first = _meeting(meeting_id).listings[0]
+    monday.move_to(datetime(2026, 12, 2, 15, tzinfo=LONDON))  # the day before
+    with pytest.raises(InvalidInputError, match="from 12:30 on Thursday 3 December 2026"):
+        confirm_outcome(coordinator, first.id, OUTCOME, "reason", None)
+    with pytest.raises(InvalidInputError, match="has not started"):
+        record_attendance(coordinator, meeting_id, "Dr Oncology", "oncology", True, None)
+    record_attendance(coordinator, meeting_id, "Dr Surgery", "surgery", False, None)  # apologies
+    with pytest.raises(InvalidInputError, match="it can be closed from 13:00"):
+        close_meeting(coordinator, meeting_id, None)
+    auth.login("coord")
+    page = auth.client.get(f"/meetings/listings/{first.id}").get_data(as_text=True)
+    assert "Meeting date: <strong>3 December 2026</strong>" in page
+    assert 'name="meeting_date-day"' not in page  # never typed at a meeting
+    refused = auth.post(f"/meetings/listings/{first.id}", {"discussion": "discussed"})
+    assert refused.status_code == 400 and "The meeting has not started" in refused.get_data(
+        as_text=True
+    )
+
+    monday.move_to(datetime(2026, 12, 3, 12, 45, tzinfo=LONDON))  # setting up, 15 minutes early
+    typed_wrong = {**OUTCOME, "meeting_date": "2026-11-29"}
+    confirm_outcome(coordinator, first.id, typed_wrong, "reason", None)
+    db.session.expire_all()
+    confirmed = db.session.get(ListingModel, first.id)
+    assert confirmed.outcome["meeting_date"] == "2026-12-03"
+    assert confirmed.task.data["meeting_date"] == "2026-12-03"
+    monday.move_to(datetime(2026, 12, 3, 14, tzinfo=LONDON))
+    close_meeting(coordinator, meeting_id, None)

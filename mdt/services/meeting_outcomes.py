@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import (
     AttendanceModel,
@@ -38,7 +39,7 @@ from mdt.services.meetings import (
     active_listings,
     get_meeting,
 )
-from mdt.services.pathways import closures
+from mdt.services.pathways import closures, form_schema
 from mdt.services.settings import setting
 
 
@@ -89,6 +90,8 @@ def record_attendance(
     _require_coordinator(actor)
     meeting = get_meeting(meeting_id)
     _check_version(meeting, seen_version)
+    if present:  # apologies come before a meeting; presence only once it has begun
+        _require_started(meeting, "attendance can be recorded")
     errors = {}
     if not name.strip():
         errors["name"] = "Enter the attendee's name"
@@ -148,6 +151,9 @@ def confirm_outcome(
     _check_version(listing, seen_version)
     if listing.status != ListingStatus.LISTED:
         raise ConflictError("This outcome has already been confirmed.")
+    _require_started(listing.meeting, "outcomes can be confirmed")
+    schema = form_schema(listing.task.instance.pathway_version, listing.task.form) or {}
+    data = with_meeting_date(schema, data, listing.meeting)
     missing = missing_disciplines(listing.meeting)
     if missing and not (nonquorate_reason or "").strip():
         raise InvalidInputError(
@@ -169,6 +175,52 @@ def confirm_outcome(
         db.session.rollback()
         raise
     return listing
+
+
+# A form field marked ``"x-meeting-date": true`` takes the meeting's date: it is never typed.
+MEETING_DATE = "x-meeting-date"
+
+
+def meeting_date_fields(schema: dict[str, Any]) -> list[str]:
+    properties = schema.get("properties") or {}
+    return [
+        key for key, spec in properties.items() if isinstance(spec, dict) and spec.get(MEETING_DATE)
+    ]
+
+
+def form_at_meeting(schema: dict[str, Any]) -> dict[str, Any]:
+    """The outcome form as the meeting fills it in: without the fields the meeting dates."""
+    dated = set(meeting_date_fields(schema))
+    if not dated:
+        return schema
+    return {
+        **schema,
+        "properties": {k: v for k, v in schema["properties"].items() if k not in dated},
+        "required": [k for k in schema.get("required", []) if k not in dated],
+    }
+
+
+def with_meeting_date(
+    schema: dict[str, Any], data: dict[str, Any], meeting: MeetingModel
+) -> dict[str, Any]:
+    day = meeting.starts_at.astimezone(LONDON).date().isoformat()
+    return {**data, **{key: day for key in meeting_date_fields(schema)}}
+
+
+def opens_at(meeting: MeetingModel) -> datetime:
+    """When outcomes and attendance can first be recorded: the start, less a tolerance."""
+    early = int(setting("MDT_MEETING_EARLY_MINUTES"))  # type: ignore[call-overload]
+    return meeting.starts_at - timedelta(minutes=early)
+
+
+def _require_started(meeting: MeetingModel, what: str, at: datetime | None = None) -> None:
+    at = at or opens_at(meeting)
+    if clock.now() < at:
+        when = at.astimezone(LONDON)
+        raise InvalidInputError(
+            {"meeting": f"The meeting has not started: {what} from {when:%H:%M} on "
+             f"{when:%A} {when.day} {when:%B %Y}."}
+        )  # fmt: skip
 
 
 def gp_letter_task(listing: ListingModel) -> HumanTaskModel | None:
@@ -205,6 +257,7 @@ def close_meeting(actor: Actor, meeting_id: int, seen_version: int | None) -> Me
     _check_version(meeting, seen_version)
     if meeting.status == MeetingStatus.CLOSED:
         raise ConflictError("The meeting is already closed.")
+    _require_started(meeting, "it can be closed", at=meeting.starts_at)
     undiscussed = [item for item in active_listings(meeting) if item.status == ListingStatus.LISTED]
     # Only patients the pathway still holds for review are carried over: never someone whose
     # care ended (died, transferred) or whose review is no longer needed.

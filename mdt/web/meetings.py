@@ -17,10 +17,12 @@ from mdt.services.meeting_outcomes import (
     close_meeting,
     confirm_outcome,
     core_disciplines,
+    form_at_meeting,
     gp_letter_task,
     meeting_kpis,
     members,
     missing_disciplines,
+    opens_at,
     record_attendance,
     record_gp_letter,
     record_member_present,
@@ -264,7 +266,8 @@ def _render_listing(
         conflict=conflict,
         fields=[]
         if confirmed
-        else build_fields(schema, values or listing.outcome or {}, errors or {}),
+        else build_fields(form_at_meeting(schema), values or listing.outcome or {}, errors or {}),
+        opens_at=opens_at(listing.meeting),
         answers=describe(schema, listing.outcome or {}) if confirmed else [],
         missing=missing_disciplines(listing.meeting),
         letter=letter,
@@ -287,7 +290,7 @@ def outcome(listing_id: int) -> Response | tuple[str, int]:
     view = listing_for_view(current_actor(), listing_id, audit=False)
     item = view.listing
     schema = form_schema(item.task.instance.pathway_version, item.task.form) or {}
-    data, raw, errors = parse_submission(schema, request.form)
+    data, raw, errors = parse_submission(form_at_meeting(schema), request.form)
     try:
         if request.form.get("action") == "draft":
             save_outcome_draft(

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from mdt.clock import now as utcnow
+from mdt.clock import today as london_today
 from mdt.extensions import db
 from mdt.models import MeetingModel
 
@@ -54,6 +55,15 @@ def _set_cut_off(hours_from_now: float) -> None:
     db.session.remove()
 
 
+def _start_meeting() -> None:
+    """The meeting's time comes: attendance and outcomes can be recorded from its start."""
+    meeting = db.session.scalars(select(MeetingModel)).one()
+    meeting.starts_at = utcnow() - timedelta(minutes=5)
+    meeting.cut_off_at = meeting.starts_at - timedelta(hours=24)
+    db.session.commit()
+    db.session.remove()
+
+
 def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     _two_patients_waiting(make_user, actor)
     sign_in(page, "coord", PASSWORD)
@@ -83,6 +93,8 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
 
     page.get_by_role("button", name="Lock and circulate the list").click()
     page.get_by_text("The list is locked and circulated.").wait_for()
+    _start_meeting()
+    page.reload()
     for discipline in CORE:
         page.get_by_label("Name").fill(f"Dr {discipline.title()}")
         page.get_by_label("Discipline").select_option(discipline)
@@ -99,11 +111,9 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     outcome = page.locator("form").filter(
         has=page.get_by_role("button", name="Confirm the outcome")
     )
-    meeting_date = outcome.get_by_role("group", name="Meeting date")
-    today = utcnow()
-    meeting_date.get_by_label("Day").fill(str(today.day))
-    meeting_date.get_by_label("Month").fill(str(today.month))
-    meeting_date.get_by_label("Year").fill(str(today.year))
+    # The meeting dates its outcomes: the date is shown, never typed.
+    assert outcome.get_by_role("group", name="Meeting date").count() == 0
+    assert "the meeting's: it is recorded with the outcome" in page.content()
     outcome.get_by_label("Discussed in full").check()
     outcome.get_by_label("Recommendation and options").fill("CDK4/6 inhibitor with letrozole")
     outcome.get_by_label("Disease control and life extension").check()
@@ -129,6 +139,7 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     )
     letter.get_by_label("Yes, the GP was sent a letter").check()  # reveals how and when
     sent = letter.get_by_role("group", name="Date the letter was sent")
+    today = london_today()
     sent.get_by_label("Day").fill(str(today.day))
     sent.get_by_label("Month").fill(str(today.month))
     sent.get_by_label("Year").fill(str(today.year))
