@@ -46,3 +46,44 @@ def _token(client: FlaskClient) -> str:
     from .conftest import csrf_token
 
     return csrf_token(client, "/tasks")
+
+
+def test_a_plain_task_is_done_from_the_worklist_like_any_other(
+    make_user, actor, auth: Auth, client: FlaskClient
+) -> None:
+    """Modelling tools draw a plain bpmn:task for "someone does this": it is the lane's task,
+    shown in its worklist and completed from the same screen, with nothing to fill in."""
+    from mdt.services.actor import SYSTEM
+    from mdt.services.pathways import publish_files, read_pathway_directory
+
+    from .conftest import FIXTURES
+
+    bpmn, forms = read_pathway_directory(FIXTURES / "tiny")
+    text = bpmn["wound_care.bpmn"].decode()
+    text = (
+        text.replace(
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="assess" />',
+            '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="phone" />'
+            '<bpmn:sequenceFlow id="f0" sourceRef="phone" targetRef="assess" />',
+        )
+        .replace(
+            "<bpmn:flowNodeRef>start</bpmn:flowNodeRef>",
+            "<bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>phone</bpmn:flowNodeRef>",
+        )
+        .replace(
+            '<bpmn:endEvent id="done"',
+            '<bpmn:task id="phone" name="Phone the patient" /><bpmn:endEvent id="done"',
+        )
+    )
+    publish_files(SYSTEM, "wound-care", "Wound care", {"wound_care.bpmn": text.encode()}, forms)
+    nurse = make_user("cns", username="nurse")
+    patient = new_patient(actor(nurse), start=False)
+    start_on(actor(nurse), patient, "wound-care")
+
+    auth.login("nurse")
+    assert "Phone the patient" in client.get("/tasks").get_data(as_text=True)
+    task = ready_task(patient.id, "Phone the patient")
+    assert task.role == "cns" and task.form is None
+    assert client.get(f"/tasks/{task.id}").status_code == 200
+    assert auth.post(f"/tasks/{task.id}", {}).status_code == 302
+    assert ready_task(patient.id, "Assess the wound").role == "cns"

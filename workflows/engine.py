@@ -173,7 +173,10 @@ class PathwayRun:
 
     def complete_task(self, task_id: str, data: Mapping[str, Any]) -> None:
         task = self._ready_human_task(task_id)
-        task.task_spec.add_data_from_form(task, dict(data))
+        if hasattr(task.task_spec, "add_data_from_form"):
+            task.task_spec.add_data_from_form(task, dict(data))
+        else:  # a plain bpmn:task: no variable name to file the answers under
+            task.data.update(dict(data))
         with self._guarded(task):
             task.run()
             self._workflow.do_engine_steps(will_complete_task=_check)

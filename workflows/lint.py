@@ -27,7 +27,9 @@ NS = {
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
 FORM_PROPERTY = "formJsonSchemaFilename"
-HUMAN_TASKS = ("userTask", "manualTask")
+# Tasks a person completes: the engine waits at a plain bpmn:task as at a manual task, so it
+# needs a role like any other (or nobody could ever move the patient on).
+HUMAN_TASKS = ("userTask", "manualTask", "task")
 UNSUPPORTED = {
     "serviceTask": "Service tasks call external systems and are not supported; use a user task.",
     "businessRuleTask": "Business rule (DMN) tasks are not supported; use a script task.",

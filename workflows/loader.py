@@ -12,6 +12,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask as ManualTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask as NoneTaskMixin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
@@ -141,7 +142,7 @@ def _user_tasks(
     infos = {}
     for spec in specs:
         for task_spec in spec.task_specs.values():
-            if not isinstance(task_spec, UserTaskMixin | ManualTaskMixin):
+            if not isinstance(task_spec, UserTaskMixin | ManualTaskMixin | NoneTaskMixin):
                 continue
             props = dict(task_spec.extensions.get("properties", {}))
             lane = task_spec.lane

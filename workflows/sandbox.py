@@ -64,8 +64,31 @@ class SandboxInterrupt(BaseException):
     """
 
 
+_NOT_PROVIDED = {
+    "print": "nobody would see its output; record what matters in a task's data.",
+    "locals": "name the variables you need.",
+    "globals": "name the variables you need.",
+    "vars": "name the variables you need.",
+    "dir": "name the variables you need.",
+    "open": "pathway scripts cannot read files.",
+    "input": "pathway scripts cannot ask questions; use a user task.",
+    "help": "it is for interactive Python.",
+    "breakpoint": "it is for interactive Python.",
+}
+
+
 class _PathwayPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, tightened for pathway scripts."""
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        # Functions Python has but the sandbox does not give: refused when the file is
+        # checked, not for the first patient who reaches the script. (Only calls: a form
+        # field may well be called "input".)
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name in _NOT_PROVIDED:
+            self.error(node, f"{name}() is not available in pathway scripts: {_NOT_PROVIDED[name]}")
+            return node
+        return cast(ast.AST, super().visit_Call(node))
 
     def visit_Try(self, node: ast.Try) -> ast.AST:
         self.error(node, "try/except is not allowed in pathway scripts.")

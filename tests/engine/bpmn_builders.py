@@ -27,7 +27,7 @@ def process(body: str, lanes: bool = True, extra: str = "") -> bytes:
 
     ids = re.findall(
         r"<bpmn:(?:userTask|scriptTask|startEvent|endEvent|exclusiveGateway|"
-        r'intermediateCatchEvent|manualTask|boundaryEvent)[^>]*id="([^"]+)"',
+        r'intermediateCatchEvent|manualTask|boundaryEvent|task(?= ))[^>]*id="([^"]+)"',
         body,
     )
     lane = ""

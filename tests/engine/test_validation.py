@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflows import PathwayInvalidError
+from workflows import PathwayEngine, PathwayInvalidError
 
 from .bpmn_builders import FORM, HEAD, chain, process, script, user_task
 from .conftest import ROOT, compile_bpmn, compile_dir
@@ -100,6 +100,33 @@ def test_gateway_without_default_is_refused() -> None:
 def test_script_importing_os_is_refused() -> None:
     [problem] = problems_of(process(chain(script("import os"), user_task())))
     assert "import is not allowed" in problem and "line" in problem
+
+
+def test_scripts_calling_what_the_sandbox_does_not_give_are_refused() -> None:
+    problems = problems_of(
+        process(
+            chain(script('print("checked")', "s1"), script("seen = locals()", "s2"), user_task())
+        )
+    )
+    assert any("print() is not available" in p and "s1" in p for p in problems)
+    assert any("locals() is not available" in p and "s2" in p for p in problems)
+
+
+def test_a_plain_task_nobody_can_do_is_refused() -> None:
+    """The engine waits at a plain bpmn:task as at a manual one: without a role no worklist
+    shows it and the patient is stranded there."""
+    plain = '<bpmn:task id="phone" name="Phone the patient" />'
+    [problem] = problems_of(process(chain(plain), lanes=False))
+    assert "phone (Phone the patient)" in problem and "does not map to a known role" in problem
+
+
+def test_a_plain_task_in_a_lane_is_that_roles_task() -> None:
+    plain = '<bpmn:task id="phone" name="Phone the patient" />'
+    run = PathwayEngine(compile_bpmn({"upload.bpmn": process(chain(plain))}, {})).start()
+    [ready] = run.ready_tasks()
+    assert (ready.name, ready.role, ready.form) == ("Phone the patient", "cns", None)
+    run.complete_task(ready.id, {})
+    assert run.is_finished
 
 
 def test_lane_that_maps_to_no_role_is_refused() -> None:
