@@ -301,3 +301,13 @@ def test_upload_validate_and_publish_a_pathway(
     bad_name = {**body, "files": [{"name": "../etc/passwd.bpmn", "content": good}]}
     named = client.post("/api/v1/pathways", json=bad_name, headers=manager)
     assert named.status_code == 422 and "files" in named.json["error"]["details"]
+
+
+def test_a_file_that_is_not_text_is_refused_by_name(client: FlaskClient, bearer: Any) -> None:
+    manager = bearer("manager")
+    raw = '{"key": "odd", "title": "Odd", "files": [{"name": "odd.bpmn", "content": "<a>\\udcff</a>"}]}'
+    response = client.post(
+        "/api/v1/pathways", data=raw, content_type="application/json", headers=manager
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "odd.bpmn is not valid UTF-8 text" in response.get_data(as_text=True)

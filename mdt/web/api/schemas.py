@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mdt.models.roles import TASK_ROLES
 from mdt.services.pathways import form_schema
@@ -249,6 +249,16 @@ class PathwayFileSchema(Strict):
         metadata={"description": "A .bpmn diagram or a .json form (JSON Schema)."},
     )
     content = fields.String(required=True, metadata={"description": "The file's text."})
+
+    @validates_schema
+    def _text(self, data: dict[str, Any], **kwargs: Any) -> None:
+        # JSON can carry lone surrogates ("\\udcff"): not text any file can hold.
+        try:
+            data.get("content", "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(
+                f"{data.get('name', 'The file')} is not valid UTF-8 text.", "content"
+            ) from None
 
 
 class NewPathwaySchema(Strict):
