@@ -164,18 +164,22 @@ def test_the_coordinator_registers_a_patient_on_a_pathway_that_cannot_start(
     assert ready_task(patient.id, "Assess the wound").role == "cns"
 
 
+def _register_by_api(client: FlaskClient, make_user: Any, index: int, family: str) -> Any:
+    user = make_user("coordinator", username="api-coord")
+    _, secret = create_token(SYSTEM, user.id, "tests")
+    return client.post(
+        "/api/v1/patients",
+        json={"nhs_number": NHS_NUMBERS[index], "given_name": "Ada", "family_name": family,
+              "date_of_birth": "1961-02-03"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )  # fmt: skip
+
+
 def test_the_api_registers_the_patient_and_says_the_pathway_is_paused(
     make_user: Any, client: FlaskClient, clock: Any
 ) -> None:
     _publish_broken("multi-instance input missing")
-    user = make_user("coordinator", username="api-coord")
-    _, secret = create_token(SYSTEM, user.id, "tests")
-    response = client.post(
-        "/api/v1/patients",
-        json={"nhs_number": NHS_NUMBERS[1], "given_name": "Ada", "family_name": "Paused",
-              "date_of_birth": "1961-02-03"},
-        headers={"Authorization": f"Bearer {secret}"},
-    )  # fmt: skip
+    response = _register_by_api(client, make_user, 1, "Paused")
     assert response.status_code == 201, response.json
     body = response.json
     assert body["pathway_status"] == "paused"
@@ -186,14 +190,7 @@ def test_the_api_registers_the_patient_and_says_the_pathway_is_paused(
 
 def test_a_pathway_that_starts_says_so(make_user: Any, client: FlaskClient, clock: Any) -> None:
     _publish_fixed()
-    user = make_user("coordinator", username="api-coord")
-    _, secret = create_token(SYSTEM, user.id, "tests")
-    response = client.post(
-        "/api/v1/patients",
-        json={"nhs_number": NHS_NUMBERS[2], "given_name": "Ada", "family_name": "Running",
-              "date_of_birth": "1961-02-03"},
-        headers={"Authorization": f"Bearer {secret}"},
-    )  # fmt: skip
+    response = _register_by_api(client, make_user, 2, "Running")
     assert response.status_code == 201
     assert response.json["pathway_status"] == "running"
     assert response.json["pathway_problem"] is None
