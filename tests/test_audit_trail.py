@@ -78,8 +78,13 @@ def test_every_kind_of_action_leaves_an_audit_row(
 
     # An MDT outcome, confirmed by a coordinator at a meeting, from their address.
     from mdt.services.actor import actor_for
-    from mdt.services.meeting_outcomes import confirm_outcome
-    from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
+    from mdt.services.meetings import (
+        add_listing,
+        candidates,
+        confirm_outcome,
+        create_series,
+        schedule_next,
+    )
     from mdt.services.users import find_user
 
     from .helpers import complete_with_examples, new_patient

@@ -22,8 +22,14 @@ from mdt.services.actor import actor_for
 from mdt.services.demo import example_answers
 from mdt.services.errors import DomainError
 from mdt.services.instances import complete_task
-from mdt.services.meeting_outcomes import confirm_outcome, record_attendance
-from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
+from mdt.services.meetings import (
+    add_listing,
+    candidates,
+    confirm_outcome,
+    create_series,
+    record_attendance,
+    schedule_next,
+)
 from mdt.services.pathways import form_schema
 from mdt.services.patients import register_patient
 

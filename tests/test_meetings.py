@@ -19,21 +19,19 @@ from mdt.models import (
     PatientModel,
 )
 from mdt.services.errors import ConflictError, InvalidInputError
-from mdt.services.meeting_outcomes import (
-    close_meeting,
-    confirm_outcome,
-    meeting_kpis,
-    missing_disciplines,
-    record_attendance,
-    record_gp_letter,
-)
 from mdt.services.meetings import (
     active_listings,
     add_listing,
     candidates,
     circulate,
+    close_meeting,
+    confirm_outcome,
     create_series,
     cut_off_for,
+    meeting_kpis,
+    missing_disciplines,
+    record_attendance,
+    record_gp_letter,
     schedule_next,
     withdrawn_listings,
 )
@@ -264,7 +262,7 @@ def test_cut_off_follows_the_settings(app) -> None:
 
 
 def test_members_come_from_accounts_with_a_discipline(week, make_user, monday) -> None:
-    from mdt.services.meeting_outcomes import members, record_member_present
+    from mdt.services.meetings import members, record_member_present
 
     coordinator, _, _, meeting_id = week
     radiologist = make_user("oncologist", username="rad", discipline="radiology")
@@ -276,7 +274,7 @@ def test_members_come_from_accounts_with_a_discipline(week, make_user, monday) -
 
 
 def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week, monday) -> None:
-    from mdt.services.meeting_outcomes import save_outcome_draft
+    from mdt.services.meetings import save_outcome_draft
 
     coordinator, _, _, meeting_id = week
     waiting = candidates(_meeting(meeting_id)).tasks
@@ -296,7 +294,7 @@ def test_second_coordinator_editing_a_stale_outcome_gets_a_conflict(week, monday
 def test_waiting_patients_are_paged_and_searchable(week, monkeypatch) -> None:
     """A region's list can hold thousands: a page at a time, longest waiting first, and found
     by name or NHS number (spaces allowed)."""
-    import mdt.services.meetings as meetings
+    import mdt.services.meetings.lists as meetings
 
     from .helpers import NHS_NUMBERS
 

@@ -24,8 +24,7 @@ from mdt.models import HumanTaskModel, ListingModel, ListingStatus, PatientModel
 from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
 from mdt.services.instances import complete_task
-from mdt.services.meeting_outcomes import confirm_outcome
-from mdt.services.meetings import add_listing, create_series, schedule_next
+from mdt.services.meetings import add_listing, confirm_outcome, create_series, schedule_next
 from mdt.services.pathways import form_schema
 from mdt.services.patient_events import record_patient_event
 from mdt.services.patients import register_patient

@@ -31,8 +31,14 @@ from mdt.models import (
 )
 from mdt.services.actor import Actor
 from mdt.services.instances import complete_task
-from mdt.services.meeting_outcomes import close_meeting, confirm_outcome, record_attendance
-from mdt.services.meetings import add_listing, circulate, schedule_next
+from mdt.services.meetings import (
+    add_listing,
+    circulate,
+    close_meeting,
+    confirm_outcome,
+    record_attendance,
+    schedule_next,
+)
 from mdt.services.pathways import form_schema
 from mdt.services.scheduler import run_pass
 

@@ -19,7 +19,7 @@ from mdt.models import HumanTaskModel, MeetingModel, TaskStatus, UserModel
 from mdt.models.meeting import ListingModel, MeetingStatus
 from mdt.models.roles import ROLE_LABELS
 from mdt.services.actor import Actor
-from mdt.services.meeting_outcomes import MeetingKpis, meeting_kpis, members
+from mdt.services.meetings import MeetingKpis, meeting_kpis, members
 from mdt.services.sql_dates import at, week_of
 from mdt.services.standards_report import ReportQuery, require_report_role
 

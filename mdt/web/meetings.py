@@ -13,34 +13,32 @@ from mdt import clock
 from mdt.models import ListingStatus, MeetingModel
 from mdt.models.roles import Role
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
-from mdt.services.meeting_outcomes import (
-    close_meeting,
-    confirm_outcome,
-    core_disciplines,
-    form_at_meeting,
-    gp_letter_task,
-    meeting_kpis,
-    members,
-    missing_disciplines,
-    opens_at,
-    record_attendance,
-    record_gp_letter,
-    record_member_present,
-    save_outcome_draft,
-)
-from mdt.services.meeting_views import listing_for_view
 from mdt.services.meetings import (
     CandidatePage,
     active_listings,
     add_listing,
     candidates,
     circulate,
+    close_meeting,
+    confirm_outcome,
+    core_disciplines,
     create_series,
+    form_at_meeting,
     get_meeting,
+    gp_letter_task,
     list_meetings,
     list_series,
+    listing_for_view,
+    meeting_kpis,
+    members,
+    missing_disciplines,
     move_listing,
+    opens_at,
+    record_attendance,
+    record_gp_letter,
+    record_member_present,
     remove_listing,
+    save_outcome_draft,
     schedule_next,
     withdrawn_listings,
 )

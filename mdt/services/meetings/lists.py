@@ -1,19 +1,14 @@
-"""MDT meetings: schedule them, build the list from the pathway, lock and circulate it.
-
-Patients appear as candidates by themselves: any ready task whose mdtStep is "outcome" (the
-pathway is waiting for an MDT outcome). Every change carries the version the user saw, so two
-coordinators never overwrite each other: the second is told and shown the current list.
-"""
+"""The meeting's list: patients appear as candidates by themselves (any ready task whose
+mdtStep is "outcome"), are listed, ordered, locked and circulated, and come off every list
+when their care ends. Every change carries the version the user saw, so two coordinators
+never overwrite each other: the second is told and shown the current list."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import flag_modified
-from sqlalchemy.orm.exc import StaleDataError
 
 from mdt import clock
 from mdt.clock import LONDON
@@ -23,7 +18,6 @@ from mdt.models import (
     ListingModel,
     ListingStatus,
     MeetingModel,
-    MeetingSeriesModel,
     MeetingStatus,
     PatientModel,
     TaskStatus,
@@ -31,128 +25,23 @@ from mdt.models import (
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
-from mdt.services.calendar import previous_working_day
 from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
+)
+from mdt.services.meetings.base import (
+    OPEN_LISTING,
+    active_listings,
+    check_version,
+    commit,
+    find_listing,
+    get_meeting,
+    open_for_changes,
+    require_coordinator,
+    touch,
 )
 from mdt.services.notifications import tell_role
-from mdt.services.pathways import closures
 from mdt.services.patients import patient_matches
-from mdt.services.settings import setting
-
-OPEN_LISTING = (ListingStatus.LISTED, ListingStatus.CONFIRMED)
-
-
-def _require_coordinator(actor: Actor) -> None:
-    if not actor.has_role(Role.COORDINATOR):
-        raise PermissionDeniedError("Only MDT coordinators manage meetings.")
-
-
-def cut_off_for(starts_at: datetime) -> datetime:
-    """The list's cut-off: by default noon on the working day before the meeting (London
-    time); MDT_LIST_CUT_OFF_TIME and MDT_LIST_CUT_OFF_WORKING_DAYS change it."""
-    day = starts_at.astimezone(LONDON).date()
-    for _ in range(int(setting("MDT_LIST_CUT_OFF_WORKING_DAYS"))):  # type: ignore[call-overload]
-        day = previous_working_day(day, closures())
-    at = time.fromisoformat(str(setting("MDT_LIST_CUT_OFF_TIME")))
-    return datetime.combine(day, at, tzinfo=LONDON)
-
-
-def get_meeting(meeting_id: int) -> MeetingModel:
-    meeting = db.session.get(MeetingModel, meeting_id)
-    if meeting is None:
-        raise NotFoundError("No such meeting")
-    return meeting
-
-
-def list_meetings() -> list[MeetingModel]:
-    return list(db.session.scalars(select(MeetingModel).order_by(MeetingModel.starts_at.desc())))
-
-
-def list_series() -> list[MeetingSeriesModel]:
-    return list(db.session.scalars(select(MeetingSeriesModel).order_by(MeetingSeriesModel.name)))
-
-
-def create_series(
-    actor: Actor,
-    name: str,
-    weekday: int,
-    start_time: str,
-    location: str,
-    duration_minutes: int = 90,
-) -> MeetingSeriesModel:
-    _require_coordinator(actor)
-    errors = {}
-    if not name.strip():
-        errors["name"] = "Enter a name for the meeting"
-    if weekday not in range(7):
-        errors["weekday"] = "Select the day of the week"
-    try:
-        time.fromisoformat(start_time)
-    except ValueError:
-        errors["start_time"] = "Enter the start time as hours and minutes, like 13:30"
-    if errors:
-        raise InvalidInputError(errors)
-    series = MeetingSeriesModel(
-        name=name.strip(),
-        weekday=weekday,
-        start_time=start_time,
-        location=location.strip(),
-        duration_minutes=duration_minutes,
-    )
-    db.session.add(series)
-    db.session.flush()
-    record_event(
-        actor,
-        "meeting.series_created",
-        object_type="meeting_series",
-        object_id=series.id,
-        detail={"name": series.name},
-    )
-    db.session.commit()
-    return series
-
-
-def schedule_next(actor: Actor, series_id: int, after: datetime | None = None) -> MeetingModel:
-    """The series' next meeting after ``after`` (default now), created if it does not exist."""
-    _require_coordinator(actor)
-    series = db.session.get(MeetingSeriesModel, series_id)
-    if series is None:
-        raise NotFoundError("No such meeting series")
-    meeting = _next_meeting(series, after or clock.now())
-    db.session.commit()
-    return meeting
-
-
-def _next_meeting(series: MeetingSeriesModel, after: datetime) -> MeetingModel:
-    local = after.astimezone(LONDON)
-    day = local.date()
-    start = time.fromisoformat(series.start_time)
-    while day.weekday() != series.weekday or datetime.combine(day, start, LONDON) <= local:
-        day += timedelta(days=1)
-    starts_at = datetime.combine(day, start, tzinfo=LONDON)
-    existing = db.session.scalar(
-        select(MeetingModel).where(
-            MeetingModel.series_id == series.id, MeetingModel.starts_at == starts_at
-        )
-    )
-    if existing is not None:
-        return existing
-    meeting = MeetingModel(
-        series_id=series.id,
-        title=series.name,
-        starts_at=starts_at,
-        duration_minutes=series.duration_minutes,
-        location=series.location,
-        cut_off_at=cut_off_for(starts_at),
-    )
-    db.session.add(meeting)
-    db.session.flush()
-    return meeting
-
 
 CANDIDATES_PER_PAGE = 25
 
@@ -236,19 +125,6 @@ def clinical_question(patient_id: int) -> str:
     return str((referral.data or {}).get("clinical_question", "")) if referral else ""
 
 
-def _check_version(item: MeetingModel | ListingModel, seen: int | None) -> None:
-    if seen is not None and item.lock_version != seen:
-        raise ConflictError(
-            "Someone else changed this list while you were looking at it. "
-            "Nothing of yours was saved; here is the list as it is now."
-        )
-
-
-def _open_for_changes(meeting: MeetingModel) -> None:
-    if meeting.status != MeetingStatus.PLANNED:
-        raise ConflictError("The list has been circulated and is locked.")
-
-
 def add_listing(
     actor: Actor,
     meeting_id: int,
@@ -257,10 +133,10 @@ def add_listing(
     late_reason: str | None,
     seen_version: int | None,
 ) -> ListingModel:
-    _require_coordinator(actor)
+    require_coordinator(actor)
     meeting = get_meeting(meeting_id)
-    _check_version(meeting, seen_version)
-    _open_for_changes(meeting)
+    check_version(meeting, seen_version)
+    open_for_changes(meeting)
     task = db.session.get(HumanTaskModel, task_id)
     if task is None or not _is_waiting(task.id):
         raise ConflictError("This patient is no longer waiting to be listed.")
@@ -274,8 +150,8 @@ def add_listing(
                 "reason for adding this patient late"
             }
         )
-    listing = _new_listing(meeting, task, kind, actor.user_id, late, late_reason)
-    _touch(meeting)
+    listing = new_listing(meeting, task, kind, actor.user_id, late, late_reason)
+    touch(meeting)
     record_event(
         actor,
         "meeting.patient_listed",
@@ -284,11 +160,11 @@ def add_listing(
         object_id=meeting.id,
         detail={"kind": kind, "late": late},
     )
-    _commit()
+    commit()
     return listing
 
 
-def _new_listing(
+def new_listing(
     meeting: MeetingModel,
     task: HumanTaskModel,
     kind: str,
@@ -316,13 +192,13 @@ def _new_listing(
 
 
 def remove_listing(actor: Actor, listing_id: int, seen_version: int | None) -> None:
-    _require_coordinator(actor)
-    listing = _listing(listing_id)
+    require_coordinator(actor)
+    listing = find_listing(listing_id)
     meeting = listing.meeting
-    _check_version(meeting, seen_version)
-    _open_for_changes(meeting)
+    check_version(meeting, seen_version)
+    open_for_changes(meeting)
     listing.status = ListingStatus.REMOVED
-    _touch(meeting)
+    touch(meeting)
     record_event(
         actor,
         "meeting.patient_removed",
@@ -330,7 +206,7 @@ def remove_listing(actor: Actor, listing_id: int, seen_version: int | None) -> N
         object_type="meeting",
         object_id=meeting.id,
     )
-    _commit()
+    commit()
 
 
 WITHDRAWN = {"death": "died", "transfer": "care transferred", "discharge": "discharged"}
@@ -351,7 +227,7 @@ def withdraw_from_lists(actor: Actor, patient_id: int, reason: str) -> int:
     for listing in listings:
         listing.status = ListingStatus.REMOVED
         listing.removed_reason = WITHDRAWN.get(reason, reason)
-        _touch(listing.meeting)
+        touch(listing.meeting)
         record_event(
             actor,
             "meeting.patient_withdrawn",
@@ -389,26 +265,26 @@ def withdrawn_listings(meeting: MeetingModel) -> list[ListingModel]:
 
 
 def move_listing(actor: Actor, listing_id: int, direction: int, seen_version: int | None) -> None:
-    _require_coordinator(actor)
-    listing = _listing(listing_id)
+    require_coordinator(actor)
+    listing = find_listing(listing_id)
     meeting = listing.meeting
-    _check_version(meeting, seen_version)
-    _open_for_changes(meeting)
+    check_version(meeting, seen_version)
+    open_for_changes(meeting)
     shown = [item for item in meeting.listings if item.status in OPEN_LISTING]
     index = shown.index(listing)
     other = index + direction
     if 0 <= other < len(shown):
         listing.position, shown[other].position = shown[other].position, listing.position
-        _touch(meeting)
-        _commit()
+        touch(meeting)
+        commit()
 
 
 def circulate(actor: Actor, meeting_id: int, seen_version: int | None) -> MeetingModel:
     """Lock the list and record when it went out (KPI: at least 24 hours before)."""
-    _require_coordinator(actor)
+    require_coordinator(actor)
     meeting = get_meeting(meeting_id)
-    _check_version(meeting, seen_version)
-    _open_for_changes(meeting)
+    check_version(meeting, seen_version)
+    open_for_changes(meeting)
     meeting.status = MeetingStatus.CIRCULATED
     meeting.circulated_at = clock.now()
     meeting.circulated_by_id = actor.user_id
@@ -419,33 +295,5 @@ def circulate(actor: Actor, meeting_id: int, seen_version: int | None) -> Meetin
         object_id=meeting.id,
         detail={"patients": len(active_listings(meeting))},
     )
-    _commit()
+    commit()
     return meeting
-
-
-def active_listings(meeting: MeetingModel) -> list[ListingModel]:
-    return [item for item in meeting.listings if item.status in OPEN_LISTING]
-
-
-def _listing(listing_id: int) -> ListingModel:
-    listing = db.session.get(ListingModel, listing_id)
-    if listing is None:
-        raise NotFoundError("No such listing")
-    return listing
-
-
-def _touch(meeting: MeetingModel) -> None:
-    # Any change to the list is a change to the meeting: force an UPDATE of the meeting row,
-    # and with it the version check, even when only listing rows changed.
-    flag_modified(meeting, "title")
-
-
-def _commit() -> None:
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConflictError(
-            "Someone else changed this list at the same moment. Nothing of "
-            "yours was saved; here is the list as it is now."
-        ) from None
