@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, String
+from sqlalchemy import Boolean, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdt import clock
@@ -19,7 +19,17 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100), index=True)
     date_of_birth: Mapped[date] = mapped_column(Date)
+    # Where letters to the patient go: address lines (one a line) and the postcode apart.
+    address: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    # The GP practice: its name, its ODS code (a letter and 5 digits, e.g. A81001) and the
+    # address letters to it carry (lines with the postcode, one a line).
     gp_practice: Mapped[str | None] = mapped_column(String(200))
+    gp_practice_code: Mapped[str | None] = mapped_column(String(6))
+    gp_practice_address: Mapped[str | None] = mapped_column(Text)
+    # Copying letters to patients: whether they asked for a copy of letters about them
+    # (None: not asked yet).
+    wants_letter_copies: Mapped[bool | None] = mapped_column(Boolean)
     # Recorded when a pathway records the death: no list, letter or task is for them again.
     date_of_death: Mapped[date | None] = mapped_column(Date)
     key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -40,6 +50,18 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
         n = self.nhs_number
         return f"{n[:3]} {n[3:6]} {n[6:]}"
 
+    @property
+    def address_lines(self) -> list[str]:
+        return _lines(self.address)
+
+    @property
+    def gp_practice_address_lines(self) -> list[str]:
+        return _lines(self.gp_practice_address)
+
     def age_on(self, day: date) -> int:
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").split("\n") if line]

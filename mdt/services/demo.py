@@ -6,7 +6,6 @@ numbers from the never-issued 999 range; task answers are made from each form's 
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from mdt.services.pathways import (
     publish_files,
     read_pathway_directory,
 )
+from mdt.services.patient_contact import ContactDetails
 from mdt.services.patients import register_patient
 from mdt.services.users import create_user, find_user
 
@@ -75,6 +75,25 @@ DEMO_PATIENTS: list[tuple[str, str, date, str | None, dict[str, dict[str, Any]],
     ),
     ("Dorothy", "Hodgkin", date(1949, 5, 12), "Treatment planning consultation", {}, 50),
     ("Elsie", "Inglis", date(1981, 8, 16), "Specialist palliative care assessment", HIGH_NEEDS, 70),
+]
+
+# Their GP practices (ODS codes from the Z99 range, which no practice has) and homes: one
+# each, in the order above, and whether they asked for copies of letters.
+DEMO_PRACTICES = [
+    ("Riverside Surgery", "Z99001", ("12 Riverside Road", "Leeds", "LS2 7HY")),
+    (
+        "Park Lane Practice",
+        "Z99002",
+        ("Park Lane Health Centre", "40 Park Lane", "Leeds", "LS3 1EP"),
+    ),
+]
+DEMO_HOMES: list[tuple[tuple[str, ...], str, bool | None]] = [
+    (("14 Ashgrove Terrace", "Headingley", "Leeds"), "LS6 3BP", True),
+    (("Flat 3, Victoria Court", "2 Cardigan Road", "Leeds"), "LS6 1LF", None),
+    (("27 Church Lane", "Meanwood", "Leeds"), "LS6 4NP", False),
+    (("8 Mill Green", "Horsforth", "Leeds"), "LS18 5JS", True),
+    (("The Old Forge", "Main Street", "Bramham", "Wetherby"), "LS23 6QA", None),
+    (("51 Harehills Avenue", "Leeds"), "LS8 4EX", True),
 ]
 
 
@@ -203,10 +222,11 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
         actors["coordinator"], "Secondary breast MDT", 3, "13:00", "Seminar room 2 and Teams"
     )
     numbers = iter(demo_nhs_numbers())
-    rng = random.Random(7)  # noqa: S311 - demo data, not security
     stories = []
-    for given, family, born, stop_at, overrides, days_ago in DEMO_PATIENTS:
+    for index, (given, family, born, stop_at, overrides, days_ago) in enumerate(DEMO_PATIENTS):
         number = next(numbers)
+        practice, practice_code, practice_address = DEMO_PRACTICES[index % len(DEMO_PRACTICES)]
+        home, postcode, copies = DEMO_HOMES[index % len(DEMO_HOMES)]
         if db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number)):
             continue
         registered = clock.today() - timedelta(days=days_ago)
@@ -217,7 +237,8 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 given,
                 family,
                 born,
-                rng.choice(["Riverside Surgery", "Park Lane Practice"]),
+                practice,
+                contact=ContactDetails(home, postcode, practice_code, practice_address, copies),
             )
             if stop_at != "Register secondary diagnosis":
                 _register_diagnosis(patient, actors["coordinator"], registered)

@@ -35,6 +35,7 @@ from mdt.services.patient_standards import ScorecardRow, patient_cases
 from mdt.services.patients import read_patient
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 SNOMED = "http://snomed.info/sct"
 METASTASIS = ("128462008", "Metastatic malignant neoplasm")
@@ -125,8 +126,16 @@ def _patient(patient: PatientModel) -> dict[str, Any]:
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
         "birthDate": patient.date_of_birth.isoformat() if patient.date_of_birth else None,
     }
-    if patient.gp_practice:
-        resource["generalPractitioner"] = [{"display": patient.gp_practice}]
+    if patient.address_lines or patient.postcode:
+        address = {"use": "home", "line": patient.address_lines, "postalCode": patient.postcode}
+        resource["address"] = [{k: v for k, v in address.items() if v}]
+    if patient.gp_practice or patient.gp_practice_code:
+        practice: dict[str, Any] = {"type": "Organization"}
+        if patient.gp_practice_code:
+            practice["identifier"] = {"system": ODS_SYSTEM, "value": patient.gp_practice_code}
+        if patient.gp_practice:
+            practice["display"] = patient.gp_practice
+        resource["generalPractitioner"] = [practice]
     return {k: v for k, v in resource.items() if v is not None}
 
 

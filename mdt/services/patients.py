@@ -28,6 +28,7 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.instances import start_pathway
+from mdt.services.patient_contact import ContactDetails, apply_contact, checked
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.record_views import (
     SummaryRow,
@@ -59,10 +60,13 @@ def register_patient(
     date_of_birth: date | None,
     gp_practice: str | None,
     start: bool = True,
+    contact: ContactDetails | None = None,
 ) -> PatientModel:
-    """Register a patient and start their pathway, in one transaction."""
+    """Register a patient and start their pathway, in one transaction. ``contact``: their
+    address, GP practice code and address, and whether they want copies of letters."""
     if not actor.has_role(Role.COORDINATOR, Role.CNS):
         raise PermissionDeniedError("Only coordinators and nurses register patients.")
+    contact, contact_errors = checked(contact or ContactDetails())
     errors = {}
     problem = nhs_number.problem_with(nhs, bool(setting("MDT_ALLOW_TEST_NHS_NUMBERS")))
     if problem:
@@ -75,6 +79,7 @@ def register_patient(
         errors["date_of_birth"] = "Enter the patient's date of birth"
     elif date_of_birth > clock.today():
         errors["date_of_birth"] = "Date of birth must be in the past"
+    errors.update(contact_errors)  # in the order the form asks
     if errors:
         raise InvalidInputError(errors)
     number = nhs_number.normalise(nhs)
@@ -92,6 +97,7 @@ def register_patient(
         gp_practice=(gp_practice or "").strip() or None,
         created_by_id=actor.user_id,
     )
+    apply_contact(patient, contact)
     db.session.add(patient)
     db.session.flush()
     record_event(

@@ -12,6 +12,7 @@ from mdt.services.care_plan import patient_care_plan
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.form_validation import split_hidden
 from mdt.services.pathway_library import diagram_for
+from mdt.services.patient_contact import ContactDetails, split_lines
 from mdt.services.patient_events import (
     EVENT_ROLES,
     AvailableEvent,
@@ -44,6 +45,17 @@ def _date(form: MultiDict[str, str], name: str) -> tuple[date | None, dict[str, 
         return None, parts, False
 
 
+def _contact(form: MultiDict[str, str]) -> ContactDetails:
+    copies = form.get("wants_letter_copies")
+    return ContactDetails(
+        address_lines=split_lines(form.get("address_lines")),
+        postcode=form.get("postcode"),
+        gp_practice_code=form.get("gp_practice_code"),
+        gp_practice_address_lines=split_lines(form.get("gp_practice_address_lines")),
+        wants_letter_copies={"yes": True, "no": False}.get(copies or ""),
+    )
+
+
 @bp.get("")
 @roles_required(*RECORD_ROLES)
 def search() -> str:
@@ -70,6 +82,7 @@ def register() -> Response | tuple[str, int]:
             form.get("family_name", ""),
             born,
             form.get("gp_practice"),
+            contact=_contact(form),
         )
     except InvalidInputError as error:
         return render_template("patients/register.html", values=values, errors=error.errors), 400

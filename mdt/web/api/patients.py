@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
 from mdt.services.fhir_export import patient_bundle
+from mdt.services.patient_contact import ContactDetails
 from mdt.services.patient_events import EVENT_ROLES, available_events, record_patient_event
 from mdt.services.patient_standards import case_body, patient_cases
 from mdt.services.patients import (
@@ -62,6 +63,13 @@ def register(args: dict[str, Any]) -> Any:
         args["family_name"],
         args["date_of_birth"],
         args.get("gp_practice"),
+        contact=ContactDetails(
+            address_lines=tuple(args["address_lines"]),
+            postcode=args.get("postcode"),
+            gp_practice_code=args.get("gp_practice_code"),
+            gp_practice_address_lines=tuple(args["gp_practice_address_lines"]),
+            wants_letter_copies=args.get("wants_letter_copies"),
+        ),
     )
 
 

@@ -37,7 +37,19 @@ class PatientSchema(Strict):
     given_name = fields.String(required=True)
     family_name = fields.String(required=True)
     date_of_birth = fields.Date(allow_none=True)
-    gp_practice = fields.String(allow_none=True)
+    address_lines = fields.List(fields.String(), metadata={"description": "Without the postcode."})
+    postcode = fields.String(allow_none=True, metadata={"example": "LS1 4AP"})
+    gp_practice = fields.String(allow_none=True, metadata={"description": "The practice's name."})
+    gp_practice_code = fields.String(
+        allow_none=True, metadata={"description": "The practice's ODS code.", "example": "A81001"}
+    )
+    gp_practice_address_lines = fields.List(
+        fields.String(), metadata={"description": "With the postcode."}
+    )
+    wants_letter_copies = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "Whether the patient wants copies of letters (null: not asked)."},
+    )
     key_worker_name = fields.String(allow_none=True)
     key_worker_phone = fields.String(allow_none=True)
 
@@ -80,7 +92,38 @@ class NewPatientSchema(Strict):
     given_name = fields.String(required=True, validate=validate.Length(max=100))
     family_name = fields.String(required=True, validate=validate.Length(max=100))
     date_of_birth = fields.Date(required=True)
-    gp_practice = fields.String(load_default=None, validate=validate.Length(max=200))
+    address_lines = fields.List(
+        fields.String(validate=validate.Length(max=100)),
+        load_default=list,
+        validate=validate.Length(max=5),
+        metadata={"description": "The patient's address without the postcode, a line each."},
+    )
+    postcode = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=10),
+        metadata={"description": "A UK postcode; required with an address.", "example": "LS1 4AP"},
+    )
+    gp_practice = fields.String(
+        load_default=None, validate=validate.Length(max=200), metadata={"description": "Its name."}
+    )
+    gp_practice_code = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=10),
+        metadata={"description": "ODS code: a letter and 5 digits.", "example": "A81001"},
+    )
+    gp_practice_address_lines = fields.List(
+        fields.String(validate=validate.Length(max=100)),
+        load_default=list,
+        validate=validate.Length(max=5),
+        metadata={"description": "The practice's address with its postcode, a line each."},
+    )
+    wants_letter_copies = fields.Boolean(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Copies of letters about them go to the patient too."},
+    )
 
 
 # -- tasks ----------------------------------------------------------------------------
