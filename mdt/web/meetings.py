@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from mdt import clock
 from mdt.models import ListingStatus, MeetingModel
 from mdt.models.roles import Role
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
+from mdt.services.gp_letters import gp_letter
 from mdt.services.meetings import (
     CandidatePage,
     active_listings,
@@ -43,7 +43,6 @@ from mdt.services.meetings import (
     withdrawn_listings,
 )
 from mdt.services.pathways import form_schema
-from mdt.services.settings import setting
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.pdf import pdf_response
@@ -343,20 +342,10 @@ def gp_letter_sent(listing_id: int) -> Response | tuple[str, int]:
 @bp.get("/listings/<int:listing_id>/gp-letter.pdf")
 @roles_required(Role.COORDINATOR)
 def gp_letter_pdf(listing_id: int) -> Response:
-    view = listing_for_view(current_actor(), listing_id, action="gpletter.downloaded")
-    item, patient = view.listing, view.listing.patient
-    schema = form_schema(item.task.instance.pathway_version, item.task.form) or {}
+    letter = gp_letter(current_actor(), listing_id)
     return pdf_response(
         "gp_letter.html",
-        f"mdt-outcome-{patient.nhs_number}.pdf",
-        patient=patient,
-        listing=item,
-        meeting=item.meeting,
-        outcome=describe(schema, item.outcome or {}),
-        organisation=setting("MDT_ORGANISATION"),
-        organisation_address="\n".join(
-            line.strip() for line in str(setting("MDT_ORGANISATION_ADDRESS")).split(";")
-        ),
-        letter_date=clock.today(),
-        signatory=current_user.display_name,
+        f"mdt-outcome-{letter.patient.nhs_number}.pdf",
+        letter=letter,
+        patient=letter.patient,
     )
