@@ -25,10 +25,12 @@ from workflows.migration import (
 from workflows.records import EventInfo, PendingTimer, ReadyTask
 from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
+from workflows.trial_run import Coverage, TrialBudget, TrialProblem, TrialReport, trial_run
 
 __all__ = [
     "STATE_FORMAT",
     "CompiledPathway",
+    "Coverage",
     "ElementChange",
     "EngineError",
     "EventInfo",
@@ -42,6 +44,9 @@ __all__ = [
     "ReadyTask",
     "ScriptTimeoutError",
     "TaskNotReadyError",
+    "TrialBudget",
+    "TrialProblem",
+    "TrialReport",
     "UserTaskInfo",
     "WorkflowRunError",
     "compile_pathway",
@@ -50,5 +55,6 @@ __all__ = [
     "encode_state",
     "migration_blockers",
     "render_text",
+    "trial_run",
     "upstream_tasks",
 ]
