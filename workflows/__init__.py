@@ -25,7 +25,7 @@ from workflows.migration import (
 from workflows.records import EventInfo, PendingTimer, ReadyTask
 from workflows.serialization import STATE_FORMAT, decode_state, encode_state
 from workflows.templating import render_text
-from workflows.trial_run import Coverage, TrialBudget, TrialProblem, TrialReport, trial_run
+from workflows.trial_run import Coverage, TrialBudget, TrialProblem, TrialReport, run_trial
 
 __all__ = [
     "STATE_FORMAT",
@@ -55,6 +55,6 @@ __all__ = [
     "encode_state",
     "migration_blockers",
     "render_text",
-    "trial_run",
+    "run_trial",
     "upstream_tasks",
 ]

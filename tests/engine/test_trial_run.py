@@ -15,7 +15,7 @@ import pytest
 
 from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.pathways import _pathway_helpers
-from workflows import CompiledPathway, PathwayInvalidError, TrialBudget, TrialReport, trial_run
+from workflows import CompiledPathway, PathwayInvalidError, TrialBudget, TrialReport, run_trial
 from workflows.trial_answers import CodeMentions, answer_sets
 
 from .bpmn_builders import HEAD
@@ -38,7 +38,7 @@ def patient(age: int = 60) -> dict[str, Any]:
     }
 
 
-def run_trial(
+def trial(
     bpmn: dict[str, bytes],
     forms: dict[str, bytes] | None = None,
     *,
@@ -48,7 +48,7 @@ def run_trial(
 ) -> TrialReport:
     forms = FORMS if forms is None else forms
     pathway = compile_bpmn(bpmn, forms, lint=lint)
-    return trial_run(
+    return run_trial(
         pathway,
         bpmn,
         patients=patients or [("a patient of 60", patient())],
@@ -129,7 +129,7 @@ def test_a_task_nobody_can_complete_is_refused_with_the_path_that_reaches_it() -
     files = diagram(body, {"Clinical nurse specialist": NURSE})  # urgent_step in no lane
     with pytest.raises(PathwayInvalidError, match="does not map to a known role"):
         compile_bpmn(files, FORMS)  # the lint refuses it at upload...
-    report = run_trial(files, lint=False)  # ...and a draft that got past it is refused too
+    report = trial(files, lint=False)  # ...and a draft that got past it is refused too
     [problem] = the(report, "no_role")
     assert problem.severity == "error" and not report.passed
     assert (problem.element_id, problem.element_name) == ("urgent_step", "Urgent review")
@@ -146,7 +146,7 @@ def test_a_print_script_is_refused_with_the_path_that_reaches_it() -> None:
     files = diagram(urgent_branch(step), {"Clinical nurse specialist": NURSE})
     with pytest.raises(PathwayInvalidError, match="print"):
         compile_bpmn(files, FORMS)
-    report = run_trial(files, lint=False)
+    report = trial(files, lint=False)
     [problem] = the(report, "run_error")
     assert (problem.element_id, problem.element_name, problem.severity) == (
         "urgent_step",
@@ -160,7 +160,7 @@ def test_a_print_script_is_refused_with_the_path_that_reaches_it() -> None:
 def test_a_condition_on_data_nothing_sets_is_refused_with_its_path() -> None:
     step = user("urgent_step", "Urgent review", variable="review")
     body = urgent_branch(step, condition="assess['urgent'] and wound_size > 5")
-    report = run_trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
+    report = trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
     [unset] = the(report, "unset_data")
     assert unset.severity == "error" and "'wound_size'" in unset.message
     assert unset.element_id == "is_urgent"  # the sequence flow holding the condition
@@ -175,7 +175,7 @@ def test_a_condition_on_data_nothing_sets_is_refused_with_its_path() -> None:
 def test_a_key_no_form_has_is_refused() -> None:
     step = user("urgent_step", "Urgent review", variable="review")
     body = urgent_branch(step, condition='assess["urgency"] == "high"')
-    report = run_trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
+    report = trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
     [unset] = the(report, "unset_data")
     assert unset.severity == "error" and "no field 'urgency'" in unset.message
 
@@ -185,7 +185,7 @@ def test_an_element_nothing_leads_to_is_refused() -> None:
         "orphan", "Photograph the wound", variable="photo"
     )
     lanes = {"Clinical nurse specialist": [*NURSE, "urgent_step", "orphan"]}
-    report = run_trial(diagram(body + flow("f9", "orphan", "done"), lanes))
+    report = trial(diagram(body + flow("f9", "orphan", "done"), lanes))
     [problem] = the(report, "unreachable")
     assert (problem.element_id, problem.element_name, problem.severity) == (
         "orphan",
@@ -199,7 +199,7 @@ def test_an_element_nothing_leads_to_is_refused() -> None:
 def test_a_branch_no_answer_takes_is_a_warning_with_the_path_to_its_gateway() -> None:
     step = user("urgent_step", "Urgent review", variable="review")
     body = urgent_branch(step, condition='assess["urgent"] and assess["urgent"] == "never"')
-    report = run_trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
+    report = trial(diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]}))
     assert report.passed  # no error: a manager confirms the warnings
     branch = next(p for p in report.warnings if p.element_id == "is_urgent")
     assert branch.kind == "not_reached" and branch.path == (
@@ -222,7 +222,7 @@ def test_a_patient_left_waiting_for_nothing_is_refused() -> None:
         + flow("f3", "wait", "done")
     )
     signal = '<bpmn:signal id="nobody" name="nobody" />'
-    report = run_trial(diagram(body, {"Clinical nurse specialist": ["start", "assess"]}, signal))
+    report = trial(diagram(body, {"Clinical nurse specialist": ["start", "assess"]}, signal))
     [stranded] = the(report, "stranded")
     assert stranded.element_id == "wait" and stranded.severity == "error"
     assert stranded.path == ("Start: a patient of 60", "Assess the wound")
@@ -234,7 +234,7 @@ def test_timers_fire_and_a_clean_pathway_passes_whole() -> None:
         '<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
         '"P7D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
     )
-    report = run_trial(diagram(urgent_branch(wait), {"Clinical nurse specialist": NURSE}))
+    report = trial(diagram(urgent_branch(wait), {"Clinical nurse specialist": NURSE}))
     assert report.passed and not report.warnings and report.complete
     assert report.coverage.branches_taken == report.coverage.branches == 2
     assert set(report.reached["flow.bpmn"]) >= {"urgent_step", "done", "routine", "is_urgent"}
@@ -244,7 +244,7 @@ def test_timers_fire_and_a_clean_pathway_passes_whole() -> None:
 def test_the_budget_stops_the_run_and_says_so() -> None:
     body = urgent_branch(user("urgent_step", "Urgent review", variable="review"))
     files = diagram(body, {"Clinical nurse specialist": [*NURSE, "urgent_step"]})
-    report = run_trial(files, budget=TrialBudget(max_runs=2))
+    report = trial(files, budget=TrialBudget(max_runs=2))
     assert not report.complete
     assert any(p.kind == "budget" for p in report.problems)
 
@@ -281,7 +281,7 @@ def test_answers_come_from_the_form_one_change_at_a_time() -> None:
 def shipped_report() -> TrialReport:
     bpmn, forms = read_dir(ROOT / "bpmn")
     pathway: CompiledPathway = compile_bpmn(bpmn, forms)
-    return trial_run(
+    return run_trial(
         pathway,
         bpmn,
         patients=[("a patient of 75", patient(75)), ("a patient of 45", patient(45))],
