@@ -14,6 +14,7 @@ from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.services.actor import Actor
 from mdt.services.demo import demo_nhs_numbers, example_answers
 from mdt.services.instances import complete_task, start_pathway
+from mdt.services.outside_meetings import DecidingClinician, OutsideMeeting, needs_declaration
 from mdt.services.pathways import form_schema
 from mdt.services.patients import register_patient
 from mdt.web.access import PUBLIC
@@ -55,14 +56,28 @@ def ready_task(patient_id: int, name: str) -> HumanTaskModel:
     return matches[0]
 
 
+# How tests that are about something else complete an MDT outcome away from a meeting.
+DECIDED_OUTSIDE = OutsideMeeting(
+    "Urgent decision between meetings",
+    (DecidingClinician("Dr Amara Okafor", "oncology"), DecidingClinician("Sam Reid", "breast CNS")),
+)
+
+
+def complete(actor: Actor, task: HumanTaskModel, data: dict[str, Any]) -> HumanTaskModel:
+    """Complete a task as the task page would; an MDT outcome is declared as decided outside
+    a meeting (``DECIDED_OUTSIDE``): tests of meetings confirm outcomes at one instead."""
+    outside = DECIDED_OUTSIDE if needs_declaration(task) else None
+    return complete_task(actor, task.id, data, outside)
+
+
 def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any) -> None:
     """Complete with the form's example answers and these; ``Day(n)`` is a date from today,
-    ``None`` leaves a question unanswered."""
+    ``None`` leaves a question unanswered. An MDT outcome is decided outside a meeting."""
     from .scenarios import resolve
 
     schema = form_schema(task.instance.pathway_version, task.form) or {}
     answers = {**example_answers(schema), **resolve(overrides)}
-    complete_task(actor, task.id, {k: v for k, v in answers.items() if v is not None})
+    complete(actor, task, {k: v for k, v in answers.items() if v is not None})
 
 
 ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

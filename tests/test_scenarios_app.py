@@ -15,12 +15,11 @@ from mdt.models import HumanTaskModel, PathwayInstanceModel, TaskStatus, TimerMo
 from mdt.services.actor import Actor
 from mdt.services.calendar import add_working_days
 from mdt.services.demo import example_answers
-from mdt.services.instances import complete_task
 from mdt.services.pathways import closures, engine_for, form_schema
 from mdt.services.patient_events import record_patient_event
 from mdt.services.scheduler import run_pass
 
-from .helpers import new_patient, ready_tasks
+from .helpers import complete, new_patient, ready_tasks
 from .scenarios import BIRTH_DATES, DEFAULT_BIRTH_DATE, SCENARIOS, Step, resolve
 from .timing import INSTANTS, at
 
@@ -56,7 +55,7 @@ class AppDriver:
         schema = form_schema(task.instance.pathway_version, task.form) or {}
         data = {**example_answers(schema), **resolve(answers)}
         data = {k: v for k, v in data.items() if v is not None}  # None: leave it unanswered
-        complete_task(self.actors[task.role], task.id, data)
+        complete(self.actors[task.role], task, data)  # an MDT outcome: outside a meeting
         db.session.expire_all()
         stored = db.session.get(HumanTaskModel, task.id)
         assert stored.status == TaskStatus.COMPLETED

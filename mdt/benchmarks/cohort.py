@@ -30,6 +30,7 @@ from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
 from mdt.services.instances import complete_task
 from mdt.services.nhs_number import check_digit_ok
+from mdt.services.outside_meetings import DecidingClinician, OutsideMeeting, needs_declaration
 from mdt.services.pathways import engine_for, form_schema
 from mdt.services.patient_events import record_patient_event
 from mdt.services.patients import register_patient
@@ -68,6 +69,17 @@ def nhs_numbers(count: int, start: int = 9990000000) -> list[str]:
     return numbers
 
 
+# The templates' MDT outcomes are recorded straight away, so outside a meeting (the meeting
+# history added later confirms clones' outcomes at meetings).
+DECIDED_OUTSIDE = OutsideMeeting(
+    "Benchmark cohort: decided between meetings",
+    (
+        DecidingClinician("Bench Oncologist", "oncology"),
+        DecidingClinician("Bench Nurse", "breast CNS"),
+    ),
+)
+
+
 def _advance(
     actor: Actor, patient_id: int, steps: int, overrides: dict[str, dict[str, Any]]
 ) -> None:
@@ -84,7 +96,10 @@ def _advance(
             return
         schema = form_schema(task.instance.pathway_version, task.form) or {}
         complete_task(
-            actor, task.id, {**example_answers(schema), **overrides.get(task.form or "", {})}
+            actor,
+            task.id,
+            {**example_answers(schema), **overrides.get(task.form or "", {})},
+            DECIDED_OUTSIDE if needs_declaration(task) else None,
         )
 
 

@@ -12,6 +12,7 @@ from mdt.models.meeting import (
     MeetingStatus,
 )
 from mdt.models.notification import NotificationModel
+from mdt.models.outside_meeting import OutsideMeetingDecisionModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.patient import PatientModel
 from mdt.models.report import ReportCaseModel, ReportProjectionModel
@@ -32,6 +33,7 @@ __all__ = [
     "MeetingSeriesModel",
     "MeetingStatus",
     "NotificationModel",
+    "OutsideMeetingDecisionModel",
     "PathwayFileModel",
     "PathwayInstanceModel",
     "PathwayStatus",

@@ -48,6 +48,11 @@ from mdt.services.errors import (
 )
 from mdt.services.form_validation import DateContext, split_hidden, validate_submission
 from mdt.services.notifications import tell_role
+from mdt.services.outside_meetings import (
+    OutsideMeeting,
+    declaration_problems,
+    record_outside_decision,
+)
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
     closures,
@@ -109,19 +114,26 @@ def start_pathway(
     return instance
 
 
-def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanTaskModel:
+def complete_task(
+    actor: Actor,
+    task_id: int,
+    data: Mapping[str, Any],
+    outside_meeting: OutsideMeeting | None = None,
+) -> HumanTaskModel:
     """Complete a human task with form data, advance the pathway, save everything at once.
 
     Answers to questions the form did not ask (a revealed question whose revealing answer
-    was changed) are not kept: callers say which (``form_validation.split_hidden``)."""
+    was changed) are not kept: callers say which (``form_validation.split_hidden``).
+    An MDT outcome not being confirmed at a meeting needs ``outside_meeting``: the
+    declaration that it was decided outside one, why and by whom (``outside_meetings``)."""
     task = _task_for_change(actor, task_id)
     instance = task.instance
     schema = form_schema(instance.pathway_version, task.form)
     data = split_hidden(schema, data)[0] if schema is not None else dict(data)
-    if schema is not None:
-        errors = validate_submission(schema, data, date_context(instance))
-        if errors:
-            raise InvalidInputError(errors)
+    errors = validate_submission(schema, data, date_context(instance)) if schema is not None else {}
+    errors |= declaration_problems(task, outside_meeting)
+    if errors:
+        raise InvalidInputError(errors)
     run = _restore(instance)
     now = clock.now()
     try:
@@ -139,6 +151,8 @@ def complete_task(actor: Actor, task_id: int, data: Mapping[str, Any]) -> HumanT
     _apply_patient_facts(task.patient, data)
     info = engine_for(instance.pathway_version).pathway.task_info(task.process_id, task.bpmn_id)
     date_episode(task, info.properties.get("episodeDateField") if info else None, data)
+    if outside_meeting is not None:
+        record_outside_decision(actor, task, outside_meeting, schema or {}, data)
     _save(instance, run, now)
     record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
     commit_or_conflict()

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from mdt import clock
@@ -16,6 +19,17 @@ from mdt.services.assignments import (
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.form_validation import split_hidden
 from mdt.services.instances import complete_task
+from mdt.services.meetings import core_disciplines
+from mdt.services.outside_meetings import (
+    CLINICIANS,
+    FIELD,
+    REASON,
+    RULE,
+    OutsideMeeting,
+    declaration_problems,
+    needs_declaration,
+    outcome_of,
+)
 from mdt.services.pathways import form_schema
 from mdt.services.worklist import (
     DUE_FILTERS,
@@ -31,6 +45,8 @@ from mdt.web.errors import render_error
 from mdt.web.schema_forms import build_fields, describe, not_kept_note, parse_submission
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+CLINICIAN_ROWS = 4  # rows for the clinicians who decided an outcome outside a meeting
 
 
 def _query() -> WorklistQuery:
@@ -58,6 +74,23 @@ def my_tasks() -> str:
     )
 
 
+def _outside_meeting(form: MultiDict[str, str]) -> tuple[OutsideMeeting | None, dict[str, Any]]:
+    """The declaration that an MDT outcome was decided outside a meeting, as posted (None
+    unless its box is ticked), and the values to show again."""
+    raw: dict[str, Any] = {
+        "declared": form.get(FIELD) == "yes",
+        "reason": form.get(REASON, ""),
+        "clinicians": [
+            {
+                "name": form.get(f"{CLINICIANS}.{row}.name", ""),
+                "discipline": form.get(f"{CLINICIANS}.{row}.discipline", ""),
+            }
+            for row in range(CLINICIAN_ROWS)
+        ],
+    }
+    return (OutsideMeeting.from_mapping(raw) if raw["declared"] else None), raw
+
+
 def _render_task(
     task_id: int,
     values: dict[str, object] | None = None,
@@ -79,6 +112,10 @@ def _render_task(
     fields = build_fields(schema, values or {}, errors or {}) if can_complete else []
     answers = describe(schema, task.data or {}) if done else []
     colleagues = colleagues_for(task.role) if task.role and not done else []
+    posted = (values or {}).get(FIELD)
+    outside = dict(posted) if isinstance(posted, dict) else {}
+    rows = list(outside.get("clinicians") or [])
+    outside["clinicians"] = rows + [{}] * (CLINICIAN_ROWS - len(rows))
     return render_template(
         "tasks/detail.html",
         task=task,
@@ -89,6 +126,11 @@ def _render_task(
         conflict=conflict,
         can_complete=can_complete,
         colleagues=colleagues,
+        needs_declaration=not done and needs_declaration(task),
+        outside=outside,
+        outside_rule=RULE,
+        disciplines=core_disciplines(),
+        outcome=outcome_of(task) if done else None,
     ), status
 
 
@@ -105,15 +147,19 @@ def submit(task_id: int) -> Response | tuple[str, int]:
     task = task_for_submission(actor, task_id)
     schema = form_schema(task.instance.pathway_version, task.form) or {"properties": {}}
     data, raw, errors = parse_submission(schema, request.form)
+    outside_meeting = None
+    if needs_declaration(task):
+        outside_meeting, raw[FIELD] = _outside_meeting(request.form)
     try:
         if request.form.get("action") == "draft":
             save_draft(actor, task_id, raw)
             flash("Draft saved. Nothing has been sent yet.", "success")
             return redirect(url_for("tasks.show", task_id=task_id))
-        if errors:
+        if errors:  # every problem at once: the declaration's too
+            errors |= declaration_problems(task, outside_meeting)
             return _render_task(task_id, raw, errors, 400)
         not_kept = split_hidden(schema, data)[1]
-        complete_task(actor, task_id, data)
+        complete_task(actor, task_id, data, outside_meeting)
     except InvalidInputError as error:
         return _render_task(task_id, raw, error.errors, 400)
     except ConflictError as error:

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from mdt.models.roles import TASK_ROLES
+from mdt.services.outside_meetings import needs_declaration, outcome_of
 from mdt.services.pathways import form_schema
 from mdt.services.patients import pathway_problem
 
@@ -154,9 +155,41 @@ class TaskDetailSchema(TaskSchema):
                   "description": "JSON Schema the completion data must meet."},
     )  # fmt: skip
     data = fields.Dict(allow_none=True, metadata={"description": "What was submitted."})
+    outside_meeting_required = fields.Method(
+        "_outside_meeting_required",
+        metadata={
+            "type": "boolean",
+            "description": "An MDT outcome waiting to be decided: completing it here needs "
+            "`outside_meeting` (at a meeting the coordinator confirms it).",
+        },
+    )
+    mdt_decision = fields.Method(
+        "_mdt_decision",
+        metadata={
+            "type": "object",
+            "nullable": True,
+            "description": "A completed MDT outcome: `at_meeting`, `meeting_id`, `decided_on`; "
+            "decided outside a meeting, its `reason` and `clinicians`.",
+        },
+    )
 
     def _form_schema(self, task: Any) -> dict[str, Any] | None:
         return form_schema(task.instance.pathway_version, task.form)
+
+    def _outside_meeting_required(self, task: Any) -> bool:
+        return needs_declaration(task)
+
+    def _mdt_decision(self, task: Any) -> dict[str, Any] | None:
+        outcome = outcome_of(task)
+        if outcome is None:
+            return None
+        return {
+            "at_meeting": outcome.at_meeting,
+            "meeting_id": outcome.listing.meeting_id if outcome.listing else None,
+            "decided_on": outcome.decided_on.isoformat(),
+            "reason": None if outcome.at_meeting else outcome.reason,
+            "clinicians": outcome.clinicians,
+        }
 
 
 class TaskSearchSchema(Strict):
@@ -175,10 +208,36 @@ class TaskPageSchema(Strict):
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
 
 
+class DecidingClinicianSchema(Strict):
+    name = fields.String(required=True, metadata={"example": "Dr Amara Okafor"})
+    discipline = fields.String(required=True, metadata={"example": "oncology"})
+
+
+class OutsideMeetingSchema(Strict):
+    reason = fields.String(
+        required=True, metadata={"example": "Urgent decision between meetings: cord compression"}
+    )
+    clinicians = fields.List(
+        fields.Nested(DecidingClinicianSchema),
+        required=True,
+        metadata={
+            "description": "Who decided: at least two clinicians from at least two disciplines."
+        },
+    )
+
+
 class CompletionSchema(Strict):
     data = fields.Dict(
         required=True,
         metadata={"description": "The answers, as the task's form_schema describes them."},
+    )
+    outside_meeting = fields.Nested(
+        OutsideMeetingSchema,
+        metadata={
+            "description": "Required where the task says `outside_meeting_required` (an MDT "
+            "outcome: outcomes are confirmed at a meeting, and one completed here is declared "
+            "as decided outside a meeting, with why and by whom). Refused for any other task."
+        },
     )
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from mdt import clock
 from mdt.models.roles import TASK_ROLES
 from mdt.services.instances import complete_task
+from mdt.services.outside_meetings import OutsideMeeting
 from mdt.services.patients import PathwayView
 from mdt.services.worklist import WorklistQuery, open_task, worklist
 from mdt.web.access import current_actor, roles_required
@@ -70,5 +71,7 @@ def show(task_id: int) -> Any:
 @roles_required(*TASK_ROLES)
 def complete(args: dict[str, Any], task_id: int) -> Any:
     """Complete a task: 422 with each field's problem, 409 if it was completed or changed
-    meanwhile."""
-    return complete_task(current_actor(), task_id, args["data"])
+    meanwhile. An MDT outcome needs `outside_meeting` (it is not at a meeting here)."""
+    declared = args.get("outside_meeting")
+    outside_meeting = OutsideMeeting.from_mapping(declared) if declared is not None else None
+    return complete_task(current_actor(), task_id, args["data"], outside_meeting)

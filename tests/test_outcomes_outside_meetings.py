@@ -1,0 +1,251 @@
+"""MDT outcomes are recorded against a meeting. One recorded anywhere else (the task page, the
+API) is an explicit "decided outside a meeting" decision, with its reason and the deciding
+clinicians."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import (
+    AuditEventModel,
+    HumanTaskModel,
+    OutsideMeetingDecisionModel,
+    TaskStatus,
+)
+from mdt.services.api_tokens import create_token
+from mdt.services.demo import example_answers
+from mdt.services.errors import InvalidInputError
+from mdt.services.instances import complete_task
+from mdt.services.outside_meetings import RULE, DecidingClinician, OutsideMeeting
+from mdt.services.pathways import form_schema
+
+from .helpers import complete_with_examples, new_patient, ready_task
+from .scenarios import DIAGNOSIS
+
+pytestmark = pytest.mark.clock  # dates matter: CI also runs these on a faked weekend
+
+LONDON = ZoneInfo("Europe/London")
+OUTCOME = {
+    "meeting_date": "2026-11-27",  # outside a meeting: the day the clinicians decided
+    "discussion": "discussed",
+    "recommendation": "Palliative radiotherapy to the spine, then letrozole",
+    "treatment_intent": "symptom_control",
+    "planned_treatment": "radiotherapy",
+    "trial_considered": "not_eligible",
+    "performance_status": 2,
+    "palliative_referral_recommended": False,
+    "informs_patient": "Dr Okafor",
+    "checked_by": "Dr Okafor",
+}
+REASON = "Urgent decision between meetings: new cord compression"
+OKAFOR = DecidingClinician("Dr Amara Okafor", "oncology")
+REID = DecidingClinician("Sam Reid", "breast CNS")
+DECIDED = OutsideMeeting(REASON, (OKAFOR, REID))
+
+
+def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=LONDON)
+
+
+@pytest.fixture
+def monday():
+    """Monday 30 November 2026, 09:00; steps move on with the frozen clock."""
+    with freeze_time(at(11, 30, 9)) as frozen:
+        yield frozen
+
+
+@pytest.fixture
+def outcome_waiting(monday, pathway, make_user, actor):
+    """A patient listed for MDT review: their MDT outcome waits to be recorded."""
+    coordinator = actor(make_user("coordinator", username="coord"))
+    patient = new_patient(coordinator)
+    complete_with_examples(
+        coordinator, ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+    )
+    complete_with_examples(
+        coordinator,
+        ready_task(patient.id, "List for MDT review"),
+        clinical_question="Back pain: cord compression?",
+    )
+    return coordinator, patient.id, ready_task(patient.id, "Record MDT outcome")
+
+
+def _decisions() -> list[OutsideMeetingDecisionModel]:
+    return list(db.session.scalars(select(OutsideMeetingDecisionModel)))
+
+
+def test_an_outcome_away_from_a_meeting_is_refused_without_the_declaration(
+    outcome_waiting, make_user, actor
+) -> None:
+    coordinator, patient_id, task = outcome_waiting
+    refusals: list[tuple[OutsideMeeting | None, set[str]]] = [
+        (None, {"outside_meeting"}),
+        (OutsideMeeting(REASON, (OKAFOR,)), {"outside_meeting.clinicians"}),
+        (  # two people, one discipline: not a team's decision
+            OutsideMeeting(REASON, (OKAFOR, DecidingClinician("Dr Ben Hale", "Oncology"))),
+            {"outside_meeting.clinicians"},
+        ),
+        (OutsideMeeting("  ", (OKAFOR, REID)), {"outside_meeting.reason"}),
+        (
+            OutsideMeeting(REASON, (OKAFOR, REID, DecidingClinician("Kim Lee", ""))),
+            {"outside_meeting.clinicians.2.discipline"},
+        ),
+    ]
+    for declaration, fields in refusals:
+        with pytest.raises(InvalidInputError) as refused:
+            complete_task(coordinator, task.id, OUTCOME, declaration)
+        assert set(refused.value.errors) == fields, declaration
+    with pytest.raises(InvalidInputError) as refused:
+        complete_task(coordinator, task.id, OUTCOME)
+    assert refused.value.errors["outside_meeting"].startswith(
+        "MDT outcomes are recorded at a meeting."
+    )
+    with pytest.raises(InvalidInputError) as refused:
+        complete_task(coordinator, task.id, OUTCOME, OutsideMeeting(REASON, (OKAFOR,)))
+    assert refused.value.errors["outside_meeting.clinicians"] == RULE
+    # The form's problems and the declaration's are given together.
+    with pytest.raises(InvalidInputError) as refused:
+        complete_task(coordinator, task.id, {**OUTCOME, "performance_status": 9})
+    assert {"performance_status", "outside_meeting"} <= set(refused.value.errors)
+    db.session.expire_all()
+    assert ready_task(patient_id, "Record MDT outcome").id == task.id and _decisions() == []
+
+    # A declaration belongs to an MDT outcome only.
+    nurse = actor(make_user("cns"))
+    other = ready_task(patient_id, "First contact with key worker")
+    schema = form_schema(other.instance.pathway_version, other.form) or {}
+    with pytest.raises(InvalidInputError) as refused:
+        complete_task(nurse, other.id, example_answers(schema), DECIDED)
+    assert set(refused.value.errors) == {"outside_meeting"}
+
+
+def test_a_declared_decision_is_kept_with_its_reason_and_clinicians_and_audited(
+    outcome_waiting,
+) -> None:
+    coordinator, patient_id, task = outcome_waiting
+    complete_task(coordinator, task.id, OUTCOME, DECIDED)
+    db.session.expire_all()
+    assert db.session.get(HumanTaskModel, task.id).status == TaskStatus.COMPLETED
+    [decision] = _decisions()
+    assert (decision.task_id, decision.patient_id, decision.reason) == (task.id, patient_id, REASON)
+    assert decision.clinicians == [
+        {"name": "Dr Amara Okafor", "discipline": "oncology"},
+        {"name": "Sam Reid", "discipline": "breast CNS"},
+    ]
+    assert decision.decided_on == date(2026, 11, 27)  # the date the form gives, not today
+    assert decision.recorded_by_id == coordinator.user_id
+    [event] = db.session.scalars(
+        select(AuditEventModel).where(AuditEventModel.action == "outcome.decided_outside_meeting")
+    ).all()
+    assert event.patient_id == patient_id and event.object_id == str(task.id)
+    assert event.detail["reason"] == REASON and len(event.detail["clinicians"]) == 2
+
+
+def _posted(answers: dict[str, Any]) -> dict[str, str]:
+    """The outcome's answers as the task page posts them."""
+    form = {}
+    for key, value in answers.items():
+        if key == "meeting_date":
+            year, month, day = value.split("-")
+            form |= {f"{key}-day": day, f"{key}-month": month, f"{key}-year": year}
+        elif isinstance(value, bool):
+            form[key] = "yes" if value else "no"
+        else:
+            form[key] = str(value)
+    return form
+
+
+def test_the_task_page_says_where_outcomes_are_recorded_and_refuses_keeping_the_input(
+    outcome_waiting, auth, client
+) -> None:
+    task = outcome_waiting[2]
+    url = f"/tasks/{task.id}"
+    auth.login("coord")
+    page = client.get(url).get_data(as_text=True)
+    assert "MDT outcomes are recorded at a meeting" in page
+    assert 'href="/meetings">add the patient to the next meeting\'s list</a>' in page
+    assert 'name="outside_meeting.reason"' in page and RULE in page
+
+    refused = auth.post(url, {**_posted(OUTCOME), "action": "complete"})
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert "There is a problem" in text
+    assert 'href="#field-outside_meeting">MDT outcomes are recorded at a meeting.' in text
+    assert OUTCOME["recommendation"] in text  # what was typed is kept
+
+    one_person = {
+        "outside_meeting": "yes",
+        "outside_meeting.reason": REASON,
+        "outside_meeting.clinicians.0.name": OKAFOR.name,
+        "outside_meeting.clinicians.0.discipline": OKAFOR.discipline,
+    }
+    refused = auth.post(url, {**_posted(OUTCOME), **one_person, "action": "complete"})
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert f'href="#field-outside_meeting.clinicians">{RULE}' in text
+    assert REASON in text and f'value="{OKAFOR.name}"' in text and "checked" in text
+    assert _decisions() == []
+
+    declared = {
+        **one_person,
+        "outside_meeting.clinicians.1.name": REID.name,
+        "outside_meeting.clinicians.1.discipline": REID.discipline,
+    }
+    done = auth.post(url, {**_posted(OUTCOME), **declared, "action": "complete"})
+    assert done.status_code == 302, done.get_data(as_text=True)
+    [decision] = _decisions()
+    assert decision.reason == REASON and [c["name"] for c in decision.clinicians] == [
+        OKAFOR.name,
+        REID.name,
+    ]
+    shown = client.get(url).get_data(as_text=True)
+    assert "Outside a meeting" in shown and REASON in shown
+    assert "Dr Amara Okafor (oncology); Sam Reid (breast CNS)" in shown
+
+
+def test_the_api_answers_422_until_the_declaration_is_given(outcome_waiting, client) -> None:
+    coordinator, _, task = outcome_waiting
+    _, secret = create_token(coordinator, coordinator.user_id, "tests")
+    headers = {"Authorization": f"Bearer {secret}"}
+    url = f"/api/v1/tasks/{task.id}"
+    assert client.get(url, headers=headers).json["outside_meeting_required"] is True
+
+    refused = client.post(f"{url}/complete", json={"data": OUTCOME}, headers=headers)
+    assert refused.status_code == 422
+    assert "recorded at a meeting" in refused.json["error"]["details"]["outside_meeting"]
+    alone = {"reason": REASON, "clinicians": [{"name": OKAFOR.name, "discipline": "oncology"}]}
+    refused = client.post(
+        f"{url}/complete", json={"data": OUTCOME, "outside_meeting": alone}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert refused.json["error"]["details"] == {"outside_meeting.clinicians": RULE}
+    nameless = {"reason": REASON, "clinicians": [{"discipline": "oncology"}]}
+    refused = client.post(
+        f"{url}/complete", json={"data": OUTCOME, "outside_meeting": nameless}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert "outside_meeting.clinicians.0.name" in refused.json["error"]["details"]
+
+    declared = {
+        "reason": REASON,
+        "clinicians": [{"name": c.name, "discipline": c.discipline} for c in (OKAFOR, REID)],
+    }
+    done = client.post(
+        f"{url}/complete", json={"data": OUTCOME, "outside_meeting": declared}, headers=headers
+    )
+    assert done.status_code == 200, done.json
+    assert done.json["outside_meeting_required"] is False
+    assert done.json["mdt_decision"] == {
+        "at_meeting": False,
+        "meeting_id": None,
+        "decided_on": "2026-11-27",
+        "reason": REASON,
+        "clinicians": declared["clinicians"],
+    }
