@@ -14,6 +14,10 @@ class Problem:
     line: int | None = None
     element_id: str | None = None
     element_name: str | None = None
+    # The shape's kind as people say it ("user task", "sequence flow", "process").
+    element_type: str | None = None
+    # The text the XSD validator or the engine wrote, when the message translates it.
+    details: str | None = None
 
     def __str__(self) -> str:
         where = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,15 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from workflows.errors import Problem, SandboxCompileError
-from workflows.sandbox import compile_expression, compile_script
+from workflows.problems import SHAPE_KINDS, local_name, sentence, shape_of
+from workflows.references import resolved_ref
+from workflows.sandbox import (
+    calls_not_provided,
+    compile_expression,
+    compile_script,
+    default_helpers,
+    sandbox_names,
+)
 from workflows.templating import check_template
 
 NS = {
@@ -77,17 +86,23 @@ class _Linter:
         self.filename, self.root, self.ctx = filename, root, ctx
         self.problems: list[Problem] = []
 
-    def report(self, element: etree._Element, message: str) -> None:
-        owner = element
-        while owner is not None and owner.get("id") is None:
-            owner = owner.getparent()
+    def report(self, element: etree._Element, message: str, details: str | None = None) -> None:
+        """A problem on the shape a manager sees that holds ``element`` (an event holds its
+        event definition, a flow its condition), at the line of ``element`` itself."""
+        owner = shape_of(element)
+        if owner is None:  # a definition nothing on the diagram refers to
+            owner = element
+            while owner is not None and owner.get("id") is None:
+                owner = owner.getparent()
         self.problems.append(
             Problem(
-                message,
+                sentence(message),
                 file=self.filename,
                 line=element.sourceline,
                 element_id=owner.get("id") if owner is not None else None,
                 element_name=owner.get("name") if owner is not None else None,
+                element_type=SHAPE_KINDS.get(local_name(owner)) if owner is not None else None,
+                details=details,
             )
         )
 
@@ -172,7 +187,15 @@ class _Linter:
         try:
             compile_expression(source.strip())
         except SandboxCompileError as error:
-            self.report(element, f"{what} is not an allowed Python expression: {error}")
+            self.report(
+                element,
+                f"{what} is not an allowed Python expression: {_plain_compile_error(source)}"
+                if _foreign_expression(source)
+                else f"{what} is not an allowed Python expression: {_plain(str(error))}",
+                details=str(error),
+            )
+            return
+        self.check_calls(element, source.strip(), "eval", what)
 
     def check_script(self, element: etree._Element, source: str | None, what: str) -> None:
         if source is None:
@@ -180,7 +203,20 @@ class _Linter:
         try:
             compile_script(source)
         except SandboxCompileError as error:
-            self.report(element, f"{what} is not allowed: {error}")
+            self.report(element, f"{what} is not allowed: {_plain(str(error))}", str(error))
+            return
+        self.check_calls(element, source, "exec", what)
+
+    def check_calls(self, element: etree._Element, source: str, mode: str, what: str) -> None:
+        helpers = frozenset(default_helpers()) | self.ctx.timer_helpers
+        for name in calls_not_provided(source, mode, helpers):
+            self.report(
+                element,
+                f"{what} calls {name}(), which pathway scripts do not have (it would fail for "
+                "the first patient who got here). They can call "
+                + ", ".join(f"{n}()" for n in sorted(helpers | (sandbox_names() - _VALUES)))
+                + ".",
+            )
 
     def check_script_task(self, element: etree._Element) -> None:
         script_format = (element.get("scriptFormat") or "python").lower()
@@ -249,13 +285,16 @@ class _Linter:
             self.report(
                 element,
                 "Gateway with several outgoing flows has no default flow; "
-                "a patient whose data matches no condition would be stuck.",
+                "a patient whose data matches no condition would be stuck: make one of its "
+                "flows the default.",
             )
         for flow in outgoing:
             has_condition = flow.xpath("./bpmn:conditionExpression", namespaces=NS)
             if len(outgoing) > 1 and not has_condition and flow.get("id") != element.get("default"):
                 self.report(
-                    flow, "Flow out of a gateway has neither a condition nor is the default."
+                    flow,
+                    "Flow out of a gateway has neither a condition nor is the default: give it a "
+                    "condition, or make it the gateway's default flow.",
                 )
 
     def check_human_task(self, element: etree._Element, lanes: Mapping[str, str]) -> None:
@@ -273,7 +312,8 @@ class _Linter:
             self.report(
                 element,
                 f"{where} does not map to a known role "
-                f"({', '.join(sorted(self.ctx.known_roles))}).",
+                f"({', '.join(sorted(self.ctx.known_roles))}): put the task in a lane named "
+                "after the role that does it, or give it a 'role' property.",
             )
         self.check_form_reference(element, props)
         self.check_standards(element, props.get("standards"))
@@ -284,9 +324,14 @@ class _Linter:
     def check_form_reference(self, element: etree._Element, props: Mapping[str, str]) -> None:
         form = props.get(FORM_PROPERTY)
         if local(element) == "userTask" and not form:
-            self.report(element, f"User task has no form (property {FORM_PROPERTY}).")
+            self.report(
+                element, f"User task has no form: choose one in its properties ({FORM_PROPERTY})."
+            )
         elif form and form not in self.ctx.forms:
-            self.report(element, f"Form '{form}' is not among the pathway's forms.")
+            self.report(
+                element,
+                f"Form '{form}' is not among the pathway's forms: add it, or choose one of them.",
+            )
 
     def check_standards(self, element: etree._Element, standards: str | None) -> None:
         if standards is None or self.ctx.known_standards is None:
@@ -304,19 +349,103 @@ class _Linter:
         catching = local(parent) in ("startEvent", "intermediateCatchEvent", "boundaryEvent")
         if not catching or parent.getparent() is None:
             return
-        ref = element.get("messageRef")
+        ref = resolved_ref(element, element.get("messageRef"))
         message = self.root.xpath(f".//bpmn:message[@id='{ref}']", namespaces=NS) if ref else []
         declared = element.xpath(".//spiffworkflow:messageVariable", namespaces=NS) or (
             message and message[0].xpath(".//spiffworkflow:messageVariable", namespaces=NS)
         )
         if not ref or not message:
-            self.report(element, "Message event refers to no bpmn:message.")
+            self.report(
+                element,
+                "Message event refers to no bpmn:message of this file: choose the message in "
+                "the event's properties, or add one.",
+            )
         elif not declared:
             self.report(
                 element,
                 "Catching message event declares no spiffworkflow:messageVariable;"
-                " its payload would be dropped.",
+                " its payload would be dropped: name the variable that receives it, on the "
+                "message or on the event.",
             )
+
+
+_VALUES = frozenset({"None", "True", "False"})
+_LINE = re.compile(r"^Line (\d+): ")
+
+
+def _foreign_expression(source: str) -> bool:
+    """An expression in another tool's language: Camunda's ${...} or #{...} (JUEL)."""
+    return bool(re.search(r"[$#]\{", source))
+
+
+def _plain_compile_error(source: str) -> str:
+    inner = re.sub(r"^\s*[$#]\{(.*)\}\s*$", r"\1", source.strip(), flags=re.S)
+    return (
+        f"{source.strip()!r} is written in another tool's expression language (Camunda's "
+        "${...}); conditions here are Python"
+        + (f", e.g. {inner.strip()!r}" if inner != source.strip() else "")
+        + " (and 'not x', 'x and y' rather than '!x', '&&')."
+    )
+
+
+def _plain(error: str) -> str:
+    """RestrictedPython's 'Line 1: SyntaxError: invalid syntax at statement: ...' as a
+    sentence; the sandbox's own refusals are sentences already."""
+    parts = []
+    for part in error.split("; "):
+        match = _LINE.match(part)
+        text = part[match.end() :] if match else part
+        line = f" (line {match.group(1)})" if match and match.group(1) != "1" else ""
+        if text.startswith("SyntaxError: "):
+            text = "it is not valid Python" + line + ": " + text[len("SyntaxError: ") :]
+        parts.append(sentence(text))
+    return " ".join(parts)
+
+
+def call_cycles(trees: Mapping[str, etree._ElementTree]) -> list[Problem]:
+    """Processes that call themselves, directly or through others: a patient would go
+    round for ever (and none of them is the one that starts the pathway). Reported once
+    per cycle, on the call activity that closes it."""
+    calls: dict[str, list[tuple[str, etree._Element, str]]] = {}
+    for filename, tree in trees.items():
+        for process in tree.getroot().xpath("./bpmn:process", namespaces=NS):
+            pid = process.get("id")
+            if not pid:
+                continue
+            for call in process.xpath(".//bpmn:callActivity", namespaces=NS):
+                called = resolved_ref(call, call.get("calledElement"))
+                if called:
+                    calls.setdefault(pid, []).append((called, call, filename))
+    problems, seen = [], set()
+    for start in sorted(calls):
+        stack: list[tuple[str, list[str]]] = [(start, [start])]
+        visited = set()
+        while stack:
+            pid, path = stack.pop()
+            for called, call, filename in calls.get(pid, []):
+                if called == start:
+                    cycle = frozenset(path)
+                    if cycle in seen:
+                        continue
+                    seen.add(cycle)
+                    route = " → ".join([*path, start])
+                    problems.append(
+                        Problem(
+                            f"Process '{start}' calls itself ({route}), so a patient would go "
+                            "round for ever and nothing would start the pathway: call a "
+                            "different process, or draw the repeat as a loop back to an "
+                            "exclusive gateway.",
+                            file=filename,
+                            line=call.sourceline,
+                            element_id=call.get("id"),
+                            element_name=call.get("name") or None,
+                            element_type="call activity",
+                        )
+                    )
+                elif called not in visited:
+                    visited.add(called)
+                    stack.append((called, [*path, called]))
+    return problems
 
 
 def split_codes(value: str | None, lower: bool = False) -> tuple[str, ...]:

@@ -8,26 +8,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask as ManualTaskMixin
 from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask as NoneTaskMixin
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask as UserTaskMixin
-from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from workflows.checking import check_pathway
 from workflows.errors import PathwayInvalidError, Problem
 from workflows.lint import (
     FORM_PROPERTY,
     NS,
-    LintContext,
-    lint_bpmn,
-    load_forms,
     properties_of,
     split_codes,
 )
 from workflows.records import EventInfo
-from workflows.xml_safety import DEFAULT_MAX_BYTES, parse_untrusted_xml
+from workflows.xml_safety import DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -72,67 +68,6 @@ def _digest(bpmn_files: Mapping[str, bytes], forms: Mapping[str, bytes]) -> str:
     for name in sorted(forms):
         digest.update(name.encode() + b"\0" + forms[name] + b"\0")
     return digest.hexdigest()
-
-
-def _problem_from(error: ValidationException, filename: str | None = None) -> Problem:
-    return Problem(
-        str(error.args[0]) if error.args else str(error),
-        file=getattr(error, "file_name", None) or filename,
-        line=getattr(error, "line_number", None) or None,
-        element_id=getattr(error, "id", None) or None,
-        element_name=getattr(error, "name", None) or None,
-    )
-
-
-def _parse_all(bpmn_files: Mapping[str, bytes], max_bytes: int) -> dict[str, etree._ElementTree]:
-    trees, problems = {}, []
-    for name, raw in bpmn_files.items():
-        try:
-            tree = parse_untrusted_xml(raw, name, max_bytes)
-            VALIDATOR.validate(tree.getroot(), name)
-            trees[name] = tree
-        except PathwayInvalidError as error:
-            problems.extend(error.problems)
-        except ValidationException as error:
-            problems.append(_problem_from(error, name))
-    if problems:
-        raise PathwayInvalidError(problems)
-    return trees
-
-
-def _main_process(parser: SpiffBpmnParser, wanted: str | None) -> str:
-    executable = parser.get_process_ids()
-    if wanted:
-        if wanted not in executable:
-            raise PathwayInvalidError(
-                [
-                    Problem(
-                        f"Process '{wanted}' is not an executable process "
-                        f"here ({', '.join(executable) or 'none'})."
-                    )
-                ]
-            )
-        return wanted
-    top = [pid for pid in executable if pid not in parser.get_process_dependencies()]
-    if not top:
-        raise PathwayInvalidError(
-            [
-                Problem(
-                    'No executable process: set isExecutable="true" '
-                    "on the process that starts the pathway."
-                )
-            ]
-        )
-    if len(top) > 1:
-        raise PathwayInvalidError(
-            [
-                Problem(
-                    "Several top-level executable processes "
-                    f"({', '.join(top)}); say which one starts the pathway."
-                )
-            ]
-        )
-    return top[0]
 
 
 def _user_tasks(
@@ -218,45 +153,27 @@ def compile_pathway(
 ) -> CompiledPathway:
     """Validate everything (XSD, engine parse, project lint) and return a runnable pathway.
 
-    Raises PathwayInvalidError with every problem found, each naming file, line and element.
+    Raises PathwayInvalidError with every problem found, all in one round, each naming file,
+    line and the shape it is about (``checking.py``).
     ``lint=False`` skips the project's own checks (and forms that are not valid JSON Schema),
     for a test run that shows where the problems they find would stop a patient: never
     publish what it returns.
     """
     if not bpmn_files:
         raise PathwayInvalidError([Problem("No BPMN file given.")])
-    trees = _parse_all(bpmn_files, max_bytes)
-    schemas, problems = load_forms(forms)
-    ctx = LintContext(
+    checked = check_pathway(
+        bpmn_files,
+        forms,
         role_for_lane=role_for_lane,
-        known_roles=frozenset(known_roles),
-        known_standards=frozenset(known_standards) if known_standards is not None else None,
-        forms=schemas,
-        timer_helpers=frozenset(timer_helpers),
+        known_roles=known_roles,
+        known_standards=known_standards,
+        process_id=process_id,
+        max_bytes=max_bytes,
+        timer_helpers=timer_helpers,
+        lint=lint,
     )
-    parser = SpiffBpmnParser()
-    if not lint:
-        problems = []
-    for name, tree in trees.items():
-        if lint:
-            problems.extend(lint_bpmn(name, tree.getroot(), ctx))
-        try:
-            parser.add_bpmn_xml(tree, name)
-        except ValidationException as error:
-            problems.append(_problem_from(error, name))
-    if problems:
-        raise PathwayInvalidError(problems)
-    main = _main_process(parser, process_id)
-    try:
-        spec = parser.get_spec(main)
-        subprocess_specs = parser.get_subprocess_specs(main)
-    except ValidationException as error:
-        raise PathwayInvalidError([_problem_from(error)]) from None
-    missing = [name for name, sub in subprocess_specs.items() if sub is None]
-    if missing:
-        raise PathwayInvalidError(
-            [Problem(f"Called process '{name}' is not in the uploaded files.") for name in missing]
-        )
+    trees, schemas, main = checked.trees, checked.forms, checked.process_id
+    spec, subprocess_specs = checked.spec, checked.subprocess_specs
     all_specs = [spec, *subprocess_specs.values()]
     return CompiledPathway(
         process_id=main,

@@ -223,6 +223,41 @@ def compile_script(source: str) -> CodeType:
     return result.code
 
 
+def sandbox_names() -> frozenset[str]:
+    """The builtins every pathway script and expression may use."""
+    return frozenset(_builtins())
+
+
+def calls_not_provided(source: str, mode: str, helpers: frozenset[str]) -> list[str]:
+    """Names a script or expression calls that nothing will provide when it runs: not a
+    builtin the sandbox gives, not one of ``helpers``, not defined by the script itself.
+    Task data is plain JSON, so such a call can only fail, for the first patient who gets
+    there. (Compile the source first: this assumes it is valid Python.)"""
+    tree = ast.parse(source, mode=mode)
+    defined = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.Lambda):
+            if isinstance(node, ast.FunctionDef):
+                defined.add(node.name)
+            arguments = node.args
+            for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+                defined.add(arg.arg)
+            for extra in (arguments.vararg, arguments.kwarg):
+                if extra is not None:
+                    defined.add(extra.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            defined.add(node.id)
+    known = sandbox_names() | helpers | defined
+    missing = []
+    for node in ast.walk(tree):
+        called = (
+            node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+        )
+        if called and called not in known and called not in missing:
+            missing.append(called)
+    return missing
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Give every sandboxed frame run in this thread inside the block a shared deadline."""

@@ -46,6 +46,13 @@ def parse_untrusted_xml(
         ) from None
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise PathwayInvalidError(
-            [Problem("Not a BPMN 2.0 file (the root must be bpmn:definitions).", file=filename)]
+            [
+                Problem(
+                    "Not a BPMN 2.0 file (the root must be bpmn:definitions): upload a .bpmn "
+                    "file saved by a BPMN modelling tool.",
+                    file=filename,
+                    line=root.sourceline,
+                )
+            ]
         )
     return etree.ElementTree(root)

@@ -155,7 +155,7 @@ def test_catching_message_without_variable_is_refused() -> None:
 def test_no_executable_process_is_explained() -> None:
     bpmn = process(chain(user_task())).replace(b'isExecutable="true"', b'isExecutable="false"')
     [problem] = problems_of(bpmn)
-    assert "No executable process" in problem
+    assert "proc" in problem and "is not marked executable" in problem
 
 
 def _sample_files() -> list[Path]:
