@@ -1,9 +1,12 @@
 """MDT outcomes are recorded against a meeting. One recorded anywhere else (the task page, the
 API) is an explicit "decided outside a meeting" decision, with its reason and the deciding
-clinicians."""
+clinicians; it is reported as such, and every outcome of a patient, at meetings or not, is in
+the meeting report."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,14 +20,27 @@ from mdt.models import (
     AuditEventModel,
     HumanTaskModel,
     OutsideMeetingDecisionModel,
+    PatientModel,
     TaskStatus,
 )
 from mdt.services.api_tokens import create_token
 from mdt.services.demo import example_answers
 from mdt.services.errors import InvalidInputError
 from mdt.services.instances import complete_task
+from mdt.services.meetings import (
+    add_listing,
+    confirm_outcome,
+    core_disciplines,
+    create_series,
+    record_attendance,
+    schedule_next,
+)
+from mdt.services.operational_reports import meeting_report
 from mdt.services.outside_meetings import RULE, DecidingClinician, OutsideMeeting
-from mdt.services.pathways import form_schema
+from mdt.services.pathways import engine_for, form_schema
+from mdt.services.patient_events import record_patient_event
+from mdt.services.standards_report import ReportQuery
+from mdt.services.users import find_user
 
 from .helpers import complete_with_examples, new_patient, ready_task
 from .scenarios import DIAGNOSIS
@@ -249,3 +265,104 @@ def test_the_api_answers_422_until_the_declaration_is_given(outcome_waiting, cli
         "reason": REASON,
         "clinicians": declared["clinicians"],
     }
+
+
+def _event(actor: Any, patient_id: int, name: str, answers: dict[str, Any]) -> None:
+    instance = (
+        db.session.scalars(select(HumanTaskModel).where(HumanTaskModel.patient_id == patient_id))
+        .first()
+        .instance
+    )
+    pathway = engine_for(instance.pathway_version).pathway
+    schema = pathway.forms[pathway.events[name].form]
+    record_patient_event(actor, patient_id, name, {**example_answers(schema), **answers})
+
+
+def _at_meeting(coordinator: Any, meeting_id: int, task_id: int, starts: datetime, clock) -> None:
+    """Listed in good time, then discussed and confirmed at a quorate meeting."""
+    listing = add_listing(coordinator, meeting_id, task_id, "discussion", None, None)
+    clock.move_to(starts.replace(minute=20))
+    for discipline in core_disciplines():
+        record_attendance(
+            coordinator, meeting_id, f"Dr {discipline.title()}", discipline, True, None
+        )
+    confirm_outcome(coordinator, listing.id, OUTCOME, None, None)  # no declaration: at a meeting
+
+
+@pytest.fixture
+def three_reviews(outcome_waiting, monday, make_user, actor):
+    """December 2026: a patient's three MDT reviews. Two at meetings (the new diagnosis on
+    3 December, a progression on the 10th), one decided outside a meeting (a change of
+    treatment, on the 11th). Returns the patient, the meetings and the outcome tasks."""
+    coordinator, patient_id, first = outcome_waiting
+    nurse = actor(make_user("cns"))
+    series = create_series(coordinator, "Secondary breast MDT", 3, "13:00", "Room 4")
+    meeting_1 = schedule_next(coordinator, series.id)  # Thursday 3 December
+    _at_meeting(coordinator, meeting_1.id, first.id, at(12, 3, 13), monday)
+
+    monday.move_to(at(12, 4, 10))
+    progression = {"progression_date": "2026-12-03", "mdt_question": "Next line?"}
+    _event(nurse, patient_id, "progression", {**progression, "fast_track": False})
+    second = ready_task(patient_id, "Record MDT outcome")
+    meeting_2 = schedule_next(coordinator, series.id, at(12, 4, 10))  # Thursday 10 December
+    _at_meeting(coordinator, meeting_2.id, second.id, at(12, 10, 13), monday)
+
+    monday.move_to(at(12, 11, 10))
+    _event(nurse, patient_id, "treatment_change",
+           {"decision_to_treat_date": "2026-12-11", "planned_start_date": "2026-12-21",
+            "treatment_line": 2, "regimen": "Capecitabine", "reason": "toxicity",
+            "fast_track": False, "mdt_question": "Change to capecitabine agreed?"})  # fmt: skip
+    third = ready_task(patient_id, "Record MDT outcome")
+    monday.move_to(at(12, 11, 15))
+    complete_task(coordinator, third.id, {**OUTCOME, "meeting_date": "2026-12-11"}, DECIDED)
+
+    outcome_tasks = db.session.scalars(
+        select(HumanTaskModel.id)
+        .where(HumanTaskModel.patient_id == patient_id, HumanTaskModel.mdt_step == "outcome")
+        .order_by(HumanTaskModel.id)
+    ).all()
+    assert outcome_tasks == [first.id, second.id, third.id]  # every MDT outcome of the patient
+    make_user("manager", username="boss")
+    return patient_id, (meeting_1.id, meeting_2.id), outcome_tasks
+
+
+def test_every_outcome_of_three_mdt_reviews_is_in_the_meeting_report(
+    three_reviews, actor, auth, client
+) -> None:
+    """Each meeting's outcome under its meeting; the third as decided outside a meeting, with
+    its reason and who decided, counted on its own row."""
+    patient_id, (meeting_1, meeting_2), (first, second, third) = three_reviews
+    manager = actor(find_user("boss"))
+    report = meeting_report(manager, ReportQuery(date(2026, 12, 1), date(2026, 12, 31)))
+    assert {row.meeting.id: [o.task.id for o in row.outcomes] for row in report.rows} == {
+        meeting_1: [first],
+        meeting_2: [second],
+    }
+    [outside] = report.outside
+    assert report.outside_count == 1 and outside.task.id == third and not outside.at_meeting
+    assert (outside.reason, outside.decided_on) == (REASON, date(2026, 12, 11))
+    assert [o.task.id for o in report.outcomes] == [first, second, third]
+    assert [o.at_meeting for o in report.outcomes] == [True, True, False]
+
+    auth.login("boss")
+    query = "?since=2026-12-01&until=2026-12-31"
+    page = client.get(f"/reports/meetings{query}").get_data(as_text=True)
+    assert "Decided outside a meeting: 1." in page and REASON in page
+    assert "Dr Amara Okafor (oncology); Sam Reid (breast CNS)" in page
+    name = db.session.get(PatientModel, patient_id).display_name
+    assert page.split('id="every-outcome"')[1].count(name) == 3
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/reports/mdt-outcomes.csv{query}").text)))
+    assert [r["decided_at"] for r in rows] == ["meeting", "meeting", "outside_meeting"]
+    assert [r["decided_on"] for r in rows] == ["2026-12-03", "2026-12-10", "2026-12-11"]
+    assert rows[2]["reason_outside_meeting"] == REASON
+    assert rows[2]["deciding_clinicians"] == "Dr Amara Okafor (oncology); Sam Reid (breast CNS)"
+    meetings = list(csv.DictReader(io.StringIO(client.get(f"/reports/meetings.csv{query}").text)))
+    assert [(m["title"], m["outcomes_confirmed"]) for m in meetings] == [
+        ("Secondary breast MDT", "1"),
+        ("Secondary breast MDT", "1"),
+        ("Decided outside a meeting", "1"),
+    ]
+    viewed = db.session.scalars(
+        select(AuditEventModel).where(AuditEventModel.action == "report.meetings_viewed")
+    ).all()
+    assert len(viewed) == 4  # the service, the page and the two CSVs

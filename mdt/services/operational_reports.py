@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import selectinload
@@ -16,14 +16,21 @@ from sqlalchemy.orm import selectinload
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, MeetingModel, TaskStatus, UserModel
-from mdt.models.meeting import ListingModel, MeetingStatus
+from mdt.models.meeting import ListingModel, ListingStatus, MeetingStatus
 from mdt.models.roles import ROLE_LABELS
 from mdt.services.actor import Actor
+from mdt.services.audit import record_event
 from mdt.services.meetings import MeetingKpis, meeting_kpis, members
+from mdt.services.outside_meetings import (
+    MdtOutcome,
+    count_outside_meetings,
+    outcomes_outside_meetings,
+)
 from mdt.services.sql_dates import at, week_of
 from mdt.services.standards_report import ReportQuery, require_report_role
 
 ATTENDANCE_RULE = 2 / 3  # the old peer-review rule: each core member at 2/3 of meetings
+OUTSIDE_LIST_LIMIT = 500  # outcomes decided outside a meeting listed on the page
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class MeetingRow:
     meeting: MeetingModel
     listed: int
     kpis: MeetingKpis
+    outcomes: tuple[MdtOutcome, ...] = ()  # every outcome confirmed at it
 
 
 @dataclass(frozen=True)
@@ -50,16 +58,40 @@ class MeetingReport:
     rows: list[MeetingRow]
     members: list[MemberAttendance]
     held: int
+    # MDT outcomes decided outside a meeting in the period: their own count, never a meeting's
+    # (``outside`` lists the first ``OUTSIDE_LIST_LIMIT`` of them on the page, all in the CSV).
+    outside_count: int = 0
+    outside: list[MdtOutcome] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[MdtOutcome]:
+        """Every MDT outcome of the period, at its meeting or outside one, by date decided."""
+        found = [o for row in self.rows for o in row.outcomes] + self.outside
+        return sorted(found, key=lambda o: (o.decided_on, o.task.completed_at, o.task.id))
 
 
-def meeting_report(actor: Actor, query: ReportQuery) -> MeetingReport:
+def meeting_report(
+    actor: Actor, query: ReportQuery, outside_limit: int | None = OUTSIDE_LIST_LIMIT
+) -> MeetingReport:
+    """Each meeting of the period with its figures and every outcome confirmed at it, and the
+    outcomes decided outside a meeting (audited: it names patients)."""
     require_report_role(actor)
+    # Audited before anything is read: committing afterwards would expire every row loaded.
+    record_event(
+        actor,
+        "report.meetings_viewed",
+        object_type="report",
+        object_id="meetings",
+        detail=query.args(),
+    )
+    db.session.commit()
     since, until = query.bounds()
     meetings = db.session.scalars(
         select(MeetingModel)
         .where(MeetingModel.starts_at >= since, MeetingModel.starts_at < until)
         .options(
             selectinload(MeetingModel.listings).selectinload(ListingModel.task),
+            selectinload(MeetingModel.listings).selectinload(ListingModel.patient),
             selectinload(MeetingModel.attendance),
         )
         .order_by(MeetingModel.starts_at)
@@ -70,11 +102,22 @@ def meeting_report(actor: Actor, query: ReportQuery) -> MeetingReport:
             m,
             sum(1 for item in m.listings if item.status != "removed"),
             meeting_kpis(m, letter_for),
+            tuple(  # in the list's order
+                MdtOutcome(item.task, item, None)
+                for item in m.listings
+                if item.status == ListingStatus.CONFIRMED
+            ),
         )
         for m in meetings
     ]
     held = [m for m in meetings if m.status == MeetingStatus.CLOSED]
-    return MeetingReport(rows, _attendance(held), len(held))
+    return MeetingReport(
+        rows,
+        _attendance(held),
+        len(held),
+        count_outside_meetings(query.since, query.until),
+        outcomes_outside_meetings(query.since, query.until, outside_limit),
+    )
 
 
 def _gp_letters(listings: list[ListingModel]) -> Callable[[ListingModel], HumanTaskModel | None]:

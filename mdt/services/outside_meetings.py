@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from mdt import clock
@@ -270,3 +270,32 @@ def outcome_of(task: HumanTaskModel) -> MdtOutcome | None:
     if not decided_by_mdt(task) or task.status != TaskStatus.COMPLETED:
         return None
     return next(iter(mdt_outcomes(HumanTaskModel.id == task.id)), None)
+
+
+def _outside_between(since: date, until: date) -> tuple[ColumnElement[bool], ...]:
+    """Decided outside a meeting between two dates (inclusive): by the date of the decision,
+    or for one completed before declarations were asked for, the day it was recorded."""
+    start = datetime.combine(since, time(), tzinfo=LONDON)
+    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=LONDON)
+    return (
+        ListingModel.id.is_(None),
+        or_(
+            OutsideMeetingDecisionModel.decided_on.between(since, until),
+            and_(
+                OutsideMeetingDecisionModel.id.is_(None),
+                HumanTaskModel.completed_at >= start,
+                HumanTaskModel.completed_at < end,
+            ),
+        ),
+    )
+
+
+def outcomes_outside_meetings(
+    since: date, until: date, limit: int | None = None
+) -> list[MdtOutcome]:
+    return mdt_outcomes(*_outside_between(since, until), limit=limit)
+
+
+def count_outside_meetings(since: date, until: date) -> int:
+    found = _outcomes((func.count(HumanTaskModel.id),), *_outside_between(since, until))
+    return int(db.session.scalar(found) or 0)

@@ -28,6 +28,8 @@ from mdt.web.csv_export import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
+OUTSIDE_A_MEETING = "Decided outside a meeting"
+
 
 def _query() -> tuple[ReportQuery, dict[str, str]]:
     args = request.args
@@ -194,10 +196,39 @@ def meetings_csv() -> Response:
         ]
         for r in report.rows
     )
+    # Outcomes decided outside a meeting: their own row, never counted in a meeting's.
+    outside: list[Any] = ["", OUTSIDE_A_MEETING, "outside_meeting", "", "", "", "", ""]
+    outside += [report.outside_count, 0, "", "", ""]
     header = ["starts_at", "title", "status", "listed", "circulated_24h_before", "late_additions"]
     header += ["quorate", "missing_disciplines", "outcomes_confirmed", "confirmed_in_meeting"]
     header += ["gp_told_on_time", "gp_letters_due", "patients_informed"]
-    return csv_response("mdt-meetings.csv", header, rows)
+    return csv_response("mdt-meetings.csv", header, [*rows, outside])
+
+
+@bp.get("/mdt-outcomes.csv")
+@roles_required(Role.MANAGER)
+def outcomes_csv() -> Response:
+    """Every MDT outcome of the period: where it was decided, and for one outside a meeting
+    why and by whom."""
+    report = meeting_report(current_actor(), _valid_query(), outside_limit=None)
+    rows = (
+        [
+            o.decided_on.isoformat(),
+            "meeting" if o.listing else "outside_meeting",
+            o.listing.meeting.title if o.listing else "",
+            o.listing.meeting.starts_at.isoformat() if o.listing else "",
+            o.task.patient.nhs_number,
+            o.task.patient.display_name,
+            o.task.completed_at.isoformat() if o.task.completed_at else "",
+            "" if o.listing else o.reason,
+            o.clinicians_text,
+            (o.listing.nonquorate_reason or "") if o.listing else "",
+        ]
+        for o in report.outcomes
+    )
+    header = ["decided_on", "decided_at", "meeting", "meeting_starts_at", "nhs_number", "patient"]
+    header += ["recorded_at", "reason_outside_meeting", "deciding_clinicians", "nonquorate_reason"]
+    return csv_response("mdt-outcomes.csv", header, rows)
 
 
 @bp.get("/attendance.csv")
