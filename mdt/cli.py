@@ -139,16 +139,88 @@ def welcome_command(host: str, port: int) -> None:
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--key", required=True, help="Pathway key, e.g. secondary-breast-cancer")
 @click.option("--title", required=True)
-def load_pathway_command(directory: Path, key: str, title: str) -> None:
-    """Validate and publish the BPMN files of DIRECTORY (forms in DIRECTORY/forms)."""
-    from mdt.services.pathways import publish_files, read_pathway_directory
+@click.option(
+    "--confirm-warnings", is_flag=True, help="Publish although the test run found warnings"
+)
+def load_pathway_command(directory: Path, key: str, title: str, confirm_warnings: bool) -> None:
+    """Validate, test-run and publish the BPMN files of DIRECTORY (forms in DIRECTORY/forms)."""
+    from mdt.services.errors import PathwayRejectedError, PathwayWarningsError
+    from mdt.services.pathway_trials import publish_tested_files
+    from mdt.services.pathways import read_pathway_directory
 
     bpmn, forms = read_pathway_directory(directory)
     try:
-        version = publish_files(SYSTEM, key, title, bpmn, forms)
-    except PathwayInvalidError as error:
-        raise click.ClickException("\n".join(str(p) for p in error.problems)) from None
+        version, tested = publish_tested_files(SYSTEM, key, title, bpmn, forms, confirm_warnings)
+    except PathwayWarningsError as error:
+        click.echo(_problem_lines(error.problems, ("warning",)))
+        raise click.ClickException(
+            "Not published: the test run found warnings. Read them, then run again with "
+            "--confirm-warnings to publish anyway."
+        ) from None
+    except PathwayRejectedError as error:
+        click.echo(_problem_lines(error.problems, ("error", "warning")))
+        raise click.ClickException("Not published: fix the errors above.") from None
+    if tested.warnings:
+        click.echo(_problem_lines(tested.problems, ("warning",)))
     click.echo(f"{key} version {version.version} is published.")
+
+
+@mdt.command("test-pathway")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--notes", is_flag=True, help="Also list notes (what needs no one's attention)")
+def test_pathway_command(directory: Path, notes: bool) -> None:
+    """Run synthetic patients through the pathway in DIRECTORY, as publishing does first:
+    every problem with the element and the path that reached it. Exits 1 on errors."""
+    from mdt.services.pathway_trials import trial_files
+    from mdt.services.pathways import read_pathway_directory
+
+    bpmn, forms = read_pathway_directory(directory)
+    result = trial_files(bpmn, forms)
+    shown = ("error", "warning", "note") if notes else ("error", "warning")
+    listed = _problem_lines(result.problems, shown)
+    if listed:
+        click.echo(listed)
+    report = result.report
+    if report is not None:
+        click.echo(
+            f"{report.patients} test patients, {report.steps} steps, {report.seconds:.1f} s: "
+            f"{report.coverage.describe()}."
+            + ("" if report.complete else " The run stopped at its limit.")
+        )
+    click.echo(
+        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s): "
+        + (
+            "it can be published."
+            if result.passed and not result.warnings
+            else "publishing needs the warnings confirmed."
+            if result.passed
+            else "it cannot be published."
+        )
+    )
+    if not result.passed:
+        raise SystemExit(1)
+
+
+def _problem_lines(problems: list[dict[str, object]], severities: tuple[str, ...]) -> str:
+    lines = []
+    for problem in problems:
+        severity = str(problem.get("severity", "error"))
+        if severity not in severities:
+            continue
+        where = ", ".join(
+            str(part)
+            for part in (
+                problem.get("file"),
+                f"line {problem['line']}" if problem.get("line") else None,
+                problem.get("element_name") or problem.get("element_id"),
+            )
+            if part
+        )
+        lines.append(f"{severity.upper()}: {where + ': ' if where else ''}{problem['message']}")
+        path = problem.get("path") or []
+        if isinstance(path, list) and path:
+            lines.append("    reached by: " + " > ".join(str(step) for step in path))
+    return "\n".join(lines)
 
 
 @mdt.command("bench")

@@ -122,6 +122,8 @@ class Settings:
                 "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
                 "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
                 "MDT_ENGINE_TIME_LIMIT": _number("MDT_ENGINE_TIME_LIMIT", 2.0, 0.05, 60),
+                # How long a pathway's test run before publishing may take, in seconds.
+                "MDT_TEST_RUN_SECONDS": _number("MDT_TEST_RUN_SECONDS", 20.0, 1, 600),
                 "MDT_BPMN_MAX_BYTES": int(
                     _number("MDT_BPMN_MAX_BYTES", 2 * 1024 * 1024, 1024, 50 * 1024 * 1024)
                 ),

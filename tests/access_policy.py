@@ -84,7 +84,6 @@ POLICY: dict[str, str | frozenset[str]] = {
     "reports.trend_csv": MANAGER,
     "reports.kpi_csv": MANAGER,
     "reports.meetings_csv": MANAGER,
-    "reports.outcomes_csv": MANAGER,
     "reports.attendance_csv": MANAGER,
     "reports.workload_csv": MANAGER,
     # Your own account and API tokens.
@@ -113,6 +112,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_pathways.upload": MANAGER,
     "api_pathways.validate": MANAGER,
     "api_pathways.publish": MANAGER,
+    "api_pathways.test_run": MANAGER,
     "api_pathways.save_files": MANAGER,
     "api_reports.standards": MANAGER,
 }

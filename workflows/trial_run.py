@@ -302,17 +302,19 @@ class _Explorer:
 
     def explore(self, patients: Sequence[tuple[str, Mapping[str, Any]]]) -> TrialReport:
         self.start_names = {name for _, data in patients for name in data}
+        others = deque(patients[1:])
         try:
-            for index, (label, data) in enumerate(patients):
-                root = self._start(label, data)
-                if root is None:
+            first = self._start(*patients[0]) if patients else None
+            if first is not None:
+                self._cover(first.items, first.path)
+                self.queue.append(first)
+            # The first patient's every way, then what the other starting data sets add.
+            while self.queue or others or self.later:
+                if not self.queue and others:
+                    root = self._start(*others.popleft())
+                    if root is not None:
+                        self._try_start(root)
                     continue
-                if index == 0:
-                    self._cover(root.items, root.path)
-                    self.queue.append(root)
-                else:
-                    self._try_start(root)
-            while self.queue or self.later:
                 patient = (self.queue or self.later).popleft()
                 self.patients += 1
                 if self.patients > self.budget.max_patients:

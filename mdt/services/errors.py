@@ -35,11 +35,25 @@ class InvalidInputError(DomainError):
 
 class PathwayRejectedError(DomainError):
     """An uploaded pathway cannot be published; ``problems`` says what and where (file,
-    line, element id and name) for each."""
+    line, element id and name) for each; ``report`` is its test run, when it had one."""
 
-    def __init__(self, problems: list[dict[str, object]]):
+    def __init__(self, problems: list[dict[str, object]], report: dict[str, object] | None = None):
         self.problems = problems
+        self.report = report
         super().__init__(f"The pathway has {len(problems)} problem(s).")
+
+
+class PathwayWarningsError(PathwayRejectedError):
+    """The test run before publishing found warnings and no errors: publishing needs the
+    manager's confirmation."""
+
+    def __init__(self, problems: list[dict[str, object]], report: dict[str, object]):
+        super().__init__(problems, report)
+        count = sum(1 for p in problems if p.get("severity") == "warning")
+        self.args = (
+            f"The test run found {count} warning(s). Read them, then publish again "
+            "confirming them.",
+        )
 
 
 class PathwayFailedError(DomainError):

@@ -26,6 +26,7 @@ from mdt.services.errors import (
     PathwayRejectedError,
     PermissionDeniedError,
 )
+from mdt.services.pathway_trials import require_passed, trial_files
 from mdt.services.pathways import (
     compile_files,
     current_version,
@@ -201,17 +202,21 @@ def validate_version(actor: Actor, version_id: int) -> Validation:
     return Validation([])
 
 
-def publish_version(actor: Actor, version_id: int) -> PathwayVersionModel:
-    """Publish a valid draft: new patients start on it; the version it replaces is retired
-    (its running patients stay on it)."""
+def publish_version(
+    actor: Actor, version_id: int, confirm_warnings: bool = False
+) -> PathwayVersionModel:
+    """Publish a valid draft that passes its test run: new patients start on it; the version
+    it replaces is retired (its running patients stay on it). Errors (the checks' and the
+    test run's) refuse it; the test run's warnings need ``confirm_warnings``."""
     _require_manager(actor)
     version = get_version(version_id)
     if version.status != PathwayStatus.DRAFT:
         raise ConflictError(f"Version {version.version} is {version.status}, not a draft.")
-    try:
-        compiled = compile_files(*version_files(version))
-    except PathwayInvalidError as error:
-        raise PathwayRejectedError([asdict(problem) for problem in error.problems]) from None
+    tested = trial_files(*version_files(version))
+    require_passed(tested, confirm_warnings)
+    compiled = tested.compiled
+    if compiled is None:  # no errors means it compiled; kept for the type checker
+        raise PathwayRejectedError(tested.problems)
     previous = current_version(version.key)
     now = clock.now()
     version.status = PathwayStatus.PUBLISHED
@@ -226,7 +231,12 @@ def publish_version(actor: Actor, version_id: int) -> PathwayVersionModel:
         "pathway.published",
         object_type="pathway_version",
         object_id=version.id,
-        detail={"key": version.key, "version": version.version, "sha256": compiled.sha256},
+        detail={
+            "key": version.key,
+            "version": version.version,
+            "sha256": compiled.sha256,
+            "test_run": tested.summary(),
+        },
     )
     db.session.commit()
     return version

@@ -132,11 +132,18 @@ def current_version(key: str = DEFAULT_PATHWAY_KEY) -> PathwayVersionModel | Non
 
 
 def publish_files(
-    actor: Actor, key: str, title: str, bpmn: dict[str, bytes], forms: dict[str, bytes]
+    actor: Actor,
+    key: str,
+    title: str,
+    bpmn: dict[str, bytes],
+    forms: dict[str, bytes],
+    test_run: dict[str, Any] | None = None,
 ) -> PathwayVersionModel:
     """Validate and publish a new version; if the files equal the current one, keep it.
 
-    Running patients stay on their version; new patients start on this one.
+    Running patients stay on their version; new patients start on this one. This does not
+    test-run the files (``pathway_trials.publish_tested_files`` does, then calls this);
+    ``test_run`` is what that run found, for the audit trail.
     """
     compiled = compile_files(bpmn, forms)
     current = current_version(key)
@@ -179,7 +186,12 @@ def publish_files(
         "pathway.published",
         object_type="pathway_version",
         object_id=version.id,
-        detail={"key": key, "version": number, "sha256": compiled.sha256},
+        detail={
+            "key": key,
+            "version": number,
+            "sha256": compiled.sha256,
+            **({"test_run": test_run} if test_run is not None else {}),
+        },
     )
     db.session.commit()
     return version

@@ -15,6 +15,7 @@ from mdt.services.errors import (
     InvalidInputError,
     NotFoundError,
     PathwayRejectedError,
+    PathwayWarningsError,
     PermissionDeniedError,
 )
 from mdt.web.api.errors import field_messages, is_api_request, json_error
@@ -85,7 +86,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(PathwayRejectedError)
     def _rejected(error: PathwayRejectedError) -> Any:
         if is_api_request():
-            return json_error(422, str(error), {"problems": error.problems})
+            details: dict[str, Any] = {"problems": error.problems}
+            if error.report is not None:  # its test run, to draw on the diagram
+                details["test_run"] = error.report
+                details["needs_confirmation"] = isinstance(error, PathwayWarningsError)
+            return json_error(422, str(error), details)
         return render_error(400, str(error))
 
     @app.errorhandler(ConflictError)

@@ -15,6 +15,7 @@ from mdt.services.pathway_drafts import (
     validate_version,
 )
 from mdt.services.pathway_library import list_versions
+from mdt.services.pathway_trials import trial_version
 from mdt.services.pathways import get_version
 from mdt.web.access import any_signed_in, current_actor, roles_required
 from mdt.web.api.schemas import (
@@ -24,6 +25,7 @@ from mdt.web.api.schemas import (
     SavedDraftSchema,
     ValidationSchema,
 )
+from mdt.web.api.trial_schemas import PublishSchema, TrialResultSchema
 
 bp = Blueprint("api_pathways", __name__, url_prefix="/api/v1", description="Pathways")
 
@@ -78,9 +80,22 @@ def validate(version_id: int) -> Any:
     return {"valid": result.valid, "problems": result.problems}
 
 
+@bp.route("/pathways/<int:version_id>/test-run", methods=["POST"])
+@bp.response(200, TrialResultSchema)
+@roles_required(Role.MANAGER)
+def test_run(version_id: int) -> Any:
+    """Run synthetic patients through a version (as publishing does first): every problem
+    with the element and the path that reached it, and what the patients reached."""
+    return trial_version(current_actor(), version_id).as_dict()
+
+
 @bp.route("/pathways/<int:version_id>/publish", methods=["POST"])
+@bp.arguments(PublishSchema, required=False)
 @bp.response(200, PathwayVersionSchema)
 @roles_required(Role.MANAGER)
-def publish(version_id: int) -> Any:
-    """Publish a valid draft: 422 with its problems if it has any, 409 if not a draft."""
-    return publish_version(current_actor(), version_id)
+def publish(args: dict[str, Any], version_id: int) -> Any:
+    """Publish a draft that passes its checks and test run: 422 with its problems (and the
+    test run, ``details.test_run``) if it has errors, or warnings not confirmed
+    (``details.needs_confirmation``: send ``confirm_warnings``); 409 if not a draft."""
+    confirm = bool((args or {}).get("confirm_warnings"))
+    return publish_version(current_actor(), version_id, confirm_warnings=confirm)
