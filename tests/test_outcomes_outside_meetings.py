@@ -1,7 +1,7 @@
 """MDT outcomes are recorded against a meeting. One recorded anywhere else (the task page, the
 API) is an explicit "decided outside a meeting" decision, with its reason and the deciding
 clinicians; it is reported as such, and every outcome of a patient, at meetings or not, is in
-the meeting report."""
+the meeting report and in the FHIR export."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from mdt.models import (
 from mdt.services.api_tokens import create_token
 from mdt.services.demo import example_answers
 from mdt.services.errors import InvalidInputError
+from mdt.services.fhir_export import MDT_DECISION_SETTING, patient_bundle
 from mdt.services.instances import complete_task
 from mdt.services.meetings import (
     add_listing,
@@ -366,3 +367,48 @@ def test_every_outcome_of_three_mdt_reviews_is_in_the_meeting_report(
         select(AuditEventModel).where(AuditEventModel.action == "report.meetings_viewed")
     ).all()
     assert len(viewed) == 4  # the service, the page and the two CSVs
+
+
+def test_every_outcome_of_three_mdt_reviews_is_in_fhir(three_reviews, actor, auth, client) -> None:
+    """Each MDT outcome is its own recommendation, pointing to its task; the one decided outside
+    a meeting is marked so, with its reason and the deciding clinicians, and no meeting."""
+    patient_id, _, outcome_tasks = three_reviews
+    manager = actor(find_user("boss"))
+    bundle = patient_bundle(manager, patient_id)
+    proposals = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "CarePlan" and e["resource"]["intent"] == "proposal"
+    ]
+    task_urns = {
+        e["resource"]["identifier"][0]["value"]: e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Task"
+    }
+    assert [p["supportingInfo"][0]["reference"] for p in proposals] == [
+        task_urns[str(task_id)] for task_id in outcome_tasks
+    ]
+    settings = [
+        next(x["valueCode"] for x in p["extension"] if x["url"] == MDT_DECISION_SETTING)
+        for p in proposals
+    ]
+    assert settings == ["meeting", "meeting", "outside-meeting"]
+    assert [p["note"][0]["text"] for p in proposals[:2]] == [
+        "Confirmed at Secondary breast MDT on 3 December 2026.",
+        "Confirmed at Secondary breast MDT on 10 December 2026.",
+    ]
+    outside = proposals[2]
+    assert outside["title"] == "MDT recommendation decided outside a meeting"
+    assert outside["note"][0]["text"] == (
+        f"Decided outside an MDT meeting on 11 December 2026. Reason: {REASON}"
+    )
+    assert [c["display"] for c in outside["contributor"]] == [
+        "Dr Amara Okafor (oncology)",
+        "Sam Reid (breast CNS)",
+    ]
+    assert "encounter" not in outside  # no meeting to point to
+    auth.login("boss")
+    response = client.get(f"/api/v1/patients/{patient_id}/fhir")
+    assert response.status_code == 200
+    exported = [e["resource"] for e in response.json["entry"]]
+    assert sum(1 for r in exported if r.get("intent") == "proposal") == 3

@@ -1,6 +1,6 @@
 """A patient's care plan as an HL7 FHIR R4 Bundle (collection): Patient, Condition per
 metastatic site, CarePlan for the pathway with a Task per human task, CareTeam for the key
-worker, and a CarePlan per confirmed MDT recommendation.
+worker, and a CarePlan per MDT outcome (at a meeting, or marked as decided outside one).
 
 Built from the tables (never by loading a workflow) and checked against the FHIR models of
 the `fhir.resources` package (its R4B models: FHIR 4.3, the maintained release of R4, whose
@@ -23,7 +23,6 @@ from mdt.models import (
     EpisodeModel,
     HumanTaskModel,
     InstanceStatus,
-    ListingModel,
     PathwayInstanceModel,
     PatientModel,
     TaskStatus,
@@ -31,6 +30,7 @@ from mdt.models import (
 from mdt.services.actor import Actor
 from mdt.services.case_status import ACHIEVED, COUNTED, Status
 from mdt.services.episodes import episodes_of
+from mdt.services.outside_meetings import MdtOutcome, patient_outcomes
 from mdt.services.patient_standards import ScorecardRow, patient_cases
 from mdt.services.patients import read_patient
 
@@ -50,6 +50,9 @@ SITES: dict[str, tuple[str, tuple[str, str]]] = {
     "C79.7": ("Secondary malignant neoplasm of adrenal gland", ("94161006", "Secondary malignant neoplasm of adrenal gland")),
 }  # fmt: skip
 MDT_CATEGORY = ("312384001", "Multidisciplinary assessment")
+# Where an MDT recommendation was decided: "meeting" or "outside-meeting" (no meeting, no
+# attendance, not counted as discussed by the MDT).
+MDT_DECISION_SETTING = "urn:mdt-pathways:mdt-decision-setting"
 TASK_STATUS: dict[str, str] = {
     TaskStatus.READY: "ready",
     TaskStatus.COMPLETED: "completed",
@@ -89,13 +92,6 @@ def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
             .order_by(HumanTaskModel.created_at, HumanTaskModel.id)
         )
     )
-    listings = list(
-        db.session.scalars(
-            select(ListingModel).where(
-                ListingModel.patient_id == patient_id, ListingModel.confirmed_at.is_not(None)
-            )
-        )
-    )
     resources = [_patient(patient)]
     conditions = _conditions(patient, tasks, instances)
     resources += conditions
@@ -106,7 +102,7 @@ def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
         own = [t for t in tasks if t.instance_id == instance.id]
         resources.append(_care_plan(patient, instance, own, conditions, team))
         resources += [_task(patient, instance, task) for task in own]
-    resources += [_mdt_recommendation(patient, listing) for listing in listings if listing.outcome]
+    resources += [_mdt_recommendation(patient, outcome) for outcome in patient_outcomes(patient_id)]
     resources += [_measure_report(patient, case) for case in patient_cases(patient_id)]
     bundle = {
         "resourceType": "Bundle",
@@ -267,19 +263,39 @@ def _task(
     return resource
 
 
-def _mdt_recommendation(patient: PatientModel, listing: ListingModel) -> dict[str, Any]:
-    outcome = listing.outcome or {}
-    return {
-        "_urn": _urn("MdtRecommendation", listing.id),
+def _mdt_recommendation(patient: PatientModel, outcome: MdtOutcome) -> dict[str, Any]:
+    """Every MDT outcome is its own CarePlan: confirmed at a meeting, or decided outside one
+    (marked so, with why and who decided, and no meeting)."""
+    task, listing = outcome.task, outcome.listing
+    data = (listing.outcome if listing else None) or task.data or {}
+    decided = f"{outcome.decided_on:%-d %B %Y}"
+    if listing:
+        setting, title, fallback = "meeting", "MDT recommendation", "Discussed at the MDT"
+        note = f"Confirmed at {listing.meeting.title} on {decided}."
+    else:
+        setting = "outside-meeting"
+        title = fallback = "MDT recommendation decided outside a meeting"
+        note = f"Decided outside an MDT meeting on {decided}. Reason: {outcome.reason}"
+    resource: dict[str, Any] = {
+        # Keyed by the listing as before, so a meeting's recommendation keeps its reference.
+        "_urn": _urn("MdtRecommendation", listing.id if listing else f"task/{task.id}"),
         "resourceType": "CarePlan",
+        "extension": [{"url": MDT_DECISION_SETTING, "valueCode": setting}],
         "status": "active",
         "intent": "proposal",
         "category": [{"coding": [{"system": SNOMED, "code": MDT_CATEGORY[0], "display": MDT_CATEGORY[1]}]}],
-        "title": "MDT recommendation",
-        "description": str(outcome.get("recommendation") or "Discussed at the MDT"),
+        "title": title,
+        "description": str(data.get("recommendation") or fallback),
         "subject": {"reference": _urn("Patient", patient.id)},
-        "created": _instant(listing.confirmed_at),
+        "created": _instant((listing.confirmed_at if listing else None) or task.completed_at),
+        "supportingInfo": [{"reference": _urn("Task", task.id)}],
+        "note": [{"text": note}],
     }  # fmt: skip
+    if outcome.clinicians:
+        resource["contributor"] = [
+            {"display": f"{c['name']} ({c['discipline']})"} for c in outcome.clinicians
+        ]
+    return resource
 
 
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"

@@ -272,6 +272,10 @@ def outcome_of(task: HumanTaskModel) -> MdtOutcome | None:
     return next(iter(mdt_outcomes(HumanTaskModel.id == task.id)), None)
 
 
+def patient_outcomes(patient_id: int) -> list[MdtOutcome]:
+    return mdt_outcomes(HumanTaskModel.patient_id == patient_id)
+
+
 def _outside_between(since: date, until: date) -> tuple[ColumnElement[bool], ...]:
     """Decided outside a meeting between two dates (inclusive): by the date of the decision,
     or for one completed before declarations were asked for, the day it was recorded."""
