@@ -77,8 +77,10 @@ def save_draft(
     actor: Actor, key: str, title: str, files: dict[str, bytes], process_id: str = ""
 ) -> PathwayVersionModel:
     """Store files as a new draft version of pathway ``key``, whether valid or not.
-    ``process_id`` (the main process, when known) lets screens open the main diagram first;
-    publishing sets it from the engine's parse."""
+    ``process_id`` is the process that starts the pathway when the files have several (the
+    manager's choice, or the version's it was copied from); empty lets the checks find the
+    one no other process calls. Screens open its diagram first; publishing sets it from the
+    engine's parse."""
     _require_manager(actor)
     _check_files(key, title, files)
     number = (
@@ -146,10 +148,16 @@ def open_draft(actor: Actor, version_id: int) -> PathwayVersionModel:
 
 
 def update_draft(
-    actor: Actor, version_id: int, files: dict[str, bytes], expected_sha256: str
+    actor: Actor,
+    version_id: int,
+    files: dict[str, bytes],
+    expected_sha256: str,
+    process_id: str | None = None,
 ) -> PathwayVersionModel:
     """Replace a draft's files with the editor's. ``expected_sha256`` is the draft the
-    editor started from: if someone else saved in between, nothing is overwritten."""
+    editor started from: if someone else saved in between, nothing is overwritten.
+    ``process_id`` chooses the process that starts the pathway ("" lets the checks find
+    it); without it the draft keeps its choice while its files still hold that process."""
     _require_manager(actor)
     version = get_version(version_id)
     if version.status != PathwayStatus.DRAFT:
@@ -174,6 +182,10 @@ def update_draft(
         version.files.remove(removed)
         db.session.delete(removed)
     version.sha256 = _digest(files)
+    if process_id is not None:
+        version.process_id = process_id.strip()
+    elif version.process_id and not _holds_process(files, version.process_id):
+        version.process_id = ""
     record_event(
         actor,
         "pathway.draft_saved",
@@ -192,11 +204,21 @@ def update_draft(
     return version
 
 
+def _holds_process(files: dict[str, bytes], process_id: str) -> bool:
+    marker = f'id="{process_id}"'.encode()
+    return any(name.endswith(".bpmn") and marker in content for name, content in files.items())
+
+
+def starting_process(version: PathwayVersionModel) -> str | None:
+    """The process chosen to start the pathway, if one was (else the checks find it)."""
+    return version.process_id or None
+
+
 def validate_version(actor: Actor, version_id: int) -> Validation:
     _require_manager(actor)
     version = get_version(version_id)
     try:
-        compile_files(*version_files(version))
+        compile_files(*version_files(version), starting_process(version))
     except PathwayInvalidError as error:
         return Validation([asdict(problem) for problem in error.problems])
     return Validation([])
@@ -212,7 +234,7 @@ def publish_version(
     version = get_version(version_id)
     if version.status != PathwayStatus.DRAFT:
         raise ConflictError(f"Version {version.version} is {version.status}, not a draft.")
-    tested = trial_files(*version_files(version))
+    tested = trial_files(*version_files(version), starting_process(version))
     require_passed(tested, confirm_warnings)
     compiled = tested.compiled
     if compiled is None:  # no errors means it compiled; kept for the type checker

@@ -367,6 +367,8 @@
       const previous = files[target];
       openDiagram(target, String(reader.result)).then(function () {
         dirty = true;
+        return keepCurrentDiagram().then(refreshStart);
+      }).then(function () {
         say(file.name + ' replaced ' + target + '. Save to check it.');
       }).catch(function (error) {
         say(error.message.replace(target, file.name) + ' Nothing changed.');
@@ -451,6 +453,44 @@
     say('Form ' + name + ' added. Choose it as the form of a user task, then save.');
   }
 
+  // -- the process that starts the pathway ----------------------------------------------------
+  // A file may hold several executable processes (a Camunda collaboration, a process kept
+  // for later). When it does, the manager chooses the one a new patient starts on; the
+  // choice is sent with every save. Empty means "the one no other process calls".
+
+  const BPMN_NS = 'http://www.omg.org/spec/BPMN/20100524/MODEL';
+
+  function executableProcesses() {
+    const found = [];
+    Object.keys(files).sort().forEach(function (name) {
+      if (kinds[name] !== 'bpmn') { return; }
+      const doc = new DOMParser().parseFromString(files[name], 'application/xml');
+      Array.prototype.forEach.call(doc.getElementsByTagNameNS(BPMN_NS, 'process'), function (p) {
+        if (p.getAttribute('isExecutable') !== 'false' && p.getAttribute('id')) {
+          found.push({ id: p.getAttribute('id'), name: p.getAttribute('name') || '' });
+        }
+      });
+    });
+    return found;
+  }
+
+  function refreshStart() {
+    const choice = $('start-process');
+    const current = choice.options.length ? choice.value : (root.dataset.processId || '');
+    const processes = executableProcesses();
+    choice.textContent = '';
+    choice.appendChild(el('option', { value: '', text: 'The one no other process calls' }));
+    processes.forEach(function (p) {
+      choice.appendChild(el('option', { value: p.id, text: p.name ? p.name + ' (' + p.id + ')' : p.id }));
+    });
+    choice.value = processes.some(function (p) { return p.id === current; }) ? current : '';
+    $('start-process-group').hidden = processes.length < 2;
+  }
+
+  function startChoice() {
+    return $('start-process-group').hidden ? '' : $('start-process').value;
+  }
+
   // -- saving, problems, publishing -----------------------------------------------------------
 
   function showProblems(found) {
@@ -465,7 +505,12 @@
         event.preventDefault();
         goToProblem(p);
       });
-      list.appendChild(el('li', {}, [link]));
+      // The validator's or engine's own words, for whoever supports the editor.
+      const details = p.details ? el('details', { className: 'app-editor__problem-details' }, [
+        el('summary', { text: 'What the checker said' }),
+        el('code', { text: p.details })
+      ]) : null;
+      list.appendChild(el('li', {}, [link, details]));
     });
     box.hidden = !found.length;
     root.dataset.problems = String(found.length);
@@ -517,8 +562,11 @@
   async function save() {
     await keepCurrentDiagram();
     keepForm();
+    refreshStart();
     say('Saving and checking…');
-    const result = await call(root.dataset.saveUrl, 'PUT', { expected_sha256: sha256, files: payload() });
+    const result = await call(root.dataset.saveUrl, 'PUT', {
+      expected_sha256: sha256, files: payload(), process_id: startChoice()
+    });
     if (result.status !== 200) {
       say('Not saved. ' + errorText(result.data));
       root.dataset.saved = 'failed';
@@ -588,12 +636,14 @@
       say(error.message);
     }
     refreshFormList();
+    refreshStart();
     const firstForm = Object.keys(kinds).filter(function (n) { return kinds[n] === 'form'; }).sort()[0];
     if (firstForm) { showForm(firstForm); }
     root.dataset.ready = 'yes';
   }
 
   $('diagram-file').addEventListener('change', function (event) { switchDiagram(event.target.value); });
+  $('start-process').addEventListener('change', function () { dirty = true; });
   $('form-file').addEventListener('change', function (event) { showForm(event.target.value); });
   $('form-json').addEventListener('input', function () { dirty = true; });
   $('form-json').addEventListener('change', function () { keepForm(); checkFormText(); });

@@ -54,7 +54,7 @@ def bpmn(version_id: int) -> Any:
 def upload(args: dict[str, Any]) -> Any:
     """Save files as a draft version (valid or not: validate it, then publish it)."""
     files = {f["name"]: f["content"].encode() for f in args["files"]}
-    return save_draft(current_actor(), args["key"], args["title"], files)
+    return save_draft(current_actor(), args["key"], args["title"], files, args["process_id"])
 
 
 @bp.route("/pathways/<int:version_id>/files", methods=["PUT"])
@@ -66,7 +66,9 @@ def save_files(args: dict[str, Any], version_id: int) -> Any:
     saved since ``expected_sha256``, 409 if the version is not a draft."""
     actor = current_actor()
     files = {f["name"]: f["content"].encode() for f in args["files"]}
-    version = update_draft(actor, version_id, files, args["expected_sha256"])
+    version = update_draft(
+        actor, version_id, files, args["expected_sha256"], args.get("process_id")
+    )
     result = validate_version(actor, version_id)
     return {"version": version, "valid": result.valid, "problems": result.problems}
 

@@ -373,6 +373,14 @@ class NewPathwaySchema(Strict):
     files = fields.List(
         fields.Nested(PathwayFileSchema), required=True, validate=validate.Length(min=1, max=50)
     )
+    process_id = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "The process that starts the pathway, when the files have several "
+            "executable processes no other calls (empty: the checks find it)."
+        },
+    )
 
 
 class DraftFilesSchema(Strict):
@@ -384,14 +392,33 @@ class DraftFilesSchema(Strict):
     files = fields.List(
         fields.Nested(PathwayFileSchema), required=True, validate=validate.Length(min=1, max=50)
     )
+    process_id = fields.String(
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "The process that starts the pathway (empty: the checks find it). "
+            "Left out, the draft keeps its choice while its files still hold that process."
+        },
+    )
 
 
 class ProblemSchema(Strict):
-    message = fields.String(required=True)
+    message = fields.String(
+        required=True, metadata={"description": "What is wrong and what to do, in plain English."}
+    )
     file = fields.String(allow_none=True)
     line = fields.Integer(allow_none=True)
-    element_id = fields.String(allow_none=True)
+    element_id = fields.String(
+        allow_none=True,
+        metadata={"description": "The shape it is about: a task, event, gateway, flow, pool."},
+    )
     element_name = fields.String(allow_none=True)
+    element_type = fields.String(
+        allow_none=True, metadata={"description": "The shape's kind, e.g. 'user task'."}
+    )
+    details = fields.String(
+        allow_none=True,
+        metadata={"description": "The BPMN schema's or the engine's own text, when translated."},
+    )
 
 
 class ValidationSchema(Strict):
