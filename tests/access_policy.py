@@ -84,6 +84,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "reports.trend_csv": MANAGER,
     "reports.kpi_csv": MANAGER,
     "reports.meetings_csv": MANAGER,
+    "reports.outcomes_csv": MANAGER,
     "reports.attendance_csv": MANAGER,
     "reports.workload_csv": MANAGER,
     # Your own account and API tokens.
