@@ -21,6 +21,8 @@ RECORDS = CLINICAL | {Role.MANAGER}
 COORDINATOR = frozenset({Role.COORDINATOR})
 MANAGER = frozenset({Role.MANAGER})
 ADMIN = frozenset({Role.ADMIN})
+PREPARERS = CLINICAL | {Role.MDT_MEMBER}
+MEETING_READERS = PREPARERS | {Role.MANAGER}
 
 POLICY: dict[str, str | frozenset[str]] = {
     # Accounts: administrators only; they see no patient data.
@@ -51,17 +53,34 @@ POLICY: dict[str, str | frozenset[str]] = {
     "pathways.retry": MANAGER,
     "pathways.compare": ANY,
     "audit.search": MANAGER,
-    # MDT meetings are run by the coordinators.
-    "meetings.index": COORDINATOR,
-    "meetings.show": COORDINATOR,
-    "meetings.change": COORDINATOR,
+    # The MDT is the whole team's: every core member (clinicians, MDT members such as
+    # radiology and pathology) and the managers who oversee it see the meetings and lists.
+    "meetings.index": MEETING_READERS,
+    "meetings.show": MEETING_READERS,
+    "meetings.listing": MEETING_READERS,
+    "meetings.present": MEETING_READERS,
+    "meetings.prepare": MEETING_READERS,
+    "meetings.printable": MEETING_READERS,
+    "meetings.list_pdf": MEETING_READERS,
+    "meetings.minutes_pdf": MEETING_READERS,
+    # Those who prepare say a patient is ready to present (not the managers).
+    "meetings.ready": PREPARERS,
+    # The coordinators run them: the diary, the list, attendance, outcomes and GP letters.
     "meetings.new_series": COORDINATOR,
     "meetings.next_meeting": COORDINATOR,
-    "meetings.listing": COORDINATOR,
+    "meetings.extra_form": COORDINATOR,
+    "meetings.new_meeting": COORDINATOR,
+    "meetings.changes": COORDINATOR,
+    "meetings.reschedule": COORDINATOR,
+    "meetings.cancel": COORDINATOR,
+    "meetings.add_patient": COORDINATOR,
+    "meetings.reorder": COORDINATOR,
+    "meetings.remove_patient": COORDINATOR,
+    "meetings.circulate_list": COORDINATOR,
+    "meetings.attendance": COORDINATOR,
+    "meetings.remove_attendance": COORDINATOR,
+    "meetings.close": COORDINATOR,
     "meetings.outcome": COORDINATOR,
-    "meetings.printable": COORDINATOR,
-    "meetings.list_pdf": COORDINATOR,
-    "meetings.minutes_pdf": COORDINATOR,
     "meetings.gp_letter_pdf": COORDINATOR,
     "meetings.gp_letter_sent": COORDINATOR,
     "patients.search": RECORDS,
@@ -105,8 +124,8 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_tasks.search": RECORDS,
     "api_tasks.show": RECORDS,
     "api_tasks.complete": RECORDS,
-    "api_meetings.index": COORDINATOR,
-    "api_meetings.show": COORDINATOR,
+    "api_meetings.index": MEETING_READERS,
+    "api_meetings.show": MEETING_READERS,
     "api_pathways.index": ANY,
     "api_pathways.bpmn": ANY,
     # Changing the pathway is the managers' (clinical safety: see docs/security.md H5).

@@ -95,7 +95,7 @@ def make_user() -> Callable[..., UserModel]:
     counter = iter(range(1, 10_000))
 
     def make(*roles: str, username: str | None = None, discipline: str | None = None) -> UserModel:
-        name = username or f"{'-'.join(roles) or 'user'}{next(counter)}"
+        name = username or f"{'-'.join(roles).replace('_', '-') or 'user'}{next(counter)}"
         user, _ = create_user(SYSTEM, name, name.title(), roles or ["cns"], PASSWORD, discipline)
         return user
 

@@ -17,7 +17,14 @@ from flask import Flask
 from mdt.models.roles import Role
 from mdt.services.actor import SYSTEM
 from mdt.services.api_tokens import create_token, revoke_token
-from mdt.services.meetings import add_listing, candidates, create_series, schedule_next
+from mdt.services.meetings import (
+    add_listing,
+    attendees,
+    candidates,
+    create_series,
+    record_attendance,
+    schedule_next,
+)
 from mdt.web.access import ANY_ROLE, PUBLIC, ROLES
 
 from .access_policy import ANY, POLICY, TASK_RULES
@@ -62,6 +69,7 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
     meeting = schedule_next(coordinator, series.id)
     waiting = candidates(meeting).tasks[0]
     listing = add_listing(coordinator, meeting.id, waiting.id, "discussion", None, None)
+    record_attendance(coordinator, meeting.id, "Dr Away", "radiology", False, None)
     bystander = make_user("cns", username="world-bystander")
     task = ready_task(patient.id, "First contact with key worker")
     return {
@@ -70,6 +78,7 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
         "task_role": task.role,
         "meeting_id": meeting.id,
         "listing_id": listing.id,
+        "attendance_id": attendees(meeting)[0].id,
         "series_id": series.id,
         "version_id": pathway.id,
         "instance_id": task.instance_id,

@@ -10,6 +10,7 @@ from flask import Flask
 
 from mdt.extensions import db
 from mdt.models import PatientModel, UserModel
+from mdt.services.demo import DEMO_USERS
 from mdt.services.users import find_user
 
 
@@ -54,7 +55,7 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     assert "coordinator" in first.output and "palliative" in first.output
     second = runner.invoke(args=["mdt", "seed-demo"])
     assert second.exit_code == 0 and "already exist" in second.output
-    assert db.session.query(UserModel).count() == 6
+    assert db.session.query(UserModel).count() == len(DEMO_USERS)
     assert db.session.query(PatientModel).count() == 6
 
 

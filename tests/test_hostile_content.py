@@ -117,6 +117,7 @@ def _build(pathway: Any, make_user: Any, clock: Any) -> dict[str, Any]:
         "task_role": None,
         "meeting_id": meeting.id,
         "listing_id": listing.id,
+        "attendance_id": meeting.attendance[0].id,
         "series_id": series.id,
         "version_id": pathway.id,
         "instance_id": waiting.instance_id,

@@ -319,7 +319,9 @@ def test_the_list_page_keeps_the_search_when_a_patient_is_added(week, auth, clie
     assert "1 patient waiting matching “Test1”" in page and "TEST1" in page.upper()
     assert "TEST0, Jo" not in page
     waiting = candidates(_meeting(meeting_id), "Test1").tasks
-    response = auth.post(url, {"action": "add", "task_id": waiting[0].id, "kind": "discussion"})
+    response = auth.post(
+        url.replace("?", "/listings?"), {"task_id": waiting[0].id, "kind": "discussion"}, url
+    )
     assert response.status_code == 302 and response.location.endswith("?q=Test1")
     page = client.get(response.location).get_data(as_text=True)
     assert "Nobody waiting for MDT review matches “Test1”" in page

@@ -6,6 +6,7 @@ from mdt.models.instance import InstanceStatus, PathwayInstanceModel
 from mdt.models.meeting import (
     AttendanceModel,
     ListingModel,
+    ListingReadyModel,
     ListingStatus,
     MeetingModel,
     MeetingSeriesModel,
@@ -28,6 +29,7 @@ __all__ = [
     "HumanTaskModel",
     "InstanceStatus",
     "ListingModel",
+    "ListingReadyModel",
     "ListingStatus",
     "MeetingModel",
     "MeetingSeriesModel",

@@ -19,6 +19,7 @@ class MeetingStatus(StrEnum):
     PLANNED = "planned"  # list open for changes
     CIRCULATED = "circulated"  # list locked and sent out
     CLOSED = "closed"  # held; undiscussed patients rolled over
+    CANCELLED = "cancelled"  # not held; its list moved to another meeting
 
 
 class ListingStatus(StrEnum):
@@ -56,6 +57,8 @@ class MeetingModel(db.Model):  # type: ignore[name-defined,misc]
     circulated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     circulated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     lock_version: Mapped[int] = mapped_column(default=1)
 
@@ -100,6 +103,9 @@ class ListingModel(db.Model):  # type: ignore[name-defined,misc]
     patient: Mapped[PatientModel] = relationship()
     task: Mapped[HumanTaskModel] = relationship()
     confirmed_by: Mapped[UserModel | None] = relationship(foreign_keys=[confirmed_by_id])
+    ready: Mapped[list[ListingReadyModel]] = relationship(
+        back_populates="listing", order_by="ListingReadyModel.at"
+    )
 
     __mapper_args__ = {"version_id_col": lock_version}
 
@@ -114,5 +120,24 @@ class AttendanceModel(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(200))
     discipline: Mapped[str] = mapped_column(String(80))
     present: Mapped[bool] = mapped_column(default=True)
+    # Added by mistake: kept (nothing is deleted) but no longer counted or shown.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     meeting: Mapped[MeetingModel] = relationship(back_populates="attendance")
+
+
+class ListingReadyModel(db.Model):  # type: ignore[name-defined,misc]
+    """A member of the team has prepared this patient: read the referral, reviewed the imaging
+    or the pathology. The list shows who is ready, so nobody is presented unprepared."""
+
+    __tablename__ = "meeting_listing_ready"
+    __table_args__ = (UniqueConstraint("listing_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("meeting_listing.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    discipline: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    listing: Mapped[ListingModel] = relationship(back_populates="ready")
+    user: Mapped[UserModel] = relationship()

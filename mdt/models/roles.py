@@ -12,6 +12,9 @@ class Role(StrEnum):
     PALLIATIVE = "palliative"
     MANAGER = "manager"
     ADMIN = "admin"
+    # Radiologists, pathologists, surgeons and others who prepare and present at the MDT but
+    # do no pathway tasks: the meeting lists and their preparation view, nothing else.
+    MDT_MEMBER = "mdt_member"
 
 
 ROLE_LABELS = {
@@ -21,6 +24,7 @@ ROLE_LABELS = {
     Role.PALLIATIVE: "Palliative care team",
     Role.MANAGER: "Service manager",
     Role.ADMIN: "Administrator",
+    Role.MDT_MEMBER: "MDT member (for example radiology, pathology, surgery)",
 }
 
 # Lane names that diagrams use for each role, compared case-insensitively.

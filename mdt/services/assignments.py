@@ -7,7 +7,6 @@ from sqlalchemy import select
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, TaskStatus, UserModel, UserRoleModel
-from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
 from mdt.services.errors import (
@@ -16,8 +15,7 @@ from mdt.services.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-
-REASSIGNERS = (Role.COORDINATOR, Role.MANAGER)
+from mdt.services.policy import REASSIGNERS
 
 
 def _open_task(task_id: int) -> HumanTaskModel:

@@ -37,6 +37,7 @@ DEMO_USERS = [
     ("cns", "Alex Patel", ["cns"], "breast CNS"),
     ("oncologist", "Dr Sam Okafor", ["oncologist"], "oncology"),
     ("palliative", "Dr Jamie Lewis", ["palliative"], "palliative care"),
+    ("radiologist", "Dr Priya Shah", ["mdt_member"], "radiology"),
     ("manager", "Chris Taylor", ["manager"], None),
     ("admin", "Robin Hughes", ["admin"], None),
 ]
@@ -103,6 +104,7 @@ DEMO_TEXT = {
     "key_worker_phone": "0113 496 0123",
     "summary": "Bone pain for 6 weeks; CT shows liver and bone metastases. Primary treated 2019.",
     "clinical_question": "First-line treatment: suitable for a CDK4/6 inhibitor with letrozole?",
+    "imaging_for_review": True,  # so the demo radiologist has patients to prepare
     "recommendation": "CDK4/6 inhibitor with letrozole; denosumab for bone; review scans in 12 weeks.",
     "informs_patient": "Dr Sam Okafor at clinic on Thursday",
     "checked_by": "Dr Sam Okafor",

@@ -29,13 +29,14 @@ from mdt.models import (
     TaskStatus,
     UserModel,
 )
-from mdt.models.roles import ROLE_LABELS, Role, role_label
+from mdt.models.roles import ROLE_LABELS, role_label
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.episodes import episodes_of
-from mdt.services.errors import ConflictError, NotFoundError, PermissionDeniedError
+from mdt.services.errors import ConflictError, NotFoundError
 from mdt.services.form_labels import answer_label, field_title
 from mdt.services.pathways import form_schema
+from mdt.services.policy import may_run_meetings, require
 from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
 from mdt.services.settings import setting
 
@@ -74,8 +75,7 @@ class GpLetter:
 
 def gp_letter(actor: Actor, listing_id: int) -> GpLetter:
     """The GP letter for a confirmed outcome (its download is audited)."""
-    if not actor.has_role(Role.COORDINATOR):
-        raise PermissionDeniedError("Only MDT coordinators send GP letters.")
+    require(may_run_meetings(actor), "Only MDT coordinators send GP letters.")
     listing = db.session.get(ListingModel, listing_id)
     if listing is None:
         raise NotFoundError("No such listing")

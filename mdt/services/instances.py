@@ -60,6 +60,7 @@ from mdt.services.pathways import (
     engine_for,
     form_schema,
 )
+from mdt.services.policy import may_do_task, require
 from mdt.services.report_cases import refresh_cases
 from mdt.services.settings import setting
 from workflows import (
@@ -375,8 +376,7 @@ def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:
     task = db.session.get(HumanTaskModel, task_id)
     if task is None:
         raise NotFoundError("No such task")
-    if task.role is None or not actor.has_role(task.role):
-        raise PermissionDeniedError("This task is for another role.")
+    require(may_do_task(actor, task), "This task is for another role.")
     if task.status != TaskStatus.READY:
         raise ConflictError(_already_done(task))
     if task.assigned_to_id not in (None, actor.user_id):

@@ -28,6 +28,7 @@ KIND_WORDS = {
     "overdue": "Overdue",
     "paused": "Pathway paused",
     "off_list": "Taken off an MDT list",
+    "meeting_moved": "MDT meeting moved",
 }
 
 # Who hears about a task: whoever it is assigned to, or else everyone active in its role.

@@ -154,7 +154,9 @@ def _attendance(held: list[MeetingModel]) -> list[MemberAttendance]:
             1
             for m in held
             if any(
-                a.present and (a.user_id == member.id or a.name == member.display_name)
+                a.present
+                and a.removed_at is None
+                and (a.user_id == member.id or a.name == member.display_name)
                 for a in m.attendance
             )
         )

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import InstanceStatus, PathwayInstanceModel, PatientModel
-from mdt.models.roles import CLINICAL_ROLES, Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.episodes import engine_view, open_episode
@@ -40,9 +39,9 @@ from mdt.services.instances import (
 )
 from mdt.services.meetings import withdraw_from_lists
 from mdt.services.pathways import engine_for
+from mdt.services.policy import EVENT_ROLES
 from workflows import EventInfo
 
-EVENT_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR})
 CLOSE_LABELS = {
     "death": ("Death", "Closes the pathway and cancels every open task."),
     "discharge": ("Discharge", "Closes the pathway and cancels every open task."),

@@ -27,6 +27,7 @@ class ScorecardRow:
     view: CaseView
     measure: Measure
     open_task_name: str | None = None  # the task it waits on, if any
+    open_task: HumanTaskModel | None = None  # the same, for the access policy
 
 
 @dataclass
@@ -78,17 +79,19 @@ def patient_cases(patient_id: int) -> list[ScorecardRow]:
             ReportCaseModel.patient_id == patient_id
         )
     ).all()
-    waiting_on = dict(
-        db.session.execute(
-            select(HumanTaskModel.id, HumanTaskModel.name).where(
+    waiting_on = {
+        task.id: task
+        for task in db.session.scalars(
+            select(HumanTaskModel).where(
                 HumanTaskModel.id.in_({row.open_task_id for row, _ in rows if row.open_task_id})
             )
-        ).all()
-    )
+        )
+    }
     cases = [
         ScorecardRow(
             CaseView(row, Status(status)),
             measures[row.measure],
+            waiting_on[row.open_task_id].name if row.open_task_id in waiting_on else None,
             waiting_on.get(row.open_task_id) if row.open_task_id else None,
         )
         for row, status in rows

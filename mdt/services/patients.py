@@ -16,7 +16,7 @@ from mdt.models import (
     PatientModel,
     TaskStatus,
 )
-from mdt.models.roles import CLINICAL_ROLES, Role
+from mdt.models.roles import Role
 from mdt.services import nhs_number
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
@@ -30,6 +30,7 @@ from mdt.services.errors import (
 from mdt.services.instances import start_pathway
 from mdt.services.patient_contact import ContactDetails, apply_contact, checked
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
+from mdt.services.policy import RECORD_ROLES
 from mdt.services.record_views import (
     SummaryRow,
     TimelineEntry,
@@ -37,8 +38,6 @@ from mdt.services.record_views import (
     timeline,
 )
 from mdt.services.settings import setting
-
-RECORD_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MANAGER})
 
 
 @dataclass(frozen=True)

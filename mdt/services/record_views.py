@@ -69,6 +69,7 @@ class TimelineEntry:
     kind: str  # completed, cancelled, event
     details: list[tuple[str, str]] = field(default_factory=list)
     task_id: int | None = None
+    task: HumanTaskModel | None = None  # for the access policy: may the reader open it?
 
 
 def completed_tasks(patient_id: int) -> list[HumanTaskModel]:
@@ -148,7 +149,7 @@ def _task_entry(task: HumanTaskModel) -> TimelineEntry:
     who = task.completed_by.display_name if task.completed_by else "the system"
     kind = "completed" if task.status == TaskStatus.COMPLETED else "cancelled"
     return TimelineEntry(
-        task.completed_at or task.created_at, task.name, who, kind, details, task.id
+        task.completed_at or task.created_at, task.name, who, kind, details, task.id, task
     )
 
 

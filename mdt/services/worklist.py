@@ -11,10 +11,10 @@ from sqlalchemy.orm import contains_eager
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
-from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
-from mdt.services.errors import NotFoundError, PermissionDeniedError
+from mdt.services.errors import NotFoundError
+from mdt.services.policy import may_open_task, require
 
 VIEWS = {
     "waiting": "Waiting for my roles",
@@ -146,12 +146,7 @@ def task_for_submission(actor: Actor, task_id: int) -> HumanTaskModel:
     task = db.session.get(HumanTaskModel, task_id)
     if task is None:
         raise NotFoundError("No such task")
-    allowed = (
-        actor.has_role(task.role or "-", Role.COORDINATOR, Role.MANAGER)
-        or task.assigned_to_id == actor.user_id
-    )
-    if not allowed:
-        raise PermissionDeniedError("This task is for another role.")
+    require(may_open_task(actor, task), "This task is for another role.")
     return task
 
 

@@ -12,6 +12,7 @@ from mdt.clock import LONDON
 from mdt.models.roles import role_label
 from mdt.models.standards import STANDARDS
 from mdt.services.notifications import unread_count
+from mdt.services.policy import may
 from mdt.services.worklist import due_flag
 
 
@@ -30,6 +31,11 @@ def nhs_datetime(value: datetime | None) -> str:
     return f"{local.day} {local:%B %Y} at {local:%H:%M}"
 
 
+def london_time(value: datetime) -> str:
+    """The time of day in London, as a meeting's start is typed: '13:00'."""
+    return f"{value.astimezone(LONDON):%H:%M}"
+
+
 def short_date(day: str) -> str:
     """'2026-03-02' as '2 Mar 2026' (table headings)."""
     value = date.fromisoformat(day)
@@ -46,6 +52,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(short_date, "short_date")
     app.add_template_filter(nhs_date, "nhs_date")
     app.add_template_filter(nhs_datetime, "nhs_datetime")
+    app.add_template_filter(london_time, "london_time")
     app.add_template_filter(role_label, "role_label")
 
     @app.context_processor
@@ -57,6 +64,10 @@ def register_filters(app: Flask) -> None:
                 task, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"]
             ),
             "user_roles": sorted(current_user.roles) if current_user.is_authenticated else [],
+            # The access policy, asked before a link is drawn: ``may('open_task', task)``.
+            "may": lambda rule, *subject: (
+                current_user.is_authenticated and may(current_user, rule, *subject)
+            ),
             "unread_notifications": (
                 unread_count(current_user.id) if current_user.is_authenticated else 0
             ),

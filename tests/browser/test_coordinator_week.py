@@ -98,7 +98,7 @@ def test_the_coordinators_week(page, pathway, make_user, actor) -> None:
     for discipline in CORE:
         page.get_by_label("Name").fill(f"Dr {discipline.title()}")
         page.get_by_label("Discipline").select_option(discipline)
-        page.get_by_role("button", name="Record as present").click()
+        page.get_by_role("button", name="Record attendance").click()
         page.get_by_text(f"Dr {discipline.title()}, {discipline}").wait_for()
     assert "Quorate" in page.content()
     shoot(page, "meeting-quorate")

@@ -12,11 +12,13 @@ from mdt.extensions import db
 from mdt.models import (
     AttendanceModel,
     MeetingModel,
+    MeetingStatus,
     UserModel,
 )
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import (
+    ConflictError,
     InvalidInputError,
 )
 from mdt.services.meetings.base import (
@@ -33,8 +35,13 @@ def core_disciplines() -> tuple[str, ...]:
     return tuple(setting("MDT_CORE_DISCIPLINES"))  # type: ignore[arg-type]
 
 
+def attendees(meeting: MeetingModel) -> list[AttendanceModel]:
+    """Those recorded as present or sending apologies (not those removed as a mistake)."""
+    return [a for a in meeting.attendance if a.removed_at is None]
+
+
 def missing_disciplines(meeting: MeetingModel) -> list[str]:
-    present = {a.discipline.lower() for a in meeting.attendance if a.present}
+    present = {a.discipline.lower() for a in attendees(meeting) if a.present}
     return [d for d in core_disciplines() if d.lower() not in present]
 
 
@@ -91,7 +98,7 @@ def record_attendance(
             meeting=meeting, name=name.strip(), discipline=discipline.strip(), user_id=user_id
         )
         db.session.add(row)
-    row.present = present
+    row.present, row.removed_at = present, None
     touch(meeting)
     record_event(
         actor,
@@ -117,3 +124,27 @@ def require_started(meeting: MeetingModel, what: str, at: datetime | None = None
             {"meeting": f"The meeting has not started: {what} from {when:%H:%M} on "
              f"{when:%A} {when.day} {when:%B %Y}."}
         )  # fmt: skip
+
+
+def remove_attendee(
+    actor: Actor, meeting_id: int, attendance_id: int, seen_version: int | None
+) -> None:
+    """Someone recorded by mistake: no longer counted or shown (kept, and audited)."""
+    require_coordinator(actor)
+    meeting = get_meeting(meeting_id)
+    check_version(meeting, seen_version)
+    if meeting.status in (MeetingStatus.CLOSED, MeetingStatus.CANCELLED):
+        raise ConflictError(f"The meeting is {meeting.status}: its attendance is final.")
+    row = next((a for a in attendees(meeting) if a.id == attendance_id), None)
+    if row is None:
+        raise ConflictError("This person is no longer on the attendance list.")
+    row.removed_at = clock.now()
+    touch(meeting)
+    record_event(
+        actor,
+        "meeting.attendee_removed",
+        object_type="meeting",
+        object_id=meeting.id,
+        detail={"name": row.name, "discipline": row.discipline},
+    )
+    commit()

@@ -13,20 +13,18 @@ from mdt.models import (
     MeetingModel,
     MeetingStatus,
 )
-from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.errors import (
     ConflictError,
     NotFoundError,
-    PermissionDeniedError,
 )
+from mdt.services.policy import may_run_meetings, require
 
 OPEN_LISTING = (ListingStatus.LISTED, ListingStatus.CONFIRMED)
 
 
 def require_coordinator(actor: Actor) -> None:
-    if not actor.has_role(Role.COORDINATOR):
-        raise PermissionDeniedError("Only MDT coordinators manage meetings.")
+    require(may_run_meetings(actor), "Only MDT coordinators manage meetings.")
 
 
 def get_meeting(meeting_id: int) -> MeetingModel:

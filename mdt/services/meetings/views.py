@@ -1,4 +1,4 @@
-"""What a coordinator sees of one listed patient: the presentation view (audited)."""
+"""What the team sees of one listed patient: preparing, presenting (audited)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, ListingModel
-from mdt.models.roles import Role
+from mdt.models import HumanTaskModel, ListingModel, MeetingModel
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
-from mdt.services.errors import NotFoundError, PermissionDeniedError
+from mdt.services.errors import NotFoundError
+from mdt.services.meetings.base import active_listings, get_meeting
+from mdt.services.meetings.preparation import Referral, referral_for
+from mdt.services.policy import may_see_meetings, require
 from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
 
 HNA_FLAGS = ("distress", "physical", "practical", "emotional", "family", "spiritual")
@@ -22,13 +24,18 @@ class ListingView:
     summary: list[SummaryRow]
     hna: dict[str, Any]
     previous_outcomes: list[HumanTaskModel]
+    referral: Referral
+    # Where this patient is on the list, for presenting one after another.
+    position: int
+    count: int
+    previous_id: int | None
+    next_id: int | None
 
 
 def listing_for_view(
     actor: Actor, listing_id: int, audit: bool = True, action: str = "meeting.patient_presented"
 ) -> ListingView:
-    if not actor.has_role(Role.COORDINATOR):
-        raise PermissionDeniedError("Only MDT coordinators manage meetings.")
+    require(may_see_meetings(actor), "Your role does not see MDT meetings.")
     listing = db.session.get(ListingModel, listing_id)
     if listing is None:
         raise NotFoundError("No such listing")
@@ -48,4 +55,28 @@ def listing_for_view(
         summary=clinical_summary(completed),
         hna={k: hna[k] for k in HNA_FLAGS if k in hna},
         previous_outcomes=[t for t in completed if t.mdt_step == "outcome"],
+        referral=referral_for(listing),
+        **_place(listing),
     )
+
+
+def _place(listing: ListingModel) -> dict[str, Any]:
+    order = [item.id for item in active_listings(listing.meeting)]
+    if listing.id not in order:
+        return {"position": 0, "count": len(order), "previous_id": None, "next_id": None}
+    at = order.index(listing.id)
+    return {
+        "position": at + 1,
+        "count": len(order),
+        "previous_id": order[at - 1] if at > 0 else None,
+        "next_id": order[at + 1] if at + 1 < len(order) else None,
+    }
+
+
+def view_meeting(actor: Actor, meeting_id: int) -> MeetingModel:
+    """A meeting and its list for any member of the team (seeing the list is audited)."""
+    require(may_see_meetings(actor), "Your role does not see MDT meetings.")
+    meeting = get_meeting(meeting_id)
+    record_event(actor, "meeting.viewed", object_type="meeting", object_id=meeting.id)
+    db.session.commit()
+    return meeting

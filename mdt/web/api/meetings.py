@@ -6,9 +6,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from mdt.models.roles import Role
-from mdt.services.meetings import active_listings, get_meeting, list_meetings
-from mdt.web.access import roles_required
+from mdt.services.meetings import active_listings, attendees, list_meetings, view_meeting
+from mdt.services.policy import MEETING_READERS
+from mdt.web.access import current_actor, roles_required
 from mdt.web.api.schemas import MeetingDetailSchema, MeetingSchema
 
 bp = Blueprint("api_meetings", __name__, url_prefix="/api/v1", description="MDT meetings")
@@ -16,15 +16,15 @@ bp = Blueprint("api_meetings", __name__, url_prefix="/api/v1", description="MDT 
 
 @bp.route("/meetings", methods=["GET"])
 @bp.response(200, MeetingSchema(many=True))
-@roles_required(Role.COORDINATOR)
+@roles_required(*MEETING_READERS)
 def index() -> Any:
     return list_meetings()
 
 
 @bp.route("/meetings/<int:meeting_id>", methods=["GET"])
 @bp.response(200, MeetingDetailSchema)
-@roles_required(Role.COORDINATOR)
+@roles_required(*MEETING_READERS)
 def show(meeting_id: int) -> Any:
-    meeting = get_meeting(meeting_id)
+    meeting = view_meeting(current_actor(), meeting_id)  # audited, as on the screen
     fields = {name: getattr(meeting, name) for name in MeetingSchema().fields}
-    return {**fields, "listings": active_listings(meeting), "attendance": meeting.attendance}
+    return {**fields, "listings": active_listings(meeting), "attendance": attendees(meeting)}
