@@ -75,8 +75,19 @@ CLOSE_REASONS = ("death", "discharge", "transfer")
 
 
 def start_pathway(
-    actor: Actor, patient_id: int, key: str = DEFAULT_PATHWAY_KEY, commit: bool = True
+    actor: Actor, patient_id: int, key: str = DEFAULT_PATHWAY_KEY
 ) -> PathwayInstanceModel:
+    """Use case: start the patient's pathway, committed."""
+    instance = begin_pathway(actor, patient_id, key)
+    db.session.commit()
+    return instance
+
+
+def begin_pathway(
+    actor: Actor, patient_id: int, key: str = DEFAULT_PATHWAY_KEY
+) -> PathwayInstanceModel:
+    """Inner operation (flushes, never commits): start the pathway inside the caller's use
+    case, as registering a patient does, so the patient and their pathway are one commit."""
     patient = db.session.get(PatientModel, patient_id)
     if patient is None:
         raise NotFoundError("No such patient")
@@ -97,9 +108,9 @@ def start_pathway(
     except WorkflowRunError as error:
         # The registration stands whatever the diagram does: the pathway waits, paused with
         # no state, until a manager tries again (on a corrected version once published).
+        # Here the failure is part of the caller's transaction: the patient must be kept.
         _mark_error(actor, instance, error)
-        if commit:
-            db.session.commit()
+        db.session.flush()
         return instance
     _save(instance, run, now)
     record_event(
@@ -110,8 +121,7 @@ def start_pathway(
         object_id=instance.id,
         detail={"pathway": key, "version": version.version},
     )
-    if commit:
-        db.session.commit()
+    db.session.flush()
     return instance
 
 
@@ -196,11 +206,16 @@ def send_event(actor: Actor, instance_id: int, message: str, payload: Mapping[st
     commit_or_conflict()
 
 
-def close_pathway(
-    actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any], commit: bool = True
-) -> None:
-    """End a pathway that declares no event of its own for this reason: every open task is
-    cancelled, as of the date recorded (``detail["date"]``, today if none)."""
+def close_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any]) -> None:
+    """Use case: end a pathway (see ``end_pathway``), committed."""
+    end_pathway(actor, instance_id, reason, detail)
+    commit_or_conflict()
+
+
+def end_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[str, Any]) -> None:
+    """Inner operation (flushes): end a pathway that declares no event of its own for this
+    reason: every open task is cancelled, as of the date recorded (``detail["date"]``, today
+    if none)."""
     if reason not in CLOSE_REASONS:
         raise InvalidInputError({"reason": "Choose death, discharge or transfer."})
     instance = _running_instance(instance_id)
@@ -219,8 +234,7 @@ def close_pathway(
         object_id=instance.id,
         detail={"reason": reason, **dict(detail)},
     )
-    if commit:
-        commit_or_conflict()
+    _flush_or_conflict()
 
 
 def end_care(instance: PathwayInstanceModel, reason: str, on: str | None, now: datetime) -> None:
@@ -527,6 +541,9 @@ def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRun
 
 
 def _fail(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRunError) -> None:
+    """The engine failed mid use case: nothing of the use case is kept (rollback), and the
+    failure record (the pathway paused, the managers told) is written in its own explicit
+    transaction before the use case reports the failure."""
     db.session.rollback()
     instance = db.session.get(PathwayInstanceModel, instance.id)  # type: ignore[assignment]
     _mark_error(actor, instance, error)

@@ -31,11 +31,11 @@ from mdt.services.errors import (
 from mdt.services.form_validation import split_hidden, validate_submission
 from mdt.services.instances import (
     CLOSE_REASONS,
-    close_pathway,
     commit_or_conflict,
     date_context,
     deliver_message,
     end_care,
+    end_pathway,
 )
 from mdt.services.meetings import withdraw_from_lists
 from mdt.services.pathways import engine_for
@@ -147,7 +147,7 @@ def record_patient_event(
     if event.declared:
         _apply(actor, instance, engine_for(instance.pathway_version).pathway.events[name], data)
     else:
-        close_pathway(actor, instance.id, name, data, commit=False)
+        end_pathway(actor, instance.id, name, data)
         withdraw_from_lists(actor, patient_id, name)
     commit_or_conflict()
     return event

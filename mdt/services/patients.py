@@ -27,7 +27,7 @@ from mdt.services.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from mdt.services.instances import start_pathway
+from mdt.services.instances import begin_pathway
 from mdt.services.patient_contact import ContactDetails, apply_contact, checked
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.policy import RECORD_ROLES
@@ -107,7 +107,7 @@ def register_patient(
         object_id=patient.id,
     )
     if start:
-        start_pathway(actor, patient.id, commit=False)
+        begin_pathway(actor, patient.id)
     db.session.commit()
     return patient
 
