@@ -139,3 +139,14 @@ def test_a_chosen_start_is_what_publishing_runs(
     )
     assert published.status_code == 200, published.json
     assert db.session.get(PathwayVersionModel, chosen["id"]).process_id == "other"
+
+
+def test_unreadable_measures_are_listed_with_the_diagrams_problems(
+    client: FlaskClient, manager: dict[str, str]
+) -> None:
+    bpmn = process(chain(user_task())).replace(b'isExecutable="true"', b'isExecutable="false"')
+    files = [*_files(upload=bpmn), {"name": "measures.json", "content": '{"measures": [{'}]
+    draft = _upload(client, manager, files)
+    messages = [p["message"] for p in _validate(client, manager, draft["id"])["problems"]]
+    assert any("not marked executable" in m for m in messages)
+    assert any(m.startswith("Measures are not valid") for m in messages)

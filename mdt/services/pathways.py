@@ -24,7 +24,14 @@ from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
 from mdt.services.measures import MEASURES_FILE, Measure, parse_measures, validated
 from mdt.services.settings import setting
-from workflows import CompiledPathway, PathwayEngine, compile_pathway, upstream_tasks
+from workflows import (
+    CompiledPathway,
+    PathwayEngine,
+    PathwayInvalidError,
+    Problem,
+    compile_pathway,
+    upstream_tasks,
+)
 from workflows.clock import run_now
 from workflows.sandbox import default_helpers
 
@@ -62,21 +69,37 @@ def compile_files(
     """Validate a pathway's files: the engine's checks, then its measures against it."""
     forms = dict(forms)
     measures = forms.pop(MEASURES_FILE, None)
-    compiled = compile_pathway(
-        bpmn,
-        forms,
-        role_for_lane=role_for_lane,
-        known_roles=[role.value for role in TASK_ROLES],
-        known_standards=STANDARDS,
-        process_id=process_id,
-        max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
-        timer_helpers=TIMER_HELPERS,
-    )
+    try:
+        compiled = compile_pathway(
+            bpmn,
+            forms,
+            role_for_lane=role_for_lane,
+            known_roles=[role.value for role in TASK_ROLES],
+            known_standards=STANDARDS,
+            process_id=process_id,
+            max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
+            timer_helpers=TIMER_HELPERS,
+        )
+    except PathwayInvalidError as error:
+        # The measures are checked against the compiled pathway; without one, still say
+        # now (not in a second round) when they cannot even be read.
+        unreadable = _unreadable_measures(measures) if measures is not None else []
+        if unreadable:
+            raise PathwayInvalidError([*error.problems, *unreadable]) from None
+        raise
     validated(measures, compiled)
     if measures is not None:  # a change of measures alone is a new version too
         digest = compiled.sha256 + hashlib.sha256(measures).hexdigest()
         compiled.sha256 = hashlib.sha256(digest.encode()).hexdigest()
     return compiled
+
+
+def _unreadable_measures(raw: bytes) -> list[Problem]:
+    try:
+        parse_measures(raw)
+    except (ValueError, KeyError, TypeError) as error:
+        return [Problem(f"Measures are not valid: {error}.", file=MEASURES_FILE)]
+    return []
 
 
 def measures_for(version: PathwayVersionModel) -> tuple[Measure, ...]:
