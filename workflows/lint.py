@@ -464,12 +464,41 @@ def load_forms(files: Mapping[str, bytes]) -> tuple[dict[str, Any], list[Problem
     for name, raw in files.items():
         try:
             schema = json.loads(raw)
+        except ValueError as error:
+            line = getattr(error, "lineno", None)
+            text = getattr(error, "msg", str(error))
+            problems.append(
+                Problem(
+                    sentence(f"Form is not valid JSON: {text}; correct it in the form's text"),
+                    file=name,
+                    line=line,
+                    details=str(error),
+                )
+            )
+            continue
+        try:
             Draft202012Validator.check_schema(schema)
-        except (ValueError, SchemaError) as error:
-            problems.append(Problem(f"Form is not valid JSON Schema: {error}", file=name))
+        except SchemaError as error:
+            where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+            problems.append(
+                Problem(
+                    sentence(
+                        f"Form is not valid JSON Schema: at {where}, {error.message}; "
+                        "correct it in the form's text"
+                    ),
+                    file=name,
+                    details=str(error),
+                )
+            )
             continue
         if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
-            problems.append(Problem("Form schema must be an object with properties.", file=name))
+            problems.append(
+                Problem(
+                    'Form schema must be an object with properties: give it "type": "object" '
+                    'and a "properties" object, one entry per question.',
+                    file=name,
+                )
+            )
             continue
         forms[name] = schema
     return forms, problems

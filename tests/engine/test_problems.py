@@ -315,3 +315,19 @@ def test_third_party_samples_list_every_problem_at_once_each_on_a_shape() -> Non
             if from_schema and len(from_schema) < len(error.problems):
                 both.append(path.name)
     assert both, "no sample has both schema and other problems to show they come together"
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        (b'{"type": "object",\n "properties": {', "Form is not valid JSON"),
+        (b'{"type": 12}', "Form is not valid JSON Schema: at type,"),
+        (b'{"type": "string"}', "Form schema must be an object with properties"),
+    ],
+)
+def test_form_problems_are_whole_sentences_on_their_file(form: bytes, expected: str) -> None:
+    with pytest.raises(PathwayInvalidError) as caught:
+        compile_bpmn({"upload.bpmn": process(chain(user_task()))}, {"f.json": form})
+    problems = [p for p in caught.value.problems if p.file == "f.json"]
+    assert problems and problems[0].message.startswith(expected)
+    assert_placed(caught.value.problems)
