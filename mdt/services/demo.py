@@ -16,11 +16,17 @@ from sqlalchemy import select
 from mdt import clock
 from mdt.clock import LONDON
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models import HumanTaskModel, MeetingModel, MeetingStatus, PatientModel, TaskStatus
 from mdt.services.actor import SYSTEM, Actor, actor_for
 from mdt.services.demo_history import Story, replay
 from mdt.services.instances import complete_task
-from mdt.services.meetings import create_series, list_series, schedule_next
+from mdt.services.meetings import (
+    add_listing,
+    candidates,
+    create_series,
+    list_series,
+    schedule_next,
+)
 from mdt.services.nhs_number import check_digit_ok
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
@@ -208,6 +214,15 @@ def _register_diagnosis(patient: PatientModel, coordinator: Actor, registered: d
     complete_task(coordinator, task.id, answers)
 
 
+def _list_the_waiting(coordinator: Actor, meeting: MeetingModel) -> None:
+    """Those waiting for MDT review go on the next list while it is open, so every member of
+    the team has a list to prepare (after the cut-off the coordinator adds them, late)."""
+    if clock.now() > meeting.cut_off_at or meeting.status != MeetingStatus.PLANNED:
+        return
+    for task in candidates(meeting).tasks:
+        add_listing(coordinator, meeting.id, task.id, "discussion", None, None)
+
+
 def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
     bpmn, forms = read_pathway_directory(bpmn_dir)
     version = publish_files(
@@ -246,6 +261,6 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 _register_diagnosis(patient, actors["coordinator"], registered)
         stories.append(Story(patient.id, registered, stop_at, overrides))
     replay(stories, series, actors, demo_answers)
-    schedule_next(actors["coordinator"], series.id)
+    _list_the_waiting(actors["coordinator"], schedule_next(actors["coordinator"], series.id))
     added = len(stories)
     return DemoResult(new_passwords, added, version.version)
