@@ -12,6 +12,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import (
     MessageEventDefinition,
@@ -124,13 +125,20 @@ class PathwayRun:
         return [self._ready_task(task) for task in tasks]
 
     def pending_timers(self) -> list[PendingTimer]:
+        """Every timer the instance waits on, including one among the events an event-based
+        gateway waits for (the engine lists the gateway's wait without its timer's time)."""
         timers = []
         for event in self._workflow.waiting_events():
             if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
-                due = datetime.fromisoformat(event.value)
-                if due.tzinfo is None:
-                    due = due.replace(tzinfo=UTC)
-                timers.append(PendingTimer(event.name, due.astimezone(UTC)))
+                timers.append(PendingTimer(event.name, _utc(event.value)))
+        for task in self._workflow.event_manager.tasks.values():
+            definition = task.task_spec.event_definition
+            if not isinstance(definition, MultipleEventDefinition):
+                continue
+            value = task._get_internal_data("event_value")  # the timer's, once evaluated
+            for inner in definition.event_definitions:
+                if type(inner).__name__ in TIMER_EVENT_TYPES and isinstance(value, str):
+                    timers.append(PendingTimer(inner.name, _utc(value)))
         return timers
 
     def accepts_message(self, name: str) -> bool:
@@ -293,6 +301,11 @@ class PathwayRun:
             path.insert(0, parent.task_spec.bpmn_id)
             workflow = parent.workflow
         return tuple(path)
+
+
+def _utc(value: str) -> datetime:
+    due = datetime.fromisoformat(value)
+    return (due if due.tzinfo is not None else due.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _check(task: SpiffTask) -> None:

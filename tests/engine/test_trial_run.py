@@ -6,7 +6,7 @@ the shipped pathway passes with every user task and every gateway branch reached
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -300,3 +300,38 @@ def test_the_shipped_pathway_passes_reaching_every_user_task_and_branch() -> Non
     coverage = report.coverage
     assert coverage.user_tasks_reached == coverage.user_tasks > 20
     assert coverage.branches_taken == coverage.branches > 40
+
+
+def test_a_timer_an_event_based_gateway_waits_for_is_a_pending_timer() -> None:
+    """The engine lists an event-based gateway's wait without its timer's time; the facade
+    gives it (the scheduler's timer table and the test run both need it)."""
+    from .conftest import make_engine
+
+    body = (
+        '<bpmn:startEvent id="start" />'
+        + user("assess", "Assess the wound")
+        + '<bpmn:eventBasedGateway id="wait" />'
+        '<bpmn:intermediateCatchEvent id="week" name="A week later">'
+        '<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+        '"P7D"</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        '<bpmn:intermediateCatchEvent id="call" name="Patient calls">'
+        '<bpmn:signalEventDefinition signalRef="calls" /></bpmn:intermediateCatchEvent>'
+        '<bpmn:endEvent id="done" /><bpmn:endEvent id="called" />'
+        + flow("f1", "start", "assess")
+        + flow("f2", "assess", "wait")
+        + flow("f3", "wait", "week")
+        + flow("f4", "wait", "call")
+        + flow("f5", "week", "done")
+        + flow("f6", "call", "called")
+    )
+    files = diagram(
+        body,
+        {"Clinical nurse specialist": ["start", "assess"]},
+        '<bpmn:signal id="calls" name="calls" />',
+    )
+    run = make_engine(compile_bpmn(files, FORMS), clock=lambda: START).start(patient())
+    run.complete_task(run.ready_tasks()[0].id, {"urgent": False})
+    [timer] = run.pending_timers()
+    assert (timer.event_name, timer.due_at) == ("A week later", START + timedelta(days=7))
+    report = trial(files)
+    assert report.passed and "done" in report.reached["flow.bpmn"]
