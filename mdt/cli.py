@@ -183,7 +183,8 @@ def test_pathway_command(directory: Path, notes: bool) -> None:
     report = result.report
     if report is not None:
         click.echo(
-            f"{report.patients} test patients, {report.steps} steps, {report.seconds:.1f} s: "
+            f"{report.patients} test patient{'s' if report.patients != 1 else ''}, "
+            f"{report.steps} steps, {report.seconds:.1f} s: "
             f"{report.coverage.describe()}."
             + ("" if report.complete else " The run stopped at its limit.")
         )

@@ -66,6 +66,7 @@ from workflows.trial_graph import (
 )
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
+LOOK_AHEAD = 2  # steps an answer that goes the ordinary way at first is followed further
 Item = tuple[str, ...]  # ("el", scope, id) or ("br", scope, gateway id, target id)
 _AT = (
     TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -281,7 +282,7 @@ class _Explorer:
         names, strings, numbers = tokens(graph)
         self.mentions = CodeMentions(frozenset(names), frozenset(strings), frozenset(numbers))
         self.covered: dict[Item, tuple[str, ...]] = {}  # what was reached, by the first path
-        self.seen: set[tuple[Any, ...]] = set()  # where patients have been
+        self.seen: set[tuple[Any, ...]] = set()  # where patients have been, and what comes
         self.tried: set[tuple[Any, ...]] = set()  # branch tries already made
         self.problems: dict[tuple[Any, ...], TrialProblem] = {}
         self.failed: set[tuple[str, str]] = set()
@@ -346,7 +347,7 @@ class _Explorer:
         if not ready:
             return
         snapshot = self._snapshot(root)
-        for answers in self._sets(ready[0].form):
+        for answers in self._sets(ready[0].form, root.now):
             self._try(snapshot, root, self._task_action(ready[0], answers))
 
     def _follow(self, patient: _Patient) -> None:
@@ -354,9 +355,10 @@ class _Explorer:
         run = patient.live()
         while True:
             positions = _positions(run)
-            if positions in self.seen:
+            state = (positions, _timer_order(run))
+            if state in self.seen:
                 return
-            self.seen.add(positions)
+            self.seen.add(state)
             ready = run.ready_tasks()
             for task in ready:
                 self._check_role(task, patient.path)
@@ -372,10 +374,10 @@ class _Explorer:
             default: _Action | None = None
             sets: list[AnswerSet] = []
             if ready:
-                sets = self._sets(ready[0].form)
+                sets = self._sets(ready[0].form, patient.now)
                 default = self._task_action(ready[0], sets[0])
             elif timers:
-                default = self._timer_action(run)
+                default = self._timer_action(run, patient.now)
             timer_key = ("timer", _waiting_timers(positions))
             try_timer = bool(ready and timers) and timer_key not in self.tried
             messages = sorted(waiting | self.start_messages) if not ready else []
@@ -421,7 +423,7 @@ class _Explorer:
             return
         self.tried.add(key)
         event = self.pathway.events.get(name)
-        sets = self._sets(event.form if event else None)
+        sets = self._sets(event.form if event else None, patient.now)
         child = self._try(snapshot, patient, self._message_action(name, sets[0], patient))
         if child is None:
             return
@@ -447,65 +449,103 @@ class _Explorer:
     ) -> None:
         """A task's or an event's other answer sets. The first time, every one; each that
         went a way of its own (not the ordinary answers' way, nor another's) is kept, with
-        the events that way can reach (the signals it throws). From then on each kept one is
-        tried again wherever those events wait differently: elsewhere it would go the same
-        way again."""
+        the events that way can reach (the signals it throws). An answer that goes the
+        ordinary way at first is followed a few steps further (a form's answer may only be
+        read after the next task). From then on each kept one is tried again wherever those
+        events wait differently: elsewhere it would go the same way again."""
         ways = self.ways.get(owner)
-        if ways is None:
-            found: dict[frozenset[Item] | None, int] = {ordinary: 0}
-            for index in range(1, len(sets)):
-                child = self._try(snapshot, patient, action_for(sets[index]))
-                effect = child.items - patient.items if child is not None else None
-                found.setdefault(effect, index)
-            self.ways[owner] = ways = [
-                (index, self._reach_of(effect))
-                for effect, index in found.items()
-                if index and effect is not None
-            ]
+        if ways is not None:
             for index, reach in ways:
-                self.tried.add(("way", owner, index, catching & reach))
+                key = ("way", owner, index, catching & reach)
+                if key not in self.tried:
+                    self.tried.add(key)
+                    self._try(snapshot, patient, action_for(sets[index]))
             return
+        found: dict[Any, int] = {ordinary: 0}
+        ahead: frozenset[Item] | None = None  # the ordinary answers' way, further on
+        for index in range(1, len(sets)):
+            child = self._try(snapshot, patient, action_for(sets[index]), keep=False)
+            if child is None:
+                found.setdefault(None, index)
+                continue
+            effect: Any = child.items - patient.items
+            if effect == ordinary:
+                if ahead is None:
+                    ahead = self._ahead(self._try(snapshot, patient, action_for(sets[0]), False))
+                self._ahead(child)
+                effect = ("ahead", child.items - patient.items)
+                if effect[1] == ahead:
+                    effect = ordinary
+            self._keep(child)
+            found.setdefault(effect, index)
+        self.ways[owner] = ways = [
+            (index, self._reach_of(effect[1] if isinstance(effect, tuple) else effect))
+            for effect, index in found.items()
+            if index and effect is not None
+        ]
         for index, reach in ways:
-            key = ("way", owner, index, catching & reach)
-            if key not in self.tried:
-                self.tried.add(key)
-                self._try(snapshot, patient, action_for(sets[index]))
+            self.tried.add(("way", owner, index, catching & reach))
+
+    def _ahead(self, patient: _Patient | None) -> frozenset[Item]:
+        """Follow the ordinary answers a few steps on from ``patient`` (in place)."""
+        if patient is None:
+            return frozenset()
+        run = patient.live()
+        for _ in range(LOOK_AHEAD):
+            ready = run.ready_tasks()
+            if ready:
+                action = self._task_action(ready[0], self._sets(ready[0].form, patient.now)[0])
+            else:
+                found = self._timer_action(run, patient.now)
+                if found is None:
+                    break
+                action = found
+            after = self._apply(run, patient, action)
+            if after is None:
+                break
+            patient.path, patient.items, patient.steps = after.path, after.items, after.steps
+            patient.now, patient.episodes = after.now, after.episodes
+        return patient.items
 
     def _reach_of(self, effect: frozenset[Item]) -> frozenset[tuple[str, str]]:
         """The waiting events that the elements a way went through can reach."""
         starts = [(item[1], item[2]) for item in effect if item[0] == "el"]
         return influence(self.graph, starts)
 
-    def _try(self, snapshot: bytes, patient: _Patient, action: _Action | None) -> _Patient | None:
-        """One other way from ``patient`` (``None``: the next timer fires now). A new patient
-        when it gets somewhere new; the child either way (for its effect), or None if the
-        pathway did not take it."""
-        kind = action.kind if action else "timer"
+    def _try(
+        self, snapshot: bytes, patient: _Patient, action: _Action | None, keep: bool = True
+    ) -> _Patient | None:
+        """One other way from ``patient`` (``None``: the next timer fires now): the child,
+        kept as a patient of its own when it gets somewhere new (unless ``keep`` is False:
+        the caller decides), or None if the pathway did not take it."""
         run = self._restore(patient, snapshot)
         if action is None:
-            action = self._timer_action(run)
+            action = self._timer_action(run, patient.now)
             if action is None:
                 return None
         child = self._apply(run, patient, action)
-        if child is None:
-            return None
+        if child is not None and keep:
+            self._keep(child, action.kind != "task")
+        return child
+
+    def _keep(self, child: _Patient, context: bool = False) -> None:
+        """Follow ``child`` later if it got somewhere new, or (``context``) if a task now
+        waits where its answers could reach events no patient's answers to it have met (a
+        signal to a track waiting elsewhere)."""
         if child.items - self.covered.keys():
             self._cover(child.items, child.path)
-            self.queue.append(child)  # somewhere new: a patient of its own
-        elif kind != "task" and self._new_context(run):
-            # Nowhere new yet, but a task now waits where its answers could reach events no
-            # patient's answers to it have met (a signal to a track waiting elsewhere).
+            self.queue.append(child)
+        elif context and child.run is not None and self._new_context(child.run):
             self.later.append(child)
-        return child
 
     def _new_context(self, run: PathwayRun) -> bool:
         positions = _positions(run)
-        if positions in self.seen:
+        if (positions, _timer_order(run)) in self.seen:
             return False
         catching = frozenset(p[:2] for p in positions if p[3] == "event")
         for task in run.ready_tasks():
             where = (task.process_id, task.bpmn_id)
-            if len(self._sets(task.form)) < 2 or self.ways.get(("task", *where)) == []:
+            if len(self._sets(task.form, self.now)) < 2 or self.ways.get(("task", *where)) == []:
                 continue  # its answers have never made a difference
             if (where, catching & self._influence(where)) not in self.contexts:
                 return True
@@ -548,9 +588,10 @@ class _Explorer:
 
     # -- actions -----------------------------------------------------------------------------
 
-    def _sets(self, form: str | None) -> list[AnswerSet]:
-        """A form's answer sets, dated from the run's today (worked out once per form)."""
-        today = self.now.date()
+    def _sets(self, form: str | None, now: datetime) -> list[AnswerSet]:
+        """A form's answer sets, dated from ``now`` (the patient's: each patient's clock is
+        its own). Worked out once per form, then moved to the day."""
+        today = now.date()
         if form not in self._answers:
             schema = self.pathway.forms.get(form) if form else None
             self._answers[form] = (today, answer_sets(schema, today, self.mentions))
@@ -558,7 +599,10 @@ class _Explorer:
         if first == today:
             return sets
         days = (today - first).days
-        return [AnswerSet(_shift(s.answers, days), s.changes) for s in sets]
+        return [
+            AnswerSet(_shift(s.answers, days), tuple(_shift_change(c, days) for c in s.changes))
+            for s in sets
+        ]
 
     def _task_action(self, task: ReadyTask, answers: AnswerSet) -> _Action:
         return _Action("task", _task_step(task, answers), task=task, answers=answers)
@@ -578,13 +622,13 @@ class _Explorer:
             payload=payload,
         )
 
-    def _timer_action(self, run: PathwayRun) -> _Action | None:
+    def _timer_action(self, run: PathwayRun, now: datetime) -> _Action | None:
         timers = run.pending_timers()
         if not timers:
             return None
         due = min(t.due_at for t in timers)
         names = sorted({t.event_name or "a timer" for t in timers if t.due_at <= due})
-        when = max(due, self.now).astimezone(self.now.tzinfo)
+        when = max(due, now).astimezone(now.tzinfo)
         return _Action("timer", f"Time passes to {when:%d %b %Y %H:%M}: {', '.join(names)}")
 
     # -- state -------------------------------------------------------------------------------
@@ -749,6 +793,8 @@ class _Explorer:
             gateway = graph.nodes[(flow.scope, flow.source)]
             if ("el", flow.scope, flow.source) not in covered:
                 continue  # the gateway itself is reported
+            if {(flow.scope, flow.id), (flow.scope, flow.source)} & self.failed:
+                continue  # an error there says why already
             how = (
                 f"its condition ({flow.condition}) was never true"
                 if flow.condition
@@ -768,7 +814,7 @@ class _Explorer:
                 )
             )
         for key, node in sorted(elements.items(), key=lambda kv: (kv[1].file, kv[1].line or 0)):
-            if key not in can_reach or ("el", *key) in covered:
+            if key not in can_reach or ("el", *key) in covered or key in self.failed:
                 continue
             before = self._reached_before(node, covered)
             if before is None:
@@ -951,6 +997,15 @@ def _positions(run: PathwayRun) -> tuple[Any, ...]:
     return tuple(sorted(found))
 
 
+def _timer_order(run: PathwayRun) -> tuple[tuple[str, ...], ...]:
+    """The order the timers waited on will fire in (those due together grouped): two
+    patients waiting at the same places go on alike only if their timers come alike."""
+    due: dict[datetime, list[str]] = {}
+    for timer in run.pending_timers():
+        due.setdefault(timer.due_at, []).append(timer.event_name)
+    return tuple(tuple(sorted(due[when])) for when in sorted(due))
+
+
 def _catches(spec: Any) -> str:
     if not isinstance(spec, CatchingEvent):
         return ""
@@ -979,6 +1034,12 @@ def _shift(value: Any, days: int) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _shift_change(change: str, days: int) -> str:
+    """A change as the path shows it ("reoffer_on=2026-03-31"), its date moved too."""
+    name, equals, value = change.partition("=")
+    return f"{name}={_shift(value, days)}" if equals else change
 
 
 def _task_step(task: ReadyTask, answers: AnswerSet | None) -> str:

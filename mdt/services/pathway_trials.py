@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from mdt import clock
-from mdt.models import PathwayStatus, PathwayVersionModel
+from mdt.models import PathwayVersionModel
 from mdt.models.roles import TASK_ROLES, Role, role_for_lane
 from mdt.services.actor import Actor
 from mdt.services.episodes import CONTEXT_KEYS
@@ -226,8 +226,9 @@ def trial_version(actor: Actor, version_id: int) -> TrialResult:
     if not actor.has_role(Role.MANAGER):
         raise PermissionDeniedError("Only service managers test pathways.")
     version = get_version(version_id)
-    process_id = version.process_id if version.status != PathwayStatus.DRAFT else None
-    return trial_files(*version_files(version), process_id or None)
+    # A draft's process_id is the manager's choice of starting process, if any (as
+    # publishing reads it); a published version's, the one its patients start on.
+    return trial_files(*version_files(version), version.process_id or None)
 
 
 def require_passed(result: TrialResult, confirm_warnings: bool) -> None:
