@@ -94,7 +94,7 @@ def test_manager_adds_a_task_publishes_and_moves_patients(
     shoot(page, "pathway-editor-task-added")
     assert axe_violations(page) == []
     page.get_by_role("button", name="Publish").click()
-    page.locator("#published").wait_for()
+    page.locator("#published").wait_for(timeout=120_000)  # after the test run
     assert "Version 2 is published" in page.locator("#published").inner_text()
 
     # The dry run, then the move.
@@ -152,7 +152,7 @@ def test_a_diagram_made_offline_is_opened_saved_and_downloaded(
     page.locator("#editor-status", has_text=f"replaced {ACP}").wait_for()
     page.get_by_text(RENAMED).first.wait_for()
     page.get_by_role("button", name="Publish").click()
-    page.locator("#published").wait_for()
+    page.locator("#published").wait_for(timeout=120_000)  # after the test run
     page.goto("/pathways")
     page.get_by_role("link", name="Changes from version 1").first.click()
     page.get_by_role("cell", name=RENAMED).wait_for()

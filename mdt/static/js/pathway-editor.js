@@ -18,6 +18,7 @@
   let currentDiagram = null;
   let currentForm = null;
   let problems = [];
+  let testRun = null;          // the last test run: what it reached and where it stopped
   let dirty = false;
   let modeler = null;
 
@@ -288,6 +289,23 @@
       if (p.file === currentDiagram && p.element_id && registry.get(p.element_id)) {
         canvas.addMarker(p.element_id, 'app-problem');
       }
+    });
+    markTestRun(canvas, registry);
+  }
+
+  // The last test run on the diagram: what its patients reached (green) and where one of them
+  // was stopped (red).
+  function markTestRun(canvas, registry) {
+    registry.forEach(function (e) {
+      canvas.removeMarker(e, 'app-reached');
+      canvas.removeMarker(e, 'app-failed');
+    });
+    if (!testRun) { return; }
+    (testRun.reached[currentDiagram] || []).forEach(function (id) {
+      if (registry.get(id)) { canvas.addMarker(id, 'app-reached'); }
+    });
+    (testRun.failed[currentDiagram] || []).forEach(function (id) {
+      if (registry.get(id)) { canvas.addMarker(id, 'app-failed'); }
     });
   }
 
@@ -585,10 +603,34 @@
   async function publish() {
     const valid = await save();
     if (!valid) { return; }
+    // The test run first (publishing repeats it, from its cache): errors stop here, and
+    // warnings wait for the manager to tick that they have read them.
+    const confirmed = !$('confirm-group').hidden && $('confirm-warnings').checked;
+    if (!confirmed) {
+      say('Test patients are going through the pathway before it is published: this can take some seconds…');
+      const tested = await call(root.dataset.testRunUrl, 'POST');
+      if (tested.status !== 200) {
+        say('Not published: the test run could not be done. ' + errorText(tested.data));
+        return;
+      }
+      showTestRun(tested.data, !tested.data.errors && tested.data.warnings > 0);
+      if (tested.data.errors) {
+        showProblems(tested.data.problems.filter(function (p) { return p.severity === 'error'; }));
+        say('Not published: the test run found errors. Fix them (see Test run for the path to each).');
+        return;
+      }
+      if (tested.data.warnings) {
+        say('Not published yet: the test run found warnings. Read them under Test run, tick the box and publish again.');
+        $('test-run').focus();
+        return;
+      }
+    }
     say('Publishing…');
-    const result = await call(root.dataset.publishUrl, 'POST');
+    const result = await call(root.dataset.publishUrl, 'POST', { confirm_warnings: confirmed });
     if (result.status === 422) {
-      showProblems((result.data.error.details || {}).problems || []);
+      const details = result.data.error.details || {};
+      if (details.test_run) { showTestRun(details.test_run, Boolean(details.needs_confirmation)); }
+      showProblems((details.problems || []).filter(function (p) { return !p.severity || p.severity === 'error'; }));
       say('Not published: fix the problems listed above.');
       return;
     }
@@ -604,6 +646,58 @@
     root.querySelectorAll('button, input, select, textarea').forEach(function (control) { control.disabled = true; });
     say('Published. This draft is now the current version and can no longer change.');
     $('published').scrollIntoView();
+  }
+
+  // -- the test run ----------------------------------------------------------------------------
+  // Synthetic patients through the saved draft, as publishing does first: each problem with
+  // the path that brought a patient there, and on the diagram what they reached.
+
+  const SEVERITY = { error: ['Error', 'nhsuk-tag--red'], warning: ['Warning', 'nhsuk-tag--orange'], note: ['Note', 'nhsuk-tag--grey'] };
+
+  function showTestRun(run, needsConfirmation) {
+    testRun = run;
+    const coverage = run.coverage;
+    $('test-run-summary').textContent = run.patients + (run.patients === 1 ? ' test patient, ' : ' test patients, ') + run.steps + ' steps' +
+      (coverage ? ': ' + coverage.user_tasks_reached + ' of ' + coverage.user_tasks + ' user tasks reached, ' +
+        coverage.branches_taken + ' of ' + coverage.branches + ' gateway branches taken' : '') + '. ' +
+      (run.errors ? run.errors + ' error(s) to fix' : 'No errors') +
+      (run.warnings ? ', ' + run.warnings + ' warning(s) to read.' : (run.errors ? '.' : ': it can be published.'));
+    const list = $('test-run-list');
+    list.textContent = '';
+    run.problems.forEach(function (p) {
+      const severity = SEVERITY[p.severity] || SEVERITY.error;
+      const where = [p.file, p.line ? 'line ' + p.line : null, p.element_name || p.element_id].filter(Boolean).join(', ');
+      const link = el('a', { href: '#editor-canvas', text: (where ? where + ': ' : '') + p.message });
+      link.addEventListener('click', function (event) {
+        event.preventDefault();
+        goToProblem(p);
+      });
+      const path = p.path && p.path.length
+        ? el('p', { className: 'nhsuk-body-s app-test-run__path', text: 'Reached by: ' + p.path.join(' → ') })
+        : null;
+      list.appendChild(el('li', { className: 'app-test-run__' + p.severity }, [
+        el('strong', { className: 'nhsuk-tag ' + severity[1], text: severity[0] }), document.createTextNode(' '), link, path
+      ]));
+    });
+    $('confirm-group').hidden = !needsConfirmation;
+    $('confirm-warnings').checked = false;
+    $('test-run').hidden = false;
+    root.dataset.testRun = run.errors ? 'errors' : (run.warnings ? 'warnings' : 'passed');
+    markProblems();
+  }
+
+  async function runTestRun() {
+    await save();
+    if (root.dataset.saved === 'failed') { return; }
+    say('Test patients are going through the pathway: this can take some seconds…');
+    const result = await call(root.dataset.testRunUrl, 'POST');
+    if (result.status !== 200) {
+      say('The test run could not be done. ' + errorText(result.data));
+      return;
+    }
+    showTestRun(result.data, false);
+    say('Test run done: ' + $('test-run-summary').textContent);
+    $('test-run').focus();
   }
 
   // -- start -------------------------------------------------------------------------------------
@@ -650,6 +744,7 @@
   $('add-form').addEventListener('click', addForm);
   $('save-draft').addEventListener('click', function () { save(); });
   $('publish').addEventListener('click', function () { publish(); });
+  $('test-run-button').addEventListener('click', function () { runTestRun(); });
   $('download').addEventListener('click', function () { download(); });
   $('open-file').addEventListener('change', function (event) { openFile(event.target); });
   window.addEventListener('beforeunload', function (event) {
