@@ -294,12 +294,24 @@ def shipped_report() -> TrialReport:
 
 
 def test_the_shipped_pathway_passes_reaching_every_user_task_and_branch() -> None:
+    """...and docs/pathway.md gives the figure this run finds."""
     report = shipped_report()
     assert report.passed and report.complete, report.errors
     assert not report.warnings, [(p.element_id, p.message) for p in report.warnings]
     coverage = report.coverage
     assert coverage.user_tasks_reached == coverage.user_tasks > 20
     assert coverage.branches_taken == coverage.branches > 40
+    # Only the ends of the tracks that run until care ends are out of reach.
+    assert {p.element_id for p in report.problems} == {
+        "palliative_track_done",
+        "review_track_done",
+        "acp_track_done",
+        "financial_track_done",
+        "family_track_done",
+        "care_ended",
+    }
+    documented = (ROOT / "docs" / "pathway.md").read_text()
+    assert f"**Coverage: {coverage.describe()}**" in documented
 
 
 def test_a_timer_an_event_based_gateway_waits_for_is_a_pending_timer() -> None:
