@@ -218,3 +218,22 @@ def test_load_pathway_refuses_what_the_test_run_refuses(
     confirmed = runner.invoke(args=[*args, "--confirm-warnings"])
     assert confirmed.exit_code == 0, confirmed.output
     assert "wound-care version 2 is published." in confirmed.output
+
+
+def test_a_test_run_that_fails_itself_is_a_warning_not_a_server_error(
+    tiny_pathway: Any, client: FlaskClient, bearer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mdt.services.pathway_trials as trials
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault in the test run")
+
+    monkeypatch.setattr(trials, "run_trial", broken)
+    manager = bearer("manager")
+    draft = _upload(client, manager, GOOD.replace("Wound care review", "Wound care v3", 1))
+    report = client.post(f"/api/v1/pathways/{draft}/test-run", headers=manager)
+    assert report.status_code == 200 and report.json["passed"] is True
+    [warning] = report.json["problems"]
+    assert warning["severity"] == "warning" and "could not be finished" in warning["message"]
+    refused = client.post(f"/api/v1/pathways/{draft}/publish", headers=manager)
+    assert refused.status_code == 422 and refused.json["error"]["details"]["needs_confirmation"]

@@ -129,16 +129,17 @@ class PathwayRun:
         gateway waits for (the engine lists the gateway's wait without its timer's time)."""
         timers = []
         for event in self._workflow.waiting_events():
-            if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str):
-                timers.append(PendingTimer(event.name, _utc(event.value)))
+            due = _utc(event.value) if event.event_type in TIMER_EVENT_TYPES else None
+            if due is not None:
+                timers.append(PendingTimer(event.name, due))
         for task in self._workflow.event_manager.tasks.values():
             definition = task.task_spec.event_definition
             if not isinstance(definition, MultipleEventDefinition):
                 continue
-            value = task._get_internal_data("event_value")  # the timer's, once evaluated
+            due = _utc(task._get_internal_data("event_value"))  # the timer's, once evaluated
             for inner in definition.event_definitions:
-                if type(inner).__name__ in TIMER_EVENT_TYPES and isinstance(value, str):
-                    timers.append(PendingTimer(inner.name, _utc(value)))
+                if type(inner).__name__ in TIMER_EVENT_TYPES and due is not None:
+                    timers.append(PendingTimer(inner.name, due))
         return timers
 
     def accepts_message(self, name: str) -> bool:
@@ -303,8 +304,14 @@ class PathwayRun:
         return tuple(path)
 
 
-def _utc(value: str) -> datetime:
-    due = datetime.fromisoformat(value)
+def _utc(value: Any) -> datetime | None:
+    """A timer's time (ISO 8601), in UTC; None for anything else (a cycle's state)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        due = datetime.fromisoformat(value)
+    except ValueError:
+        return None
     return (due if due.tzinfo is not None else due.replace(tzinfo=UTC)).astimezone(UTC)
 
 

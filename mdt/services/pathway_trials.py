@@ -16,6 +16,7 @@ cores), so its report is kept, per process, for the same files on the same day.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -53,6 +54,7 @@ from workflows import (
 )
 
 ERROR, WARNING = "error", "warning"
+_log = logging.getLogger(__name__)
 _CACHE_SIZE = 8
 _cache_lock = threading.Lock()
 _cache: OrderedDict[tuple[Any, ...], TrialResult] = OrderedDict()
@@ -152,6 +154,8 @@ def trial_files(
             _cache.move_to_end(key)
             return found
     result = _run(bpmn, forms, process_id, today)
+    if result.report is None and result.compiled is not None:
+        return result  # the run itself failed: try again next time
     with _cache_lock:
         _cache[key] = result
         while len(_cache) > _CACHE_SIZE:
@@ -174,17 +178,34 @@ def _run(
         runnable = _compile_unchecked(bpmn, forms, process_id)
     if runnable is None:
         return TrialResult(problems, None, None)
-    report = run_trial(
-        runnable,
-        bpmn,
-        patients=synthetic_patients(runnable.first_episode, today),
-        start_at=clock.local_now(),
-        known_roles=[role.value for role in TASK_ROLES],
-        helpers=_pathway_helpers(closures()),
-        time_limit_seconds=float(setting("MDT_ENGINE_TIME_LIMIT")),  # type: ignore[arg-type]
-        context_keys=CONTEXT_KEYS,
-        budget=TrialBudget(max_seconds=float(setting("MDT_TEST_RUN_SECONDS"))),  # type: ignore[arg-type]
-    )
+    try:
+        report = run_trial(
+            runnable,
+            bpmn,
+            patients=synthetic_patients(runnable.first_episode, today),
+            start_at=clock.local_now(),
+            known_roles=[role.value for role in TASK_ROLES],
+            helpers=_pathway_helpers(closures()),
+            time_limit_seconds=float(setting("MDT_ENGINE_TIME_LIMIT")),  # type: ignore[arg-type]
+            context_keys=CONTEXT_KEYS,
+            budget=TrialBudget(max_seconds=float(setting("MDT_TEST_RUN_SECONDS"))),  # type: ignore[arg-type]
+        )
+    except Exception:  # the test run's own failure must not stop the manager's work
+        _log.exception("The test run failed")
+        problems.append(
+            {
+                "message": "The test run could not be finished (the error is in the server's "
+                "log), so this version was not tested with synthetic patients.",
+                "file": None,
+                "line": None,
+                "element_id": None,
+                "element_name": None,
+                "severity": WARNING,
+                "kind": "budget",
+                "path": [],
+            }
+        )
+        return TrialResult(problems, None, compiled)
     problems.extend(
         {
             "message": p.message,
