@@ -210,6 +210,32 @@ def test_a_branch_no_answer_takes_is_a_warning_with_the_path_to_its_gateway() ->
     assert report.coverage.user_tasks_reached == 1 and report.coverage.user_tasks == 2
 
 
+def test_every_branch_of_an_inclusive_gateway_is_taken() -> None:
+    form = b"""{"type": "object", "properties": {
+      "pain": {"type": "boolean"}, "infected": {"type": "boolean"}}}"""
+    body = (
+        '<bpmn:startEvent id="start" />'
+        + user("assess", "Assess the wound", form="both.json")
+        + '<bpmn:inclusiveGateway id="needs" name="Needs?" default="nothing" />'
+        + user("analgesia", "Review pain relief", form="both.json", variable="pain_review")
+        + user("swab", "Take a swab", form="both.json", variable="swab")
+        + '<bpmn:inclusiveGateway id="join" /><bpmn:endEvent id="done" />'
+        + flow("f1", "start", "assess")
+        + flow("f2", "assess", "needs")
+        + flow("for_pain", "needs", "analgesia", 'assess.get("pain")')
+        + flow("for_infection", "needs", "swab", 'assess.get("infected")')
+        + flow("nothing", "needs", "join")
+        + flow("f3", "analgesia", "join")
+        + flow("f4", "swab", "join")
+        + flow("f5", "join", "done")
+    )
+    lanes = {"Clinical nurse specialist": ["start", "assess", "analgesia", "swab", "done"]}
+    report = trial(diagram(body, lanes), {"both.json": form})
+    assert report.passed and not report.warnings, report.problems
+    assert report.coverage.branches_taken == report.coverage.branches == 3
+    assert report.coverage.user_tasks_reached == report.coverage.user_tasks == 3
+
+
 def test_a_patient_left_waiting_for_nothing_is_refused() -> None:
     body = (
         '<bpmn:startEvent id="start" />'
