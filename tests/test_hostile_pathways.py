@@ -32,7 +32,7 @@ def test_endless_script_is_stopped_instance_marked_and_server_keeps_serving(
 
     assert response.status_code == 500
     assert "paused" in response.get_data(as_text=True)
-    assert elapsed < 5  # limit is 0.5 s in tests; generous for a slow CI machine
+    assert elapsed < 6  # limit is 1.5 s in tests; generous for a slow CI machine
     db.session.expire_all()
     instance = db.session.get(PathwayInstanceModel, task.instance_id)
     assert instance.status == InstanceStatus.ERROR and "too long" in instance.error_message
