@@ -151,7 +151,9 @@ def test_warnings_need_the_managers_confirmation(
     )
     assert published.status_code == 200 and published.json["status"] == "published"
     event = db.session.scalars(
-        select(AuditEventModel).where(AuditEventModel.action == "pathway.published")
+        select(AuditEventModel)
+        .where(AuditEventModel.action == "pathway.published")
+        .order_by(AuditEventModel.id)  # PostgreSQL returns rows in no set order without it
     ).all()[-1]
     assert "No test patient took this branch" in event.detail["test_run"]["warnings"][0]
 
@@ -169,7 +171,9 @@ def test_a_clean_draft_publishes_with_its_test_run_in_the_audit_trail(
     published = client.post(f"/api/v1/pathways/{draft}/publish", headers=manager)
     assert published.status_code == 200
     event = db.session.scalars(
-        select(AuditEventModel).where(AuditEventModel.action == "pathway.published")
+        select(AuditEventModel)
+        .where(AuditEventModel.action == "pathway.published")
+        .order_by(AuditEventModel.id)  # PostgreSQL returns rows in no set order without it
     ).all()[-1]
     assert event.detail["test_run"]["coverage"] == (
         "2 of 2 user tasks reached, 2 of 2 gateway branches taken"
