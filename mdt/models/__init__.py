@@ -15,7 +15,7 @@ from mdt.models.meeting import (
 from mdt.models.notification import NotificationModel
 from mdt.models.outside_meeting import OutsideMeetingDecisionModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
-from mdt.models.patient import PatientModel
+from mdt.models.patient import PatientIdentifierModel, PatientModel
 from mdt.models.report import ReportCaseModel, ReportProjectionModel
 from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
 from mdt.models.token import ApiTokenModel
@@ -40,6 +40,7 @@ __all__ = [
     "PathwayInstanceModel",
     "PathwayStatus",
     "PathwayVersionModel",
+    "PatientIdentifierModel",
     "PatientModel",
     "ReportCaseModel",
     "ReportProjectionModel",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdt import clock
@@ -18,7 +18,18 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     nhs_number: Mapped[str] = mapped_column(String(10), unique=True)
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100), index=True)
-    date_of_birth: Mapped[date] = mapped_column(Date)
+    date_of_birth: Mapped[date] = mapped_column(Date, index=True)
+    # Administrative sex as the PAS records it: female, male, other or unknown.
+    sex: Mapped[str | None] = mapped_column(String(10))
+    # The hospital number (medical record number) the PAS knows the patient by.
+    mrn: Mapped[str | None] = mapped_column(String(20), index=True)
+    consultant_name: Mapped[str | None] = mapped_column(String(200))
+    # Given and family names folded (NFKD, accents removed, lower case) for search in any
+    # order; kept by the service that writes names.
+    search_name: Mapped[str | None] = mapped_column(String(210), index=True)
+    # Set when a PAS merge folded this record into another: the record is kept (nothing is
+    # deleted) and its identifiers still find the surviving one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"))
     # Where letters to the patient go: address lines (one a line) and the postcode apart.
     address: Mapped[str | None] = mapped_column(Text)
     postcode: Mapped[str | None] = mapped_column(String(8))
@@ -65,3 +76,23 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
 
 def _lines(text: str | None) -> list[str]:
     return [line for line in (text or "").split("\n") if line]
+
+
+class PatientIdentifierModel(db.Model):  # type: ignore[name-defined,misc]
+    """Every identifier a patient has had (NHS number, MRN), so one retired by a merge or a
+    correction still finds the record it now belongs to."""
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (
+        UniqueConstraint(
+            "system", "value", "patient_id", name="uq_patient_identifier_system_value_patient"
+        ),
+        Index("ix_patient_identifier_lookup", "system", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    system: Mapped[str] = mapped_column(String(10))  # "nhs" or "mrn"
+    value: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))  # registration, hl7, merge, fhir...
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
