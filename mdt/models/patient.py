@@ -43,7 +43,7 @@ class PatientModel(db.Model):  # type: ignore[name-defined,misc]
     wants_letter_copies: Mapped[bool | None] = mapped_column(Boolean)
     # Recorded when a pathway records the death: no list, letter or task is for them again.
     date_of_death: Mapped[date | None] = mapped_column(Date)
-    key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    key_worker_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     # As recorded on the pathway's key worker task (the named CNS may have no account here).
     key_worker_name: Mapped[str | None] = mapped_column(String(200))
     key_worker_phone: Mapped[str | None] = mapped_column(String(30))

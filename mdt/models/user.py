@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mdt import clock
@@ -27,6 +27,8 @@ class UserModel(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Notification e-mails: None as things happen, or one summary a day at this hour (London).
+    digest_hour: Mapped[int | None] = mapped_column(SmallInteger)
 
     role_rows: Mapped[list[UserRoleModel]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
