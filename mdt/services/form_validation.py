@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -9,8 +10,18 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from sqlalchemy import select
+
+from mdt.extensions import db
+from mdt.models import UserModel, UserRoleModel
+from mdt.models.roles import Role, role_label
+from workflows import Problem
 
 _FORMATS = FormatChecker(formats=("date", "email"))
+
+# ``"x-user-role": "cns"`` on a string property: the answer is the display name of an active
+# account holding that role (a select of them on the page).
+USER_ROLE = "x-user-role"
 
 
 def _title(schema: Mapping[str, Any], field: str) -> str:
@@ -106,6 +117,8 @@ def validate_submission(
     if dates is not None:
         for field, message in _date_problems(schema, data, dates).items():
             errors.setdefault(field, message)
+    for field, message in _user_role_problems(schema, data).items():
+        errors.setdefault(field, message)
     order = list(schema.get("properties", {}))
     return dict(sorted(errors.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
 
@@ -182,3 +195,61 @@ def split_hidden(
         if kept.pop(field) not in (None, "", [], False):
             dropped.append(_title(schema, field))
     return kept, dropped
+
+
+def role_holder_names(role: str) -> list[str]:
+    """The display names of the active accounts holding ``role``, in order: the answers an
+    ``x-user-role`` question accepts."""
+    return list(
+        db.session.scalars(
+            select(UserModel.display_name)
+            .join(UserRoleModel)
+            .where(UserRoleModel.role == role, UserModel.active.is_(True))
+            .order_by(UserModel.display_name)
+            .distinct()
+        )
+    )
+
+
+def _user_role_problems(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
+    problems = {}
+    for field, prop in schema.get("properties", {}).items():
+        role = prop.get(USER_ROLE) if isinstance(prop, Mapping) else None
+        value = data.get(field)
+        if not role or not isinstance(value, str) or value == "":
+            continue
+        if value not in role_holder_names(str(role)):
+            title = _lower_first(_title(schema, field))
+            problems[field] = (
+                f"{value} is not an active {_role_words(str(role))}: choose {title} from the list"
+            )
+    return problems
+
+
+def _role_words(role: str) -> str:
+    label = role_label(role)
+    return label if label.split(" ", 1)[0].isupper() else label[0].lower() + label[1:]
+
+
+def user_role_problems(forms: Mapping[str, bytes]) -> list[Problem]:
+    """Forms whose ``x-user-role`` names no known role, one problem each (at upload)."""
+    known = sorted(role.value for role in Role)
+    problems = []
+    for name, raw in forms.items():
+        try:
+            schema = json.loads(raw)
+        except ValueError:
+            continue  # the loader says so
+        properties = schema.get("properties") if isinstance(schema, dict) else None
+        for field, prop in (properties or {}).items() if isinstance(properties, dict) else ():
+            role = prop.get(USER_ROLE) if isinstance(prop, dict) else None
+            if role is None or role in known:
+                continue
+            problems.append(
+                Problem(
+                    f"Question '{field}' asks for a person with the role {role!r}, which is not "
+                    f"a role here: use one of {', '.join(known)}.",
+                    file=name,
+                )
+            )
+    return problems

@@ -22,6 +22,7 @@ from mdt.services.audit import record_event
 from mdt.services.calendar import add_working_days
 from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
+from mdt.services.form_validation import user_role_problems
 from mdt.services.measures import MEASURES_FILE, Measure, parse_measures, validated
 from mdt.services.settings import setting
 from workflows import (
@@ -69,6 +70,7 @@ def compile_files(
     """Validate a pathway's files: the engine's checks, then its measures against it."""
     forms = dict(forms)
     measures = forms.pop(MEASURES_FILE, None)
+    roles_unknown = user_role_problems(forms)
     try:
         compiled = compile_pathway(
             bpmn,
@@ -84,9 +86,11 @@ def compile_files(
         # The measures are checked against the compiled pathway; without one, still say
         # now (not in a second round) when they cannot even be read.
         unreadable = _unreadable_measures(measures) if measures is not None else []
-        if unreadable:
-            raise PathwayInvalidError([*error.problems, *unreadable]) from None
+        if unreadable or roles_unknown:
+            raise PathwayInvalidError([*error.problems, *unreadable, *roles_unknown]) from None
         raise
+    if roles_unknown:
+        raise PathwayInvalidError(roles_unknown)
     validated(measures, compiled)
     if measures is not None:  # a change of measures alone is a new version too
         digest = compiled.sha256 + hashlib.sha256(measures).hexdigest()

@@ -11,8 +11,8 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from mdt.services.form_labels import answer_label, field_title
+from mdt.services.form_validation import USER_ROLE, role_holder_names, shown_if
 from mdt.services.form_validation import option_value as _option_value
-from mdt.services.form_validation import shown_if
 
 RADIO_LIMIT = 7
 
@@ -51,6 +51,8 @@ def widget_for(prop: Mapping[str, Any]) -> str:
         return "checkboxes"
     if _options(prop):
         return "radios" if len(_options(prop)) <= RADIO_LIMIT else "select"
+    if prop.get(USER_ROLE):
+        return "select"
     if kind == "string" and prop.get("format") == "date":
         return "date"
     if kind in ("integer", "number"):
@@ -74,6 +76,8 @@ def build_fields(
         options = _options(prop.get("items", {})) if widget == "checkboxes" else _options(prop)
         if widget == "boolean":
             options = [("yes", "Yes"), ("no", "No")]
+        if prop.get(USER_ROLE):
+            options = _people(str(prop[USER_ROLE]), values.get(name))
         attrs = {k: prop[k] for k in ("minimum", "maximum", "maxLength") if k in prop}
         by_name[name] = Field(
             name,
@@ -97,6 +101,16 @@ def build_fields(
             by_name[name].attrs["reveal"] = {"field": rule[0], "values": " ".join(rule[1])}
         fields.append(by_name[name])
     return fields
+
+
+def _people(role: str, current: Any) -> list[tuple[str, str]]:
+    """The active holders of ``role`` by display name; an answer given earlier whose account
+    is no longer active stays visible, marked, so nobody is changed without seeing it."""
+    names = role_holder_names(role)
+    people = [(name, name) for name in names]
+    if isinstance(current, str) and current and current not in names:
+        people.insert(0, (current, f"{current} (no longer active)"))
+    return people
 
 
 def _required_when_revealed(schema: Mapping[str, Any]) -> set[str]:
