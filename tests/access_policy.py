@@ -94,6 +94,15 @@ POLICY: dict[str, str | frozenset[str]] = {
     "tasks.show": RECORDS,
     "tasks.submit": RECORDS,
     "tasks.assignment": RECORDS,
+    # Giving several tasks at once to a colleague: those who reassign tasks.
+    "tasks.give_selected": frozenset({Role.COORDINATOR, Role.MANAGER}),
+    # A nurse's caseload ("My patients"); coordinators and managers see any nurse's, and move
+    # caseloads for cover and handover. Naming a key worker: coordinators, nurses, managers.
+    "caseloads.mine": frozenset({Role.CNS, Role.COORDINATOR, Role.MANAGER}),
+    "caseloads.handover": frozenset({Role.COORDINATOR, Role.MANAGER}),
+    "caseloads.move": frozenset({Role.COORDINATOR, Role.MANAGER}),
+    "caseloads.key_worker": frozenset({Role.COORDINATOR, Role.CNS, Role.MANAGER}),
+    "caseloads.save_key_worker": frozenset({Role.COORDINATOR, Role.CNS, Role.MANAGER}),
     # Reports aggregate every patient: service managers.
     "reports.standards": MANAGER,
     "reports.kpi": MANAGER,

@@ -26,12 +26,12 @@ from mdt.models import (
     PatientModel,
     TaskStatus,
     TimerModel,
-    UserModel,
 )
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event, record_task_event
 from mdt.services.calendar import add_working_days
+from mdt.services.caseloads import assign_key_worker, key_worker_by_name
 from mdt.services.episodes import (
     date_episode,
     engine_view,
@@ -159,7 +159,7 @@ def complete_task(
     task.completed_at = now
     task.completed_by_id = actor.user_id
     task.data = dict(data)
-    _apply_patient_facts(task.patient, data)
+    _apply_patient_facts(actor, task.patient, data)
     info = engine_for(instance.pathway_version).pathway.task_info(task.process_id, task.bpmn_id)
     date_episode(task, info.properties.get("episodeDateField") if info else None, data)
     if outside_meeting is not None:
@@ -374,16 +374,19 @@ def _initial_data(patient: PatientModel, episode: EpisodeModel) -> dict[str, Any
     }
 
 
-def _apply_patient_facts(patient: PatientModel, data: Mapping[str, Any]) -> None:
+def _apply_patient_facts(actor: Actor, patient: PatientModel, data: Mapping[str, Any]) -> None:
     """Facts a form records about the patient that every page shows (the banner)."""
     if data.get("key_worker_name"):
-        patient.key_worker_name = str(data["key_worker_name"])[:200]
-        patient.key_worker_phone = str(data.get("key_worker_phone") or "")[:30] or None
-        patient.key_worker_id = db.session.scalar(
-            select(UserModel.id)
-            .where(UserModel.display_name == patient.key_worker_name, UserModel.active.is_(True))
-            .limit(1)
-        )
+        # The key worker is a CNS account (the form offers their names); a name with no
+        # active CNS account here (a pathway older than that) is kept as written.
+        name = str(data["key_worker_name"])[:200]
+        phone = str(data.get("key_worker_phone") or "")[:30] or None
+        nurse = key_worker_by_name(name)
+        if nurse is not None:
+            assign_key_worker(actor, patient, nurse, phone)
+        else:
+            patient.key_worker_id = None
+            patient.key_worker_name, patient.key_worker_phone = name, phone
 
 
 def _task_for_change(actor: Actor, task_id: int) -> HumanTaskModel:

@@ -26,6 +26,10 @@ REGISTER_ROLES = frozenset({Role.COORDINATOR, Role.CNS})
 EVENT_ROLES = frozenset({*CLINICAL_ROLES, Role.COORDINATOR})
 # Giving a task to someone else.
 REASSIGNERS = frozenset({Role.COORDINATOR, Role.MANAGER})
+# Naming a patient's key worker; seeing a caseload (a CNS their own; coordinators and
+# managers, who move caseloads between nurses for cover and handover, any).
+KEY_WORKER_SETTERS = frozenset({Role.COORDINATOR, Role.CNS, Role.MANAGER})
+CASELOAD_READERS = frozenset({Role.CNS, *REASSIGNERS})
 # The MDT is the whole team's: every core member sees the lists; managers oversee them.
 MEETING_READERS = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MDT_MEMBER, Role.MANAGER})
 # Those who prepare patients for the meeting and say they are ready to present.
@@ -55,6 +59,14 @@ def may_do_task(who: Who, task: HumanTaskModel) -> bool:
     return task.role is not None and who.has_role(task.role)
 
 
+def may_set_key_worker(who: Who) -> bool:
+    return who.has_role(*KEY_WORKER_SETTERS)
+
+
+def may_move_caseloads(who: Who) -> bool:
+    return who.has_role(*REASSIGNERS)
+
+
 def may_see_meetings(who: Who) -> bool:
     return who.has_role(*MEETING_READERS)
 
@@ -72,6 +84,8 @@ RULES = {
     "open_task": may_open_task,
     "do_task": may_do_task,
     "see_meetings": may_see_meetings,
+    "set_key_worker": may_set_key_worker,
+    "move_caseloads": may_move_caseloads,
     "prepare": may_prepare,
     "run_meetings": may_run_meetings,
 }

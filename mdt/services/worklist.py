@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, literal, or_, select, true
 from sqlalchemy.orm import contains_eager
 
+from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
 from mdt.services.errors import NotFoundError
+from mdt.services.patient_identity import fold, nhs_digits
 from mdt.services.policy import may_open_task, require
 
 VIEWS = {
@@ -25,20 +27,35 @@ SORTS = {
     "due": "Due date",
     "patient": "Patient",
     "task": "Task",
-    "waiting": "Longest waiting",
+    "received": "Received",
 }
-DUE_FILTERS = {"overdue": "Overdue", "soon": "Due soon"}
+SORT_ALIASES = {"waiting": "received"}  # the name the longest-waiting order had before
+DUE_FILTERS = {
+    "overdue": "Overdue",
+    "today": "Due today",
+    "week": "Due this week",
+    "none": "No due date",
+}
 COUNT_CAP = 1000
+SEARCH_MAX = 100  # characters of a patient search that are read
 
 
 @dataclass(frozen=True)
 class WorklistQuery:
     view: str = "waiting"
     roles: tuple[str, ...] = ()
-    due: str | None = None
+    due: str | None = None  # a DUE_FILTERS key, or "soon" (within MDT_DUE_SOON_DAYS)
     sort: str = "due"
+    descending: bool = False
     page: int = 1
     page_size: int = 50
+    search: str = ""  # the patient: names in any order, or the NHS number from its start
+    task_name: str | None = None
+    standard: str | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.due or self.search or self.task_name or self.standard)
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class WorklistPage:
     total: int
     counts: dict[str, int]
     query: WorklistQuery
+    task_names: list[str] = field(default_factory=list)  # what the task filter offers
 
     @property
     def pages(self) -> int:
@@ -79,31 +97,90 @@ def _view_condition(actor: Actor, view: str, roles: set[str]) -> ColumnElement[b
 
 
 def _due_condition(due: str | None, now: datetime, soon_days: int) -> ColumnElement[bool]:
-    if due == "overdue":
-        return HumanTaskModel.due_at < now
-    if due == "soon":
-        return and_(
-            HumanTaskModel.due_at >= now, HumanTaskModel.due_at < now + timedelta(days=soon_days)
+    due_at = HumanTaskModel.due_at
+    midnight = datetime.combine(now.astimezone(LONDON).date(), time(), LONDON)
+    tomorrow = _local_midnight(midnight, 1)
+    monday = _local_midnight(midnight, 7 - midnight.weekday())
+    conditions: dict[str, ColumnElement[bool]] = {
+        "overdue": due_at < now,
+        "today": and_(due_at >= now, due_at < tomorrow),
+        "week": and_(due_at >= now, due_at < monday),  # from now to the end of Sunday
+        "none": due_at.is_(None),
+        "soon": and_(due_at >= now, due_at < now + timedelta(days=soon_days)),
+    }
+    return conditions.get(due or "", true())
+
+
+def _local_midnight(midnight: datetime, days: int) -> datetime:
+    # Days in London, not 24-hour steps: the clocks change on some nights.
+    return datetime.combine(midnight.date() + timedelta(days=days), time(), LONDON)
+
+
+def _patient_condition(search: str) -> ColumnElement[bool]:
+    """Tasks of the patients a search finds: every word of the name (any order, partial),
+    or the NHS number from its start (with or without spaces)."""
+    text = search[:SEARCH_MAX]
+    digits = nhs_digits(text)
+    if len(digits) >= 3 and digits.isdigit():
+        found = PatientModel.nhs_number.like(f"{digits}%")
+    else:
+        words = fold(text).split()
+        if not words:
+            return true()
+        found = and_(
+            *(PatientModel.search_name.like(f"%{_escaped(word)}%", escape="\\") for word in words)
         )
-    return true()
+    return HumanTaskModel.patient_id.in_(select(PatientModel.id).where(found))
 
 
-def _order(sort: str) -> list[Any]:
+def _escaped(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(query: WorklistQuery, now: datetime, soon_days: int) -> list[ColumnElement[bool]]:
+    conditions = [_due_condition(query.due, now, soon_days)]
+    if query.search.strip():
+        conditions.append(_patient_condition(query.search))
+    if query.task_name:
+        conditions.append(HumanTaskModel.name == query.task_name)
+    if query.standard:
+        # standards holds the task's codes comma-separated ("IS1,TC2")
+        codes = literal(",") + HumanTaskModel.standards + literal(",")
+        conditions.append(codes.like(f"%,{_escaped(query.standard)},%", escape="\\"))
+    return conditions
+
+
+def _order(sort: str, descending: bool) -> list[Any]:
     # Plain "due_at NULLS LAST" so that PostgreSQL can walk the worklist index in order.
     by_due = [HumanTaskModel.due_at.asc().nulls_last()]
+    if descending:
+        by_due = [HumanTaskModel.due_at.desc().nulls_last()]
+    turn = (lambda column: column.desc()) if descending else (lambda column: column.asc())
     orders: dict[str, list[Any]] = {
-        "patient": [PatientModel.family_name, PatientModel.given_name, *by_due],
-        "task": [HumanTaskModel.name, *by_due],
-        "waiting": [HumanTaskModel.created_at],
+        "patient": [turn(PatientModel.family_name), turn(PatientModel.given_name), *by_due],
+        "task": [turn(HumanTaskModel.name), *by_due],
+        "received": [turn(HumanTaskModel.created_at)],
     }
-    return [*orders.get(sort, by_due), HumanTaskModel.id]
+    return [*orders.get(sort, by_due), turn(HumanTaskModel.id)]
+
+
+def task_names(view: ColumnElement[bool]) -> list[str]:
+    """The names of the tasks waiting in a view (what the task filter offers)."""
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel.name)
+            .where(HumanTaskModel.status == TaskStatus.READY, view)
+            .distinct()
+            .order_by(HumanTaskModel.name)
+        )
+    )
 
 
 def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) -> WorklistPage:
     """Ready tasks for a view of the actor's work: plain indexed queries on the task table."""
     roles = set(query.roles or actor.roles) & set(actor.roles)
     ready = HumanTaskModel.status == TaskStatus.READY
-    due = _due_condition(query.due, now, soon_days)
+    due = and_(*_filters(query, now, soon_days))
     views = {view: _view_condition(actor, view, roles) for view in VIEWS}
     # Counts stop at COUNT_CAP: a backlog of thousands costs the same as one of a thousand
     # (the page shows "1,000+"), so the list stays fast however far behind a team is.
@@ -122,7 +199,7 @@ def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) 
     page_ids = (
         select(HumanTaskModel.id)
         .where(ready, due, views[query.view])
-        .order_by(*_order(query.sort))
+        .order_by(*_order(query.sort, query.descending))
         .limit(query.page_size)
         .offset((page - 1) * query.page_size)
     )
@@ -137,7 +214,9 @@ def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) 
     )
     position = {task_id: index for index, task_id in enumerate(ids)}
     tasks = sorted(rows, key=lambda task: position[task.id])
-    return WorklistPage(tasks, counts.get(query.view, 0), counts, query)
+    return WorklistPage(
+        tasks, counts.get(query.view, 0), counts, query, task_names(views[query.view])
+    )
 
 
 def task_for_submission(actor: Actor, task_id: int) -> HumanTaskModel:

@@ -9,10 +9,13 @@ from werkzeug.wrappers import Response
 from mdt import clock
 from mdt.models import TaskStatus
 from mdt.models.roles import TASK_ROLES
+from mdt.models.standards import STANDARDS
 from mdt.services.assignments import (
     claim_task,
     colleagues_for,
+    colleagues_for_roles,
     reassign_task,
+    reassign_tasks,
     release_task,
     save_draft,
 )
@@ -31,8 +34,10 @@ from mdt.services.outside_meetings import (
     outcome_of,
 )
 from mdt.services.pathways import form_schema
+from mdt.services.policy import REASSIGNERS
 from mdt.services.worklist import (
     DUE_FILTERS,
+    SORT_ALIASES,
     SORTS,
     VIEWS,
     WorklistQuery,
@@ -53,25 +58,61 @@ def _query() -> WorklistQuery:
     args = request.args
     role = args.get("role")
     view = args.get("view", "waiting")
-    sort = args.get("sort", "due")
+    sort = SORT_ALIASES.get(args.get("sort", "due"), args.get("sort", "due"))
     return WorklistQuery(
         view=view if view in VIEWS else "waiting",
         roles=(role,) if role else (),
         due=args.get("due") if args.get("due") in DUE_FILTERS else None,
         sort=sort if sort in SORTS else "due",
+        descending=args.get("order") == "desc",
         page=args.get("page", 1, type=int),
         page_size=current_app.config["MDT_PAGE_SIZE"],
+        search=args.get("q", "").strip(),
+        task_name=args.get("task") or None,
+        standard=args.get("standard") if args.get("standard") in STANDARDS else None,
     )
+
+
+def _worklist_page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+    actor = current_actor()
+    query = _query()
+    page = worklist(actor, query, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"])
+    may_give = actor.has_role(*REASSIGNERS)
+    roles = {task.role for task in page.tasks if task.role}
+    return render_template(
+        "tasks/list.html",
+        page=page,
+        query=query,
+        views=VIEWS,
+        sorts=SORTS,
+        due_filters=DUE_FILTERS,
+        may_give=may_give,
+        givers=colleagues_for_roles(roles) if may_give else [],
+        errors=errors or {},
+        chosen={int(i) for i in request.form.getlist("task_ids") if i.isdigit()},
+    ), status
 
 
 @bp.get("")
 @roles_required(*TASK_ROLES)
-def my_tasks() -> str:
-    query = _query()
-    page = worklist(current_actor(), query, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"])
-    return render_template(
-        "tasks/list.html", page=page, query=query, views=VIEWS, sorts=SORTS, due_filters=DUE_FILTERS
-    )
+def my_tasks() -> tuple[str, int]:
+    return _worklist_page()
+
+
+@bp.post("/give")
+@roles_required(*REASSIGNERS)
+def give_selected() -> Response | tuple[str, int]:
+    """Give the ticked tasks to one colleague (coordinators, managers): all or none."""
+    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()]
+    try:
+        tasks = reassign_tasks(current_actor(), ids, request.form.get("user_id", 0, type=int))
+    except InvalidInputError as error:
+        return _worklist_page(error.errors, 400)
+    except ConflictError as error:
+        return _worklist_page({"task_ids": str(error)}, 409)
+    who = tasks[0].assigned_to.display_name if tasks and tasks[0].assigned_to else "a colleague"
+    flash(f"{len(tasks)} task{'' if len(tasks) == 1 else 's'} given to {who}.", "success")
+    return redirect(url_for("tasks.my_tasks", **request.args))
 
 
 def _outside_meeting(form: MultiDict[str, str]) -> tuple[OutsideMeeting | None, dict[str, Any]]:
