@@ -121,3 +121,198 @@ def test_user_role_validation_is_the_services_too(make_user) -> None:
         message
         == "Someone Else is not an active MDT coordinator: choose MDT coordinator from the list"
     )
+
+
+# Every error at once ------------------------------------------------------------------------
+
+
+def test_five_problems_of_one_submission_are_reported_together(
+    assess_task, auth: Auth, client: FlaskClient
+) -> None:
+    """A wrong NHS check digit, 31 February and three empty required answers: all five in
+    the error summary at once, in the form's order, each beside its field."""
+    auth.login("nurse")
+    response = auth.post(
+        f"/tasks/{assess_task.id}",
+        {
+            "carer_nhs_number": "943 476 5918",  # 9434765919 is valid: the check digit is wrong
+            "seen_on-day": "31",
+            "seen_on-month": "2",
+            "seen_on-year": "2026",
+            "notes": "Kept text",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert _summary(page) == [
+        "Enter wound size (cm)",
+        "Select an answer to “Signs of infection?”",
+        "Carer's NHS number must be 10 digits, the last a check digit that matches the others",
+        "Date seen must be a real date",
+        "Select key worker",
+    ]
+    assert page.count('class="nhsuk-error-message"') == 5
+    assert 'href="#field-seen_on-day"' in page and 'href="#field-infected-1"' in page
+    assert "Kept text" in page and 'value="943 476 5918"' in page
+    db.session.expire_all()
+    assert db.session.get(HumanTaskModel, assess_task.id).status == TaskStatus.READY
+
+
+def test_a_date_that_cannot_be_read_hides_no_range_error(
+    assess_task, auth: Auth, client: FlaskClient
+) -> None:
+    auth.login("nurse")
+    page = auth.post(
+        f"/tasks/{assess_task.id}",
+        {"size_cm": "90", "infected": "no", "seen_by": "Nurse", "seen_on-day": "4"},
+    ).get_data(as_text=True)
+    assert _summary(page) == [
+        "Wound size (cm) must be 50 or less",
+        "Date seen must include a month and year",
+    ]
+
+
+CLINICAL: dict[str, Any] = {
+    "type": "object",
+    "required": ["de_novo", "er", "her2", "ecog", "diagnosed_on", "told_gp", "in_work", "signs"],
+    "properties": {
+        "de_novo": {
+            "type": "boolean",
+            "title": "Is this de novo metastatic disease (no earlier primary breast cancer treatment)?",
+        },
+        "er": {
+            "type": "string",
+            "title": "Oestrogen receptor (ER) at recurrence",
+            "enum": ["+", "-"],
+        },
+        "her2": {"type": "string", "title": "HER2 at recurrence", "enum": ["+", "-"]},
+        "ecog": {
+            "type": "integer",
+            "title": "Performance status (ECOG/WHO)",
+            "oneOf": [{"const": 0, "title": "0"}, {"const": 1, "title": "1"}],
+        },
+        "diagnosed_on": {"type": "string", "format": "date", "title": "Date of diagnosis"},
+        "told_gp": {"type": "boolean", "title": "Has the GP been told about the plan?"},
+        "in_work": {"type": "boolean", "title": "Is the patient in paid work?"},
+        "signs": {"type": "boolean", "title": "Did the patient die in their preferred place?"},
+        "hna_score": {
+            "type": "integer",
+            "title": "HNA distress score",
+            "minimum": 0,
+            "maximum": 10,
+        },
+    },
+}
+
+
+def test_messages_keep_clinical_capitals_and_read_as_plain_english() -> None:
+    errors = validate_submission(CLINICAL, {"hna_score": 11})
+    assert errors == {
+        "de_novo": "Select whether this is de novo metastatic disease (no earlier primary "
+        "breast cancer treatment)",
+        "er": "Select oestrogen receptor (ER) at recurrence",
+        "her2": "Select HER2 at recurrence",
+        "ecog": "Select performance status (ECOG/WHO)",
+        "diagnosed_on": "Enter date of diagnosis",
+        "told_gp": "Select whether the GP has been told about the plan",
+        "in_work": "Select whether the patient is in paid work",
+        "signs": "Select an answer to “Did the patient die in their preferred place?”",
+        "hna_score": "HNA distress score must be 10 or less",
+    }
+    wrong = validate_submission(CLINICAL, {"er": "x", "her2": "y"})
+    assert wrong["er"] == "Select a valid option for oestrogen receptor (ER) at recurrence"
+    assert wrong["her2"] == "Select a valid option for HER2 at recurrence"
+
+
+def test_a_task_for_another_role_names_it_as_people_write_it(
+    assess_task, make_user, auth: Auth, client: FlaskClient
+) -> None:
+    make_user("coordinator", username="coord")
+    auth.login("coord")
+    page = client.get(f"/tasks/{assess_task.id}").get_data(as_text=True)
+    assert "This task is for the clinical nurse specialist." in page
+    assert "mdt coordinator" not in page.lower().replace("mdt coordinator</", "")
+
+
+# Numbers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("nan", "Depth (mm) must be a number"),
+        ("NaN", "Depth (mm) must be a number"),
+        ("inf", "Depth (mm) is too large: enter a number with 15 digits or fewer"),
+        ("-Infinity", "Depth (mm) is too large: enter a number with 15 digits or fewer"),
+        ("1e400", "Depth (mm) is too large: enter a number with 15 digits or fewer"),
+        ("9" * 40, "Depth (mm) is too long: enter a number with 15 digits or fewer"),
+    ],
+)
+def test_nan_infinities_and_endless_numbers_are_refused(
+    assess_task, auth: Auth, client: FlaskClient, typed: str, message: str
+) -> None:
+    auth.login("nurse")
+    answers = {"size_cm": "3", "infected": "no", "seen_by": "Nurse", "depth_mm": typed}
+    response = auth.post(f"/tasks/{assess_task.id}", answers)
+    assert response.status_code == 400
+    assert _summary(response.get_data(as_text=True)) == [message]
+    db.session.expire_all()
+    assert db.session.get(HumanTaskModel, assess_task.id).status == TaskStatus.READY
+
+
+def test_the_service_refuses_nan_from_any_caller(assess_task, actor) -> None:
+    """The API hands the service JSON, and Python's JSON reads NaN and Infinity."""
+    from mdt.models import UserModel
+    from mdt.services.errors import InvalidInputError
+    from mdt.services.instances import complete_task
+
+    user = db.session.query(UserModel).filter_by(username="nurse").one()
+    base = {"size_cm": 3, "infected": False, "seen_by": "Nurse"}
+    for bad in (float("nan"), float("inf"), 10**20):
+        with pytest.raises(InvalidInputError) as error:
+            complete_task(actor(user), assess_task.id, {**base, "depth_mm": bad})
+        assert set(error.value.errors) == {"depth_mm"}
+    with pytest.raises(InvalidInputError) as error:
+        complete_task(actor(user), assess_task.id, {**base, "size_cm": float("nan")})
+    assert error.value.errors["size_cm"] == "Wound size (cm) must be a number"
+
+
+# Dates and hidden answers -------------------------------------------------------------------
+
+
+def test_date_inputs_offer_today_without_inline_script(
+    assess_task, auth: Auth, client: FlaskClient
+) -> None:
+    auth.login("nurse")
+    page = client.get(f"/tasks/{assess_task.id}").get_data(as_text=True)
+    assert 'data-date-today="seen_on"' in page
+    assert 'src="/static/js/date-today.js"' in page
+    assert "<script>" not in page  # the policy forbids inline scripts
+    with client.get("/static/js/date-today.js") as script:
+        assert script.status_code == 200 and b"Today" in script.data
+
+
+def test_answers_hidden_by_a_reveal_are_removed_and_the_page_says_so(
+    make_user, actor, auth: Auth, client: FlaskClient
+) -> None:
+    form = json.loads(json.dumps(ASSESS))
+    form["properties"]["infection_signs"] = {
+        "type": "string",
+        "title": "Signs of infection seen",
+        "maxLength": 200,
+        "x-show-if": {"field": "infected", "equals": True},
+    }
+    _publish(form)
+    nurse = make_user("cns", username="nurse")
+    make_user("oncologist", username="doctor")
+    patient = new_patient(actor(nurse), start=False)
+    start_on(actor(nurse), patient, "wound-care")
+    task = ready_task(patient.id, "Assess the wound")
+    auth.login("nurse")
+    answers = {"size_cm": "3", "infected": "no", "seen_by": "Nurse", "infection_signs": "Pus"}
+    response = auth.post(f"/tasks/{task.id}", answers)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "your other answers meant they were not asked: Signs of infection seen" in page
+    db.session.expire_all()
+    assert "infection_signs" not in db.session.get(HumanTaskModel, task.id).data

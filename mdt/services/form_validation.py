@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import nhs_number
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from sqlalchemy import select
@@ -15,9 +18,24 @@ from sqlalchemy import select
 from mdt.extensions import db
 from mdt.models import UserModel, UserRoleModel
 from mdt.models.roles import Role, role_label
+from mdt.services.patient_identity import nhs_digits
 from workflows import Problem
 
 _FORMATS = FormatChecker(formats=("date", "email"))
+
+
+@_FORMATS.checks("nhs-number")
+def _nhs_number_format(value: object) -> bool:
+    """``"format": "nhs-number"``: ten digits whose last is the modulus 11 check digit."""
+    if not isinstance(value, str):
+        return True
+    digits = nhs_digits(value)
+    return bool(re.fullmatch(r"\d{10}", digits)) and nhs_number.is_valid(digits)
+
+
+# Numbers beyond this are refused: no clinical answer needs more than 15 significant digits,
+# and past them a float no longer holds the number typed.
+LARGEST_NUMBER = 10**15
 
 # ``"x-user-role": "cns"`` on a string property: the answer is the display name of an active
 # account holding that role (a select of them on the page).
@@ -30,20 +48,98 @@ def _title(schema: Mapping[str, Any], field: str) -> str:
 
 
 def _lower_first(title: str) -> str:
-    """'Date of referral' -> 'date of referral'; acronyms keep their capitals ('GP', 'ECOG')."""
+    """'Date of referral' -> 'date of referral'. Only an ordinary capitalised word is
+    lowered: acronyms and words with capitals inside keep them ('GP', 'ER', 'HER2',
+    'ECOG/WHO', 'HbA1c', 'MDT's')."""
+    if not title:
+        return title
     first = title.split(" ", 1)[0]
-    return title if first.isupper() or not title else title[0].lower() + title[1:]
+    letters = [ch for ch in first if ch.isalpha()]
+    if not letters or not letters[0].isupper() or any(ch.isupper() for ch in letters[1:]):
+        return title
+    if len(letters) == 1 and len(title.split(" ")) > 1 and title.split(" ")[1][:1].isupper():
+        return title  # 'A Lasting Power...' style names keep their capitals
+    return title[0].lower() + title[1:]
+
+
+# Questions answered yes or no become "whether ...": the verb moves after its subject.
+_AUXILIARIES = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "has",
+    "have",
+    "had",
+    "would",
+    "will",
+    "can",
+    "could",
+    "should",
+}
+_PRONOUNS = {"this", "it", "there", "that", "you", "they", "he", "she", "we", "i"}
+_MODALS = {"would", "will", "can", "could", "should"}
+# Where the verb goes back: before a participle ("been", "told", "discussed"), or "to be";
+# failing those, before a word that starts the predicate ("in paid work").
+_PARTICIPLES = {"been", "given", "told", "made", "done", "seen", "taken", "known", "being"}
+_PREDICATE_STARTS = {"in", "de", "able", "now", "still"}
+
+
+def whether(question: str) -> str | None:
+    """'Is this de novo disease?' -> 'whether this is de novo disease'; 'Has the patient been
+    told?' -> 'whether the patient has been told'. None when the question is not one this
+    can turn round without getting the English wrong (the caller quotes it instead)."""
+    words = question.rstrip("?").split()
+    if len(words) < 2 or words[0].lower() not in _AUXILIARIES:
+        return None
+    verb, rest = words[0].lower(), words[1:]
+    if rest[0].lower() in _PRONOUNS:
+        at = 1
+    elif verb in _MODALS:
+        return None  # "Would the family like ...": the verb cannot be told from the rest
+    else:
+        at = _verb_place(rest)
+        if not at:
+            return None
+    subject = rest[:at]
+    if subject[0].lower() in _PRONOUNS:
+        subject[0] = subject[0].lower()
+    return " ".join(["whether", *subject, verb, *rest[at:]])
+
+
+def _verb_place(rest: list[str]) -> int:
+    for i, word in enumerate(rest[1:], start=1):
+        low = word.lower().strip(",")
+        if low in _PARTICIPLES or (low.endswith("ed") and word.islower() and len(low) > 3):
+            return i
+        if low == "to" and i + 1 < len(rest) and rest[i + 1].lower() == "be":
+            return i
+    return next((i for i, w in enumerate(rest[1:], 1) if w.lower() in _PREDICATE_STARTS), 0)
 
 
 def _required_message(schema: Mapping[str, Any], field: str) -> str:
     prop = schema.get("properties", {}).get(field, {})
     if prop.get("x-error-required"):
         return str(prop["x-error-required"])
-    choice = "enum" in prop or "oneOf" in prop or prop.get("type") in ("boolean", "array")
+    choice = (
+        "enum" in prop
+        or "oneOf" in prop
+        or USER_ROLE in prop
+        or prop.get("type") in ("boolean", "array")
+    )
     title = str(prop.get("title") or field.replace("_", " "))
     if title.endswith("?"):
+        turned = whether(title) if prop.get("type") == "boolean" or _yes_no(prop) else None
+        if turned:
+            return f"Select {turned}"
         return f"Select an answer to “{title}”" if choice else f"Answer “{title}”"
     return f"{'Select' if choice else 'Enter'} {_lower_first(title)}"
+
+
+def _yes_no(prop: Mapping[str, Any]) -> bool:
+    """Options that answer a yes/no question (yes, no, not known...)."""
+    titles = [str(o.get("title", o.get("const"))).lower() for o in prop.get("oneOf", [])]
+    return any(t.startswith("yes") for t in titles) and any(t.startswith("no") for t in titles)
 
 
 def _message(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, str]:
@@ -64,15 +160,37 @@ def _message(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, st
         "const": f"Select a valid option for {_lower_first(title)}",
         "oneOf": f"Select a valid option for {_lower_first(title)}",
         "type": f"{title} is not in the right format",
-        "format": f"{title} must be a real date"
-        if value == "date"
-        else f"{title} is not in the right format",
+        "format": _format_message(title, str(value)),
         "minItems": f"Select at least {value} for {_lower_first(title)}",
         "pattern": f"{title} is not in the right format"
         + (f": {_example(schema, field)}" if _example(schema, field) else ""),
         "additionalProperties": "The form contained fields it does not have",
     }
     return field, messages.get(str(error.validator), f"{title}: {error.message}")
+
+
+def _format_message(title: str, format_name: str) -> str:
+    if format_name == "date":
+        return f"{title} must be a real date"
+    if format_name == "nhs-number":
+        rule = "10 digits, the last a check digit that matches the others"
+        if "nhs number" in title.lower():
+            return f"{title} must be {rule}"
+        return f"{title} must be a valid NHS number: {rule}"
+    if format_name == "email":
+        return f"{title} must be an email address, like name@example.nhs.uk"
+    return f"{title} is not in the right format"
+
+
+def number_problem(title: str, value: Any) -> str | None:
+    """Why a number cannot be kept: not a number (NaN), infinite, or too long to hold."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return f"{title} must be a number"
+    if (isinstance(value, float) and math.isinf(value)) or abs(value) >= LARGEST_NUMBER:
+        return f"{title} is too large: enter a number with 15 digits or fewer"
+    return None
 
 
 def _example(schema: Mapping[str, Any], field: str) -> str:
@@ -111,6 +229,10 @@ def validate_submission(
     Every problem at once: the schema's, then the dates' (``x-date``, ``x-not-before``)."""
     validator = _validator(schema)
     errors: dict[str, str] = {}
+    for field, prop in schema.get("properties", {}).items():
+        problem = number_problem(_title(schema, field), data.get(field))
+        if problem and isinstance(prop, Mapping):
+            errors[field] = problem
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.path)):
         field, message = _message(schema, error)
         errors.setdefault(field, message)

@@ -10,9 +10,19 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from mdt import clock
 from mdt.services.form_labels import answer_label, field_title
-from mdt.services.form_validation import USER_ROLE, role_holder_names, shown_if
+from mdt.services.form_validation import (
+    USER_ROLE,
+    DateContext,
+    number_problem,
+    role_holder_names,
+    shown_if,
+    split_hidden,
+    validate_submission,
+)
 from mdt.services.form_validation import option_value as _option_value
+from mdt.services.patient_identity import nhs_digits
 
 RADIO_LIMIT = 7
 
@@ -147,20 +157,15 @@ def _parse_one(
 ) -> tuple[Any, Any, str | None]:
     """(value or None when empty, raw for re-display, error)"""
     widget = widget_for(prop)
-    title = str(prop.get("title", name))
+    title = str(prop.get("title", name)).rstrip("?")
     if widget == "checkboxes":
         chosen = form.getlist(name)
         items = prop.get("items", {})
         return [_coerce_option(items, v) for v in chosen] if chosen else None, chosen, None
     if widget == "date":
         parts = {part: form.get(f"{name}-{part}", "").strip() for part in ("day", "month", "year")}
-        if not any(parts.values()):
-            return None, parts, None
-        try:
-            day = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
-        except ValueError:
-            return None, parts, f"{title} must be a real date"
-        return day.isoformat(), parts, None
+        value, error = _parse_date(title, parts)
+        return value, parts, error
     raw = form.get(name, "").strip()
     if raw == "":
         return None, raw, None
@@ -168,23 +173,56 @@ def _parse_one(
         return {"yes": True, "no": False}.get(raw), raw, None
     if _options(prop):
         return _coerce_option(prop, raw), raw, None
-    if widget == "integer":
-        try:
-            return int(raw), raw, None
-        except ValueError:
-            return None, raw, f"{title} must be a whole number"
-    if widget == "number":
-        try:
-            return float(raw), raw, None
-        except ValueError:
-            return None, raw, f"{title} must be a number"
+    if widget in ("integer", "number"):
+        number, problem = _parse_number(title, raw, widget == "integer")
+        return number, raw, problem
+    if prop.get("format") == "nhs-number":
+        digits = nhs_digits(raw)
+        return (digits if digits.isdigit() else raw), raw, None
     return raw, raw, None
 
 
+def _parse_date(title: str, parts: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(YYYY-MM-DD or None, the problem), saying what is missing as the NHS pattern does."""
+    if not any(parts.values()):
+        return None, None
+    missing = [part for part in ("day", "month", "year") if not parts[part]]
+    if missing:
+        return None, f"{title} must include a {' and '.join(missing)}"
+    if not all(parts[part].isascii() and parts[part].isdigit() for part in parts):
+        return None, f"{title} must be a real date"
+    if len(parts["year"]) != 4:
+        return None, f"{title} must include a year with 4 numbers, like 2025"
+    try:
+        day = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+    except ValueError:
+        return None, f"{title} must be a real date"
+    return day.isoformat(), None
+
+
+# A number typed longer than this is not a number anyone measured.
+_LONGEST_NUMBER = 30
+
+
+def _parse_number(title: str, raw: str, whole: bool) -> tuple[int | float | None, str | None]:
+    """A typed number, or why not: NaN, infinities and numbers too long to hold are refused
+    (never stored: NaN compares false with everything and would route a patient wrongly)."""
+    if len(raw) > _LONGEST_NUMBER:
+        return None, f"{title} is too long: enter a number with 15 digits or fewer"
+    try:
+        value: int | float = int(raw) if whole else float(raw)
+    except ValueError:
+        return None, f"{title} must be {'a whole number' if whole else 'a number'}"
+    problem = number_problem(title, value)
+    return (None, problem) if problem else (value, None)
+
+
 def parse_submission(
-    schema: Mapping[str, Any], form: MultiDict[str, str]
+    schema: Mapping[str, Any], form: MultiDict[str, str], dates: DateContext | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Turn a form post into (data, raw values to re-display, errors found while parsing)."""
+    """Turn a form post into (data, raw values to re-display, errors). When something could
+    not be read, the errors are every problem of the submission, not only those: ``dates`` is
+    what clinical dates are checked against (today, without an index date, by default)."""
     data: dict[str, Any] = {}
     raw_values: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -201,6 +239,17 @@ def parse_submission(
         rule = shown_if(prop)
         if rule and _option_value(data.get(rule[0])) not in rule[1]:
             errors.pop(name, None)
+    if errors:
+        # Every problem at once: what could be read is checked as the service would (a
+        # required answer left empty, a number out of range), beside what could not be read.
+        kept = split_hidden(schema, data)[0]
+        checked = validate_submission(schema, kept, dates or DateContext(today=clock.today()))
+        for name, message in checked.items():
+            errors.setdefault(name, message)
+        order = list(schema.get("properties", {}))
+        errors = dict(
+            sorted(errors.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+        )
     return data, raw_values, errors
 
 
