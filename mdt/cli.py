@@ -325,3 +325,25 @@ def scheduler_command() -> None:
 def _explain(error: DomainError) -> str:
     errors = getattr(error, "errors", None)
     return "; ".join(errors.values()) if errors else str(error)
+
+
+@mdt.command("hl7-listener")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2575, show_default=True, type=int, help="MLLP port.")
+def hl7_listener_command(host: str, port: int) -> None:
+    """Take HL7 v2 ADT messages from the PAS over MLLP until stopped (SIGTERM or Ctrl-C)."""
+    from mdt.services.pas.listener import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s hl7-listener %(message)s")
+    serve(current_app._get_current_object(), host, port, handle_signals=True)  # type: ignore[attr-defined]
+
+
+@mdt.command("hl7-status")
+def hl7_status_command() -> None:
+    """How many PAS messages came to each outcome, and deaths waiting for a coordinator."""
+    from mdt.services.pas.messages import OUTCOME_LABELS, message_counts
+
+    counts = message_counts()
+    for outcome, label in OUTCOME_LABELS.items():
+        click.echo(f"{label}: {counts.get(outcome, 0)}")
+    click.echo(f"deaths waiting for a coordinator to confirm: {counts['deaths_pending']}")

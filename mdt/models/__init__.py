@@ -2,6 +2,7 @@
 
 from mdt.models.audit import AuditEventModel
 from mdt.models.episode import EpisodeModel
+from mdt.models.hl7 import DeathNotificationModel, Hl7MessageModel
 from mdt.models.instance import InstanceStatus, PathwayInstanceModel
 from mdt.models.meeting import (
     AttendanceModel,
@@ -25,7 +26,9 @@ __all__ = [
     "ApiTokenModel",
     "AttendanceModel",
     "AuditEventModel",
+    "DeathNotificationModel",
     "EpisodeModel",
+    "Hl7MessageModel",
     "HumanTaskModel",
     "InstanceStatus",
     "ListingModel",

@@ -35,6 +35,7 @@ from mdt.services.audit import record_event
 from mdt.services.episodes import episodes_of
 from mdt.services.errors import ConflictError, NotFoundError
 from mdt.services.form_labels import answer_label, field_title
+from mdt.services.pas.deaths import letters_held
 from mdt.services.pathways import form_schema
 from mdt.services.policy import may_run_meetings, require
 from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
@@ -82,6 +83,11 @@ def gp_letter(actor: Actor, listing_id: int) -> GpLetter:
     outcome = listing.task
     if listing.status != ListingStatus.CONFIRMED or outcome.completed_at is None:
         raise ConflictError("There is no GP letter until the outcome is confirmed.")
+    if letters_held(listing.patient_id):
+        raise ConflictError(
+            "Letters about this patient are held: the PAS reported their death and a "
+            "coordinator has not yet confirmed or rejected it (Deaths reported)."
+        )
     schema = form_schema(outcome.instance.pathway_version, outcome.form) or {}
     said = letter_sentences(schema, listing.outcome or {})
     name, role = _signatory(actor)
