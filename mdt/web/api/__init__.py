@@ -19,11 +19,11 @@ from mdt.extensions import csrf, login_manager
 from mdt.models import UserModel
 from mdt.services.api_tokens import user_for_token
 from mdt.web.access import any_signed_in, public
-from mdt.web.api import meetings, pathways, patients, reports, tasks
+from mdt.web.api import fhir_patient, meetings, pathways, patients, reports, tasks
 from mdt.web.api.errors import API_PREFIX, json_error
 from mdt.web.api.schemas import ErrorSchema
 
-BLUEPRINTS = (patients, tasks, meetings, pathways, reports)
+BLUEPRINTS = (patients, tasks, meetings, pathways, reports, fhir_patient)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
