@@ -55,6 +55,10 @@ POLICY: dict[str, str | frozenset[str]] = {
     "audit.search": MANAGER,
     # The MDT is the whole team's: every core member (clinicians, MDT members such as
     # radiology and pathology) and the managers who oversee it see the meetings and lists.
+    # Deaths the PAS reports: the MDT coordinators confirm or reject them.
+    "pas.deaths": COORDINATOR,
+    "pas.confirm": COORDINATOR,
+    "pas.reject": COORDINATOR,
     "meetings.index": MEETING_READERS,
     "meetings.show": MEETING_READERS,
     "meetings.listing": MEETING_READERS,
@@ -127,6 +131,8 @@ POLICY: dict[str, str | frozenset[str]] = {
     "api_patients.pathway": RECORDS,
     "api_patients.fhir": RECORDS,
     "api_patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
+    # PAS demographic updates as FHIR Patients: those who register patients.
+    "api_fhir_patient.put_patient": frozenset({Role.COORDINATOR, Role.CNS}),
     "api_patients.event": CLINICAL,
     "api_patients.events": CLINICAL,
     "api_patients.standards": RECORDS,
