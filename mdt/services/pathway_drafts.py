@@ -12,11 +12,13 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from mdt import clock
+from mdt.clock import LONDON
 from mdt.extensions import db
-from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
+from mdt.models import AuditEventModel, PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
@@ -29,16 +31,19 @@ from mdt.services.errors import (
 from mdt.services.pathway_trials import require_passed, trial_files
 from mdt.services.pathways import (
     compile_files,
-    current_version,
     file_kind,
     get_version,
+    lock_pathway,
+    retire_published,
     version_files,
 )
 from mdt.services.settings import setting
 from workflows import PathwayInvalidError
 
-KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(bpmn|json)$")
+# Matched whole (fullmatch): "$" would also accept a trailing newline, and a second
+# pathway "secondary-breast-cancer\n" would look like the first.
+KEY = re.compile(r"[a-z0-9][a-z0-9-]{1,79}")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(bpmn|json)")
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,12 @@ def _require_manager(actor: Actor) -> None:
 
 def _check_files(key: str, title: str, files: dict[str, bytes]) -> None:
     errors = {}
-    if not KEY.match(key):
+    if not KEY.fullmatch(key):
         errors["key"] = "Use 2 to 80 lower-case letters, digits and hyphens, like 'breast-care'"
     if not title.strip() or len(title) > 200:
         errors["title"] = "Enter a title of up to 200 characters"
     limit = int(setting("MDT_BPMN_MAX_BYTES"))  # type: ignore[call-overload]
-    bad_names = [name for name in files if not FILE_NAME.match(name)]
+    bad_names = [name for name in files if not FILE_NAME.fullmatch(name)]
     if bad_names:
         errors["files"] = f"Name files like 'pathway.bpmn' or 'form.json', not {bad_names[0]!r}"
     elif not any(name.endswith(".bpmn") for name in files):
@@ -102,7 +107,14 @@ def save_draft(
     for name, content in sorted(files.items()):
         version.files.append(_stored_file(name, content))
     db.session.add(version)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # another version of this pathway took the number meanwhile
+        db.session.rollback()
+        raise ConflictError(
+            f"Someone else saved a version of {key} at the same moment. Nothing of yours "
+            "was saved: try again."
+        ) from None
     record_event(
         actor,
         "pathway.draft_saved",
@@ -157,17 +169,40 @@ def update_draft(
     """Replace a draft's files with the editor's. ``expected_sha256`` is the draft the
     editor started from: if someone else saved in between, nothing is overwritten.
     ``process_id`` chooses the process that starts the pathway ("" lets the checks find
-    it); without it the draft keeps its choice while its files still hold that process."""
+    it); without it the draft keeps its choice while its files still hold that process.
+
+    The check and the write are one statement (UPDATE ... WHERE sha256 = expected AND
+    status = draft): of editors saving from the same draft at once, exactly one writes and
+    the others are told who saved first; nothing of theirs is merged in."""
     _require_manager(actor)
     version = get_version(version_id)
     if version.status != PathwayStatus.DRAFT:
         raise ConflictError(f"Version {version.version} is {version.status}; only drafts change.")
     if expected_sha256 != version.sha256:
-        raise ConflictError(
-            "Someone else saved this draft since you opened it. Nothing of yours was saved: "
-            "download your diagram, reload the page and make your change again."
-        )
+        raise ConflictError(_saved_since(version))
     _check_files(version.key, version.title, files)
+    digest = _digest(files)
+    claimed = db.session.execute(
+        update(PathwayVersionModel)
+        .where(
+            PathwayVersionModel.id == version.id,
+            PathwayVersionModel.sha256 == expected_sha256,
+            PathwayVersionModel.status == PathwayStatus.DRAFT,
+        )
+        .values(sha256=digest)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        version = get_version(version_id)
+        if version.status != PathwayStatus.DRAFT:
+            raise ConflictError(
+                f"Version {version.version} was {version.status} while you were editing it; "
+                "nothing of yours was saved."
+            )
+        raise ConflictError(_saved_since(version))
+    # This transaction now holds the draft's row: read its files as they are now.
+    db.session.expire_all()
     by_name = {f.name: f for f in version.files}
     for name, content in sorted(files.items()):
         stored = by_name.pop(name, None)
@@ -181,7 +216,6 @@ def update_draft(
         # below names what was taken out.
         version.files.remove(removed)
         db.session.delete(removed)
-    version.sha256 = _digest(files)
     if process_id is not None:
         version.process_id = process_id.strip()
     elif version.process_id and not _holds_process(files, version.process_id):
@@ -202,6 +236,29 @@ def update_draft(
     )
     db.session.commit()
     return version
+
+
+def _saved_since(version: PathwayVersionModel, since: str = "since you opened it") -> str:
+    """The conflict message, naming who saved the draft last (the save that came first)."""
+    last = db.session.scalar(
+        select(AuditEventModel)
+        .where(
+            AuditEventModel.action == "pathway.draft_saved",
+            AuditEventModel.object_type == "pathway_version",
+            AuditEventModel.object_id == str(version.id),
+        )
+        .order_by(AuditEventModel.id.desc())
+        .limit(1)
+    )
+    who = (
+        f" ({last.actor_name}, at {last.at.astimezone(LONDON).strftime('%H:%M on %d %B %Y')})"
+        if last is not None
+        else ""
+    )
+    return (
+        f"Someone else saved this draft {since}{who}. Nothing of yours was saved: download "
+        "your diagram, reload the page and make your change again."
+    )
 
 
 def _holds_process(files: dict[str, bytes], process_id: str) -> bool:
@@ -229,25 +286,42 @@ def publish_version(
 ) -> PathwayVersionModel:
     """Publish a valid draft that passes its test run: new patients start on it; the version
     it replaces is retired (its running patients stay on it). Errors (the checks' and the
-    test run's) refuse it; the test run's warnings need ``confirm_warnings``."""
+    test run's) refuse it; the test run's warnings need ``confirm_warnings``.
+
+    The test run comes first; then the pathway is locked (``lock_pathway``) and the draft
+    read again: of publishes at the same moment each waits for the one before, a draft
+    published or changed meanwhile is refused (409), and exactly one version ends
+    published, each one it replaces retired once."""
     _require_manager(actor)
     version = get_version(version_id)
     if version.status != PathwayStatus.DRAFT:
         raise ConflictError(f"Version {version.version} is {version.status}, not a draft.")
+    tested_sha256 = version.sha256
     tested = trial_files(*version_files(version), starting_process(version))
     require_passed(tested, confirm_warnings)
     compiled = tested.compiled
     if compiled is None:  # no errors means it compiled; kept for the type checker
         raise PathwayRejectedError(tested.problems)
-    previous = current_version(version.key)
+    lock_pathway(version.key)
+    db.session.refresh(version)
+    if version.status != PathwayStatus.DRAFT:
+        by = version.published_by.username if version.published_by else "someone else"
+        message = f"Version {version.version} is {version.status} already" + (
+            f": {by} published it first." if version.status == PathwayStatus.PUBLISHED else "."
+        )
+        db.session.rollback()
+        raise ConflictError(message)
+    if version.sha256 != tested_sha256:
+        message = _saved_since(version, "while it was being tested")
+        db.session.rollback()
+        raise ConflictError(message)
     now = clock.now()
     version.status = PathwayStatus.PUBLISHED
     version.process_id = compiled.process_id
     version.sha256 = compiled.sha256
     version.published_at = now
     version.published_by_id = actor.user_id
-    if previous is not None:
-        previous.status = PathwayStatus.RETIRED
+    replaced = retire_published(version.key, keep=version)
     record_event(
         actor,
         "pathway.published",
@@ -257,6 +331,7 @@ def publish_version(
             "key": version.key,
             "version": version.version,
             "sha256": compiled.sha256,
+            "replaces": [v.version for v in replaced],
             "test_run": tested.summary(),
         },
     )

@@ -158,6 +158,47 @@ def current_version(key: str = DEFAULT_PATHWAY_KEY) -> PathwayVersionModel | Non
     )
 
 
+def lock_pathway(key: str) -> None:
+    """Make this transaction the only one changing pathway ``key`` until it ends, so one
+    publish at a time reads which version is current and replaces it (and a draft's save
+    waits for a publish of it). PostgreSQL locks the pathway's version rows (SELECT ... FOR
+    UPDATE: every later statement sees what the publish before committed); SQLite has one
+    writer at a time, so the transaction becomes the writer now (BEGIN IMMEDIATE), unless
+    an earlier write already made it the writer. Take it after slow checks, just before
+    reading what to change."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        db.session.execute(
+            select(PathwayVersionModel.id)
+            .where(PathwayVersionModel.key == key)
+            .order_by(PathwayVersionModel.id)
+            .with_for_update()
+        )
+        return
+    driver = connection.connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def retire_published(key: str, keep: PathwayVersionModel) -> list[PathwayVersionModel]:
+    """Retire every published version of ``key`` but ``keep`` (under ``lock_pathway``): one
+    version is published at the end, and each one it replaces is retired once."""
+    replaced = list(
+        db.session.scalars(
+            select(PathwayVersionModel)
+            .where(
+                PathwayVersionModel.key == key,
+                PathwayVersionModel.status == PathwayStatus.PUBLISHED,
+                PathwayVersionModel.id != keep.id,
+            )
+            .execution_options(populate_existing=True)
+        )
+    )
+    for version in replaced:
+        version.status = PathwayStatus.RETIRED
+    return replaced
+
+
 def publish_files(
     actor: Actor,
     key: str,
@@ -173,8 +214,18 @@ def publish_files(
     ``test_run`` is what that run found, for the audit trail.
     """
     compiled = compile_files(bpmn, forms)
-    current = current_version(key)
+    lock_pathway(key)  # after the slow checks: one publish of this pathway at a time
+    current = db.session.scalar(
+        select(PathwayVersionModel)
+        .where(
+            PathwayVersionModel.key == key, PathwayVersionModel.status == PathwayStatus.PUBLISHED
+        )
+        .order_by(PathwayVersionModel.version.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
     if current is not None and current.sha256 == compiled.sha256:
+        db.session.commit()  # ends the lock; nothing changed
         return current
     number = (
         db.session.scalar(
@@ -205,9 +256,8 @@ def publish_files(
                     sha256=hashlib.sha256(content).hexdigest(),
                 )
             )
-    if current is not None:
-        current.status = PathwayStatus.RETIRED
     db.session.flush()
+    replaced = retire_published(key, keep=version)
     record_event(
         actor,
         "pathway.published",
@@ -215,6 +265,7 @@ def publish_files(
         object_id=version.id,
         detail={
             "key": key,
+            "replaces": [v.version for v in replaced],
             "version": number,
             "sha256": compiled.sha256,
             **({"test_run": test_run} if test_run is not None else {}),

@@ -36,9 +36,8 @@ def carries_patient_data(response: Response) -> bool:
     """True unless the response is a static asset; see the module's docstring."""
     if is_static_asset():
         return False
-    if g.get("token_auth") or response.mimetype in DATA_TYPES:
-        return True
-    if response.mimetype.endswith("+json"):
+    mimetype = response.mimetype or ""
+    if g.get("token_auth") or mimetype in DATA_TYPES or mimetype.endswith("+json"):
         return True
     if response.headers.get("Content-Disposition", "").startswith("attachment"):
         return True

@@ -180,16 +180,21 @@ def move_all(version_id: int) -> WerkzeugResponse:
 @bp.get("/<int:version_id>/files/<name>")
 @any_signed_in
 def file(version_id: int, name: str) -> Response:
+    """A stored file of a version, for the diagram viewer and the editor (which fetch it)."""
     stored = pathway_file(version_id, name)
-    mimetype = "application/xml" if stored.kind == "bpmn" else "application/json"
-    return Response(
-        stored.content,
-        mimetype=mimetype,
-        headers={
-            "Content-Disposition": f'inline; filename="{stored.name}"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return stored_file_download(stored.name, stored.content, "application/octet-stream")
+
+
+def stored_file_download(name: str, content: bytes, mimetype: str) -> Response:
+    """A pathway's file as a download, never a page: a draft is any manager's text, and a
+    BPMN file rendered inline as XML could be XHTML (a fake sign-in form, a meta refresh
+    to another site). Attachment, a type no browser renders, no sniffing, and a sandbox
+    with nothing allowed if a browser renders it all the same."""
+    response = Response(content, mimetype=mimetype)
+    response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @bp.get("/<int:version_id>/diagram")

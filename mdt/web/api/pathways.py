@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
@@ -26,6 +25,7 @@ from mdt.web.api.schemas import (
     ValidationSchema,
 )
 from mdt.web.api.trial_schemas import PublishSchema, TrialResultSchema
+from mdt.web.pathways import stored_file_download
 
 bp = Blueprint("api_pathways", __name__, url_prefix="/api/v1", description="Pathways")
 
@@ -41,10 +41,11 @@ def index() -> Any:
 @bp.response(200, {"type": "string"}, content_type="application/xml")
 @any_signed_in
 def bpmn(version_id: int) -> Any:
-    """The version's main BPMN file (XML)."""
+    """The version's main BPMN file (XML), as a download (``Content-Disposition:
+    attachment``): a browser saves it, never renders it."""
     version = get_version(version_id)
     main = next(f for f in version.files if f.kind == "bpmn")
-    return Response(main.content, mimetype="application/xml")
+    return stored_file_download(main.name, main.content, "application/xml")
 
 
 @bp.route("/pathways", methods=["POST"])
