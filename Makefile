@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi:app
 
-.PHONY: run test lint format bench install install-dev migrate seed scheduler clean diagrams
+.PHONY: run test lint format bench install install-dev migrate seed scheduler hl7-listener clean diagrams
 
 # -- set-up (idempotent: stamps re-run an install only when its inputs change) ------------
 $(BIN)/python:
@@ -44,6 +44,9 @@ run: seed
 
 scheduler: migrate
 	$(BIN)/flask mdt scheduler
+
+hl7-listener: migrate
+	$(BIN)/flask mdt hl7-listener --host $${HL7_HOST:-127.0.0.1} --port $${HL7_PORT:-2575}
 
 # -- quality ----------------------------------------------------------------------------
 test: install-dev
