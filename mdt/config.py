@@ -186,6 +186,8 @@ class Settings:
                 "PERMANENT_SESSION_LIFETIME": timedelta(
                     minutes=_number("MDT_SESSION_IDLE_MINUTES", 30, 5, 24 * 60)
                 ),
+                # However active, a session ends this many hours after signing in.
+                "MDT_SESSION_MAX_HOURS": _number("MDT_SESSION_MAX_HOURS", 12, 1, 7 * 24),
                 "SESSION_COOKIE_HTTPONLY": True,
                 "SESSION_COOKIE_SAMESITE": "Lax",
                 "SESSION_COOKIE_SECURE": production,

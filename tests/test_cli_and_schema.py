@@ -127,7 +127,7 @@ def test_welcome_prints_the_url_and_each_new_password_once(app: Flask, clock) ->
     password = lines["cns"][1]
     from mdt.services.users import sign_in
 
-    assert sign_in("cns", password, "127.0.0.1").username == "cns"
+    assert sign_in("cns", password, "127.0.0.1").user.username == "cns"
     again = runner.invoke(args=["mdt", "welcome", "--port", str(port)])
     assert password not in again.output and "reset-password" in again.output
 

@@ -129,6 +129,10 @@ def test_coordinator_confirms_a_reported_death(ward, auth: Auth, client) -> None
         notification = db.session.scalar(select(DeathNotificationModel))
         assert letters_held(ward["edith"])
         auth.login("coord")
+        # The coordinators are told, with the way to the confirmation.
+        notes = client.get("/notifications").get_data(as_text=True)
+        assert "Death reported by the PAS" in notes
+        assert f'href="/pas/deaths/{notification.id}"' in notes
         listing = client.get("/pas/deaths").get_data(as_text=True)
         assert "CAVELL, Edith" in listing and "29 November 2026" in listing
         page = client.get(f"/pas/deaths/{notification.id}").get_data(as_text=True)

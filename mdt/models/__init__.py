@@ -18,6 +18,7 @@ from mdt.models.outside_meeting import OutsideMeetingDecisionModel
 from mdt.models.pathway import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.patient import PatientIdentifierModel, PatientModel
 from mdt.models.report import ReportCaseModel, ReportProjectionModel
+from mdt.models.session import SessionModel
 from mdt.models.task import HumanTaskModel, TaskStatus, TimerModel
 from mdt.models.token import ApiTokenModel
 from mdt.models.user import UserModel, UserRoleModel
@@ -47,6 +48,7 @@ __all__ = [
     "PatientModel",
     "ReportCaseModel",
     "ReportProjectionModel",
+    "SessionModel",
     "TaskStatus",
     "TimerModel",
     "UserModel",

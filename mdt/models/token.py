@@ -27,9 +27,23 @@ class ApiTokenModel(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 'revoked' (by its owner or an administrator), 'password reset', 'deactivated'
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # Chosen when it is created (30, 90 or 365 days); an expired token is no token.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # 'read' (GET only) or 'write' (read and write)
+    scope: Mapped[str] = mapped_column(String(10), default="write")
 
     user: Mapped[UserModel] = relationship()
 
     @property
+    def expired(self) -> bool:
+        return self.expires_at <= clock.now()
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == "write"

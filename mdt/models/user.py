@@ -39,6 +39,12 @@ class UserModel(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return self.active
 
     @property
+    def is_locked(self) -> bool:
+        """Locked after repeated failed sign-ins (shown to administrators, never to the
+        person signing in)."""
+        return self.locked_until is not None and self.locked_until > clock.now()
+
+    @property
     def roles(self) -> frozenset[str]:
         return frozenset(row.role for row in self.role_rows)
 

@@ -1,7 +1,9 @@
 """Personal API tokens: created (shown once), used, revoked; every use audited.
 
 A token acts for its owner with the owner's roles, so the API applies exactly the rules the
-screens apply. The secret has 256 random bits, so a plain SHA-256 of it is enough to store
+screens apply. Each token lasts 30, 90 or 365 days (chosen when it is made) and has a scope:
+"read" tokens may only read (GET), "write" tokens may read and write. A password reset or
+a deactivation revokes every token of the account. The secret has 256 random bits, so a plain SHA-256 of it is enough to store
 (a slow password hash protects guessable secrets, which these are not).
 """
 
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mdt import clock
 from mdt.extensions import db
@@ -21,6 +24,10 @@ from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 
 SECRET_PREFIX = "mdt_"  # noqa: S105 - marks our tokens in logs and scanners, not a secret
+LIFETIMES_DAYS = (30, 90, 365)
+DEFAULT_DAYS = 90
+SCOPES = {"read": "Read only", "write": "Read and write"}
+REVOKED = "revoked"
 
 
 def _digest(secret: str) -> str:
@@ -31,22 +38,39 @@ def _may_manage(actor: Actor, user_id: int) -> bool:
     return actor is SYSTEM or actor.user_id == user_id or actor.has_role(Role.ADMIN)
 
 
-def create_token(actor: Actor, user_id: int, name: str) -> tuple[ApiTokenModel, str]:
-    """A new token for a user (their own, or any when an administrator); returns the token
-    and its secret, which is never shown again."""
+def create_token(
+    actor: Actor, user_id: int, name: str, *, days: int = DEFAULT_DAYS, scope: str = "write"
+) -> tuple[ApiTokenModel, str]:
+    """A new token for a user (their own, or any when an administrator), lasting ``days``
+    (30, 90 or 365) with a scope ("read" or "write"); returns the token and its secret,
+    which is never shown again."""
     if not _may_manage(actor, user_id):
         raise PermissionDeniedError("You can only create tokens for yourself.")
     name = name.strip()
+    errors = {}
     if not name:
-        raise InvalidInputError({"name": "Enter a name for the token, such as the system using it"})
-    if len(name) > 100:
-        raise InvalidInputError({"name": "The name must be 100 characters or fewer"})
+        errors["name"] = "Enter a name for the token, such as the system using it"
+    elif len(name) > 100:
+        errors["name"] = "The name must be 100 characters or fewer"
+    if days not in LIFETIMES_DAYS:
+        errors["days"] = "Select how long the token lasts"
+    if scope not in SCOPES:
+        errors["scope"] = "Select what the token may do"
+    if errors:
+        raise InvalidInputError(errors)
     user = db.session.get(UserModel, user_id)
     if user is None or not user.active:
         raise NotFoundError("There is no active account with that name.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
     token = ApiTokenModel(
-        user_id=user_id, name=name, prefix=secret[:12], secret_hash=_digest(secret)
+        user_id=user_id,
+        name=name,
+        prefix=secret[:12],
+        secret_hash=_digest(secret),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+        scope=scope,
     )
     db.session.add(token)
     db.session.flush()
@@ -55,7 +79,13 @@ def create_token(actor: Actor, user_id: int, name: str) -> tuple[ApiTokenModel, 
         "token.created",
         object_type="api_token",
         object_id=token.id,
-        detail={"name": name, "prefix": token.prefix, "for": user.username},
+        detail={
+            "name": name,
+            "prefix": token.prefix,
+            "for": user.username,
+            "days": days,
+            "scope": scope,
+        },
     )
     db.session.commit()
     return token, secret
@@ -77,6 +107,7 @@ def revoke_token(actor: Actor, token_id: int) -> ApiTokenModel:
         raise NotFoundError("There is no such token.")
     if token.revoked_at is None:
         token.revoked_at = clock.now()
+        token.revoked_reason = REVOKED
         record_event(
             actor,
             "token.revoked",
@@ -88,18 +119,49 @@ def revoke_token(actor: Actor, token_id: int) -> ApiTokenModel:
     return token
 
 
-def user_for_token(secret: str, ip_address: str | None) -> UserModel | None:
-    """The active owner of a valid, unrevoked token, or None; both are audited."""
+def revoke_tokens_of(user_id: int, reason: str) -> int:
+    """Inner operation: revoke every unrevoked token of a user (a password reset, a
+    deactivation); returns how many there were."""
+    result = db.session.execute(
+        update(ApiTokenModel)
+        .where(ApiTokenModel.user_id == user_id, ApiTokenModel.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+READ_ONLY = (
+    "This token may only read. Create a token that may read and write on your account page "
+    "to change anything through the API."
+)
+
+
+def user_for_token(secret: str, ip_address: str | None, writes: bool = False) -> UserModel | None:
+    """The active owner of a valid (unrevoked, unexpired) token, or None; both are audited.
+    A call that ``writes`` with a read-only token is refused (PermissionDeniedError). One
+    lookup of the token and its owner per call, as before tokens had an expiry and a scope."""
     token = db.session.scalar(
         select(ApiTokenModel).where(ApiTokenModel.secret_hash == _digest(secret))
     )
-    if token is None or token.revoked_at is not None or not token.user.active:
+    now = clock.now()
+    refusal = (
+        "unknown" if token is None
+        else "revoked" if token.revoked_at is not None
+        else "expired" if token.expires_at <= now
+        else "inactive" if not token.user.active
+        else "read only" if writes and not token.can_write
+        else None
+    )  # fmt: skip
+    if token is None or refusal is not None:
         who = Actor(None, "api token", frozenset(), ip_address)
-        detail = {"prefix": secret[:12], "reason": "unknown" if token is None else "revoked"}
-        record_event(who, "token.refused", detail=detail)
+        detail = {"prefix": secret[:12], "reason": refusal}
+        record_event(who, "token.refused", object_type="api_token",
+                     object_id=token.id if token else None, detail=detail)  # fmt: skip
         db.session.commit()
+        if refusal == "read only":
+            raise PermissionDeniedError(READ_ONLY)
         return None
-    token.last_used_at = clock.now()
+    token.last_used_at = now
     user = token.user
     who = Actor(user.id, user.username, user.roles, ip_address)
     record_event(

@@ -29,6 +29,8 @@ KIND_WORDS = {
     "paused": "Pathway paused",
     "off_list": "Taken off an MDT list",
     "meeting_moved": "MDT meeting moved",
+    "pas_death": "Death reported by the PAS",
+    "pas_merge": "Records merged by the PAS",
 }
 
 # Who hears about a task: whoever it is assigned to, or else everyone active in its role.
@@ -193,7 +195,11 @@ def _send(user: UserModel, notes: list[NotificationModel]) -> None:
 
 
 # Where an event's notification leads (the web layer's routes, as paths: e-mail has no app).
-SUBJECT_PATHS = {"pathway_version": "/pathways/{id}/operations", "meeting": "/meetings/{id}"}
+SUBJECT_PATHS = {
+    "pathway_version": "/pathways/{id}/operations",
+    "meeting": "/meetings/{id}",
+    "death_notification": "/pas/deaths/{id}",
+}
 
 
 def _email_line(note: NotificationModel, base: str) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mdt import clock
@@ -14,6 +16,7 @@ from mdt.extensions import db
 from mdt.models import AuditEventModel, UserModel, UserRoleModel
 from mdt.models.roles import Role
 from mdt.services.actor import Actor
+from mdt.services.api_tokens import revoke_tokens_of
 from mdt.services.audit import record_event
 from mdt.services.errors import (
     ConflictError,
@@ -22,6 +25,7 @@ from mdt.services.errors import (
     SignInError,
     SignInThrottledError,
 )
+from mdt.services.sessions import DEACTIVATED, PASSWORD_RESET, begin_session, end_sessions_of
 from mdt.services.settings import setting
 
 MIN_PASSWORD_LENGTH = 12
@@ -143,7 +147,16 @@ def reset_password(actor: Actor, user_id: int, password: str | None = None) -> s
     user.password_changed_at = clock.now()
     user.failed_sign_ins = 0
     user.locked_until = None
-    record_event(actor, "user.password_reset", object_type="user", object_id=user.id)
+    # Whoever knew the old password may hold a session or have made a token: both end.
+    sessions = end_sessions_of(user.id, PASSWORD_RESET)
+    tokens = revoke_tokens_of(user.id, PASSWORD_RESET)
+    record_event(
+        actor,
+        "user.password_reset",
+        object_type="user",
+        object_id=user.id,
+        detail={"sessions_ended": sessions, "tokens_revoked": tokens},
+    )
     db.session.commit()
     return password
 
@@ -153,11 +166,19 @@ def set_active(actor: Actor, user_id: int, active: bool) -> UserModel:
     if actor.user_id == user.id and not active:
         raise InvalidInputError({"active": "You cannot deactivate your own account"})
     user.active = active
+    detail = None
+    if not active:
+        # Reactivating later must not bring back what was open: sessions and tokens end.
+        detail = {
+            "sessions_ended": end_sessions_of(user.id, DEACTIVATED),
+            "tokens_revoked": revoke_tokens_of(user.id, DEACTIVATED),
+        }
     record_event(
         actor,
         "user.activated" if active else "user.deactivated",
         object_type="user",
         object_id=user.id,
+        detail=detail,
     )
     db.session.commit()
     return user
@@ -178,12 +199,60 @@ def _recent_failures_from(ip_address: str, now: datetime) -> int:
     )
 
 
-def sign_in(username: str, password: str, ip_address: str | None) -> UserModel:
-    """Check a password; every success and failure is audited; repeated failures lock."""
+@cache
+def _dummy_hash() -> str:
+    """A hash of nothing anyone knows, checked when there is no account to check against,
+    so an unknown or locked username costs the same work as a wrong password."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _claim_attempt(user_id: int, now: datetime) -> bool:
+    """Take one of the account's password checks, in one statement: the failure counter
+    goes up only while the account is unlocked and under the limit, and the check that
+    reaches the limit locks the account as it is taken, so parallel guesses can never make
+    more than LOCKOUT_AFTER checks. A check counts as a failure until it succeeds (which
+    clears the counter and the lock); a lock that has run out starts the count again."""
+    lock_ran_out = and_(UserModel.locked_until.is_not(None), UserModel.locked_until <= now)
+    count = case((lock_ran_out, 1), else_=UserModel.failed_sign_ins + 1)
+    result = db.session.execute(
+        update(UserModel)
+        .where(
+            UserModel.id == user_id,
+            or_(
+                and_(UserModel.locked_until.is_(None), UserModel.failed_sign_ins < LOCKOUT_AFTER),
+                lock_ran_out,
+            ),
+        )
+        .values(
+            failed_sign_ins=count,
+            locked_until=case((count >= LOCKOUT_AFTER, now + LOCKOUT_FOR), else_=None),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()  # other attempts see the check taken before this one runs it
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: UserModel
+    session_secret: str  # for the session cookie only; the server keeps its hash
+
+
+SIGN_IN_FAILED = "Enter a correct username and password"
+
+
+def sign_in(
+    username: str, password: str, ip_address: str | None, user_agent: str | None = None
+) -> SignedIn:
+    """Check a password and start a session; every success and failure is audited.
+
+    Unknown, inactive and locked accounts are told exactly what a wrong password is told,
+    after the same work (a password hash checked), so the answer says nothing about which
+    accounts exist. Repeated failures lock the account (administrators see it)."""
     user = find_user(username)
     now = clock.now()
     who = Actor(user.id if user else None, username[:80], frozenset(), ip_address)
-    failure = "Enter a correct username and password"
     limit = int(str(setting("MDT_SIGNIN_FAILURES_PER_ADDRESS")))
     if ip_address and _recent_failures_from(ip_address, now) >= limit:
         # Guessing across many accounts from one address; the per-account lockout below
@@ -194,26 +263,25 @@ def sign_in(username: str, password: str, ip_address: str | None) -> UserModel:
             "Too many failed sign-ins from this network. Wait 15 minutes and try again."
         )
     if user is None or not user.active:
+        check_password_hash(_dummy_hash(), password)
         record_event(who, "signin.failed", detail={"reason": "unknown or inactive"})
         db.session.commit()
-        raise SignInError(failure)
-    if user.locked_until is not None and user.locked_until > now:
+        raise SignInError(SIGN_IN_FAILED)
+    user_id = user.id
+    if not _claim_attempt(user_id, now):
+        check_password_hash(_dummy_hash(), password)
         record_event(who, "signin.failed", detail={"reason": "locked"})
         db.session.commit()
-        raise SignInError(
-            "This account is locked after repeated failed sign-ins. "
-            "Try again in 15 minutes or ask an administrator."
-        )
+        raise SignInError(SIGN_IN_FAILED)
+    user = get_user(user_id)
     if not check_password_hash(user.password_hash, password):
-        user.failed_sign_ins += 1
-        if user.failed_sign_ins >= LOCKOUT_AFTER:
-            user.locked_until = now + LOCKOUT_FOR
-            user.failed_sign_ins = 0
+        # Already counted (and locked at the limit) when the check was claimed.
         record_event(who, "signin.failed", detail={"reason": "password"})
         db.session.commit()
-        raise SignInError(failure)
+        raise SignInError(SIGN_IN_FAILED)
     user.failed_sign_ins = 0
     user.locked_until = None
     record_event(Actor(user.id, user.username, user.roles, ip_address), "signin.succeeded")
+    secret = begin_session(user, user_agent, ip_address)
     db.session.commit()
-    return user
+    return SignedIn(user, secret)

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 from flask import Flask, abort, g, request
 from flask_login import current_user
 
-from mdt.extensions import db, login_manager
+from mdt.extensions import login_manager
 from mdt.models import UserModel
 from mdt.services.actor import Actor, actor_for
+from mdt.web.security import user_from_session
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "_mdt_public"
@@ -55,7 +56,7 @@ def current_actor() -> Actor:
 def _load_user(user_id: str) -> UserModel | None:
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return None  # an explicit token decides, whatever session cookie came along
-    return db.session.get(UserModel, int(user_id))
+    return user_from_session(user_id)  # the session's secret: its server-side record decides
 
 
 def install_access_rules(app: Flask) -> None:

@@ -1,11 +1,19 @@
-"""Your account: personal API tokens (created and shown once, revoked)."""
+"""Your account: personal API tokens (created and shown once, with a lifetime and a scope;
+revoked)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from mdt.services.api_tokens import create_token, revoke_token, tokens_of
+from mdt.services.api_tokens import (
+    DEFAULT_DAYS,
+    LIFETIMES_DAYS,
+    SCOPES,
+    create_token,
+    revoke_token,
+    tokens_of,
+)
 from mdt.services.errors import InvalidInputError
 from mdt.web.access import any_signed_in, current_actor
 
@@ -13,10 +21,19 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _page(errors: dict[str, str] | None = None, name: str = "", secret: str | None = None,
-          status: int = 200) -> tuple[str, int]:  # fmt: skip
+          status: int = 200, days: str = str(DEFAULT_DAYS),
+          scope: str = "read") -> tuple[str, int]:  # fmt: skip
     actor = current_actor()
     return render_template(
-        "account.html", tokens=tokens_of(actor), errors=errors or {}, name=name, secret=secret
+        "account.html",
+        tokens=tokens_of(actor),
+        errors=errors or {},
+        name=name,
+        secret=secret,
+        days=days,
+        scope=scope,
+        lifetimes=LIFETIMES_DAYS,
+        scopes=SCOPES,
     ), status
 
 
@@ -31,10 +48,13 @@ def show() -> tuple[str, int]:
 def new_token() -> tuple[str, int]:
     actor = current_actor()
     name = request.form.get("name", "")
+    days = request.form.get("days", str(DEFAULT_DAYS))
+    scope = request.form.get("scope", "read")
     try:
-        token, secret = create_token(actor, actor.user_id or 0, name)
+        lifetime = int(days) if days.isdigit() else 0
+        token, secret = create_token(actor, actor.user_id or 0, name, days=lifetime, scope=scope)
     except InvalidInputError as error:
-        return _page(error.errors, name, status=400)
+        return _page(error.errors, name, status=400, days=days, scope=scope)
     # Shown on this response only; never stored, never shown again.
     return _page(secret=secret, name=token.name)
 
@@ -45,3 +65,4 @@ def revoke(token_id: int) -> Response:
     token = revoke_token(current_actor(), token_id)
     flash(f"Token “{token.name}” revoked. Systems using it can no longer sign in.", "success")
     return redirect(url_for("account.show"))
+

@@ -15,6 +15,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 SUBJECT_LINKS = {
     "pathway_version": ("pathways.operations_view", "version_id", "See paused pathways"),
     "meeting": ("meetings.show", "meeting_id", "Open the meeting"),
+    "death_notification": ("pas.confirm", "notification_id", "Confirm or reject"),
 }
 
 

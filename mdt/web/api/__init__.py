@@ -1,7 +1,8 @@
 """The JSON API, /api/v1: the same services and permission rules as the screens.
 
 Callers authenticate with the browser session or a personal token
-(`Authorization: Bearer mdt_...`), which acts for its owner with the owner's roles. Token
+(`Authorization: Bearer mdt_...`), which acts for its owner with the owner's roles until it
+expires; a read-only token is refused (403) on POST, PUT, PATCH and DELETE. Token
 requests carry no cookie, so they need no CSRF token; session requests that change
 something must send the session's CSRF token in the `X-CSRFToken` header.
 """
@@ -82,7 +83,9 @@ def _user_from_token(req: Any) -> UserModel | None:
     header = req.headers.get("Authorization", "")
     if not req.path.startswith(API_PREFIX) or not header.startswith("Bearer "):
         return None
-    user = user_for_token(header.removeprefix("Bearer ").strip(), req.remote_addr)
+    # A read-only token asking to change something is refused here (403, saying so).
+    writes = req.method not in SAFE_METHODS
+    user = user_for_token(header.removeprefix("Bearer ").strip(), req.remote_addr, writes)
     g.token_auth = user is not None
     return user
 
