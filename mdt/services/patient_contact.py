@@ -8,10 +8,12 @@ e.g. A81001); postcodes are UK postcodes, stored in capitals with one space (LS1
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mdt.models import PatientModel
+from mdt.services.patient_identity import clean_name, name_problem
 
 PRACTICE_CODE = re.compile(r"[A-Z][0-9]{5}")
 # Outward code (area, district) and inward code (sector, unit), e.g. LS1 4AP, SW1A 2AA;
@@ -38,16 +40,25 @@ def split_lines(text: str | None) -> tuple[str, ...]:
 
 
 def tidy_lines(lines: Iterable[str]) -> tuple[str, ...]:
-    return tuple(" ".join(line.split()) for line in lines if line and line.strip())
+    """Each line NFC with single spaces, blank ones dropped (letters print as typed)."""
+    return tuple(clean_name(line) for line in lines if line and line.strip())
+
+
+def _compact(text: str | None) -> str:
+    """Capitals, no spaces, fullwidth letters and digits as ASCII (a code typed on a phone
+    or pasted from a document is the same code)."""
+    return "".join(unicodedata.normalize("NFKC", text or "").upper().split())
 
 
 def normal_postcode(text: str | None) -> str | None:
     """``ls14ap`` as ``LS1 4AP``; None if it is not a UK postcode (or is empty)."""
-    found = POSTCODE.fullmatch("".join((text or "").upper().split()))
+    found = POSTCODE.fullmatch(_compact(text))
     return f"{found.group(1)} {found.group(2)}" if found else None
 
 
 def _lines_problem(lines: tuple[str, ...], what: str) -> str | None:
+    if any(name_problem(line) for line in lines):
+        return f"Type {what} again: it holds hidden formatting or control characters"
     if len(lines) > MAX_LINES:
         return f"Enter {what} in {MAX_LINES} lines or fewer"
     if any(len(line) > MAX_LINE_LENGTH for line in lines):
@@ -63,7 +74,7 @@ def checked(details: ContactDetails) -> tuple[ContactDetails, dict[str, str]]:
     practice_lines = tidy_lines(details.gp_practice_address_lines)
     typed_postcode = (details.postcode or "").strip()
     postcode = normal_postcode(typed_postcode)
-    code = "".join((details.gp_practice_code or "").upper().split()) or None
+    code = _compact(details.gp_practice_code) or None
     problem = _lines_problem(lines, "the patient's address")
     if problem:
         errors["address_lines"] = problem

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from mdt import clock
 from mdt.extensions import db
@@ -13,6 +17,7 @@ from mdt.models import (
     HumanTaskModel,
     InstanceStatus,
     PathwayInstanceModel,
+    PatientIdentifierModel,
     PatientModel,
     TaskStatus,
 )
@@ -29,6 +34,7 @@ from mdt.services.errors import (
 )
 from mdt.services.instances import begin_pathway
 from mdt.services.patient_contact import ContactDetails, apply_contact, checked
+from mdt.services.patient_identity import clean_name, fold, name_problem, nhs_digits, search_name
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.policy import RECORD_ROLES
 from mdt.services.record_views import (
@@ -51,6 +57,113 @@ class PatientRecord:
     scorecard: list[EpisodeCard]
 
 
+# Administrative sex as the PAS records it (the FHIR and HL7 v2 codes for each are fixed).
+SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
+# A hospital number: letters and digits (a slash or hyphen inside), stored in capitals.
+_MRN = re.compile(r"[A-Z0-9](?:[A-Z0-9/-]{0,18}[A-Z0-9])?")
+# The registration's fields in the order the form asks them: every problem is reported at
+# once, in this order (the error summary reads top to bottom like the page).
+REGISTRATION_FIELDS = (
+    "nhs_number",
+    "mrn",
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "sex",
+    "address_lines",
+    "postcode",
+    "wants_letter_copies",
+    "consultant_name",
+    "gp_practice_code",
+    "gp_practice",
+    "gp_practice_address_lines",
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the hospital knows the patient as, beyond the NHS number and names. ``sex`` is
+    one of SEXES; "" means the question was asked and not answered (None: not asked, as an
+    API client that does not send it)."""
+
+    sex: str | None = None
+    mrn: str | None = None
+    consultant_name: str | None = None
+
+
+class DuplicateIdentifierError(DuplicatePatientError):
+    """The NHS number or hospital number belongs to a registered patient; ``field`` says
+    which, ``existing_id`` which patient (the surviving record after a merge)."""
+
+    def __init__(self, message: str, existing_id: int, field: str):
+        self.field = field
+        super().__init__(message, existing_id)
+
+
+def mrn_value(raw: str | None) -> str:
+    """A hospital number as stored and compared: NFKC, no spaces, capitals."""
+    return "".join(unicodedata.normalize("NFKC", raw or "").upper().split())
+
+
+def in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    """Problems in the order the registration form asks (unknown fields last)."""
+    rank = {name: index for index, name in enumerate(REGISTRATION_FIELDS)}
+    return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def _name(errors: dict[str, str], field: str, raw: str | None, what: str, limit: int) -> str:
+    """A name or other free text as it will be stored (NFC), or a problem in ``errors``."""
+    problem = name_problem(raw)
+    text = clean_name(raw)
+    if problem:
+        errors[field] = problem
+    elif len(text) > limit:
+        errors[field] = f"{what} must be {limit} characters or fewer"
+    return text
+
+
+def registration_problems(
+    nhs: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+    gp_practice: str | None,
+    contact: ContactDetails,
+    identity: Identity,
+    date_of_birth_unreal: bool = False,
+) -> tuple[dict[str, str], ContactDetails]:
+    """Every problem with a registration at once, in form order, and the contact details
+    tidied."""
+    contact, contact_errors = checked(contact)
+    errors = {}
+    problem = nhs_number.problem_with(nhs, bool(setting("MDT_ALLOW_TEST_NHS_NUMBERS")))
+    if problem:
+        errors["nhs_number"] = problem
+    mrn = mrn_value(identity.mrn)
+    if mrn and not _MRN.fullmatch(mrn):
+        errors["mrn"] = "Hospital number (MRN) must be letters and numbers, 20 characters or fewer"
+    if not _name(errors, "given_name", given_name, "First name", 100):
+        errors.setdefault("given_name", "Enter the patient's first name")
+    if not _name(errors, "family_name", family_name, "Last name", 100):
+        errors.setdefault("family_name", "Enter the patient's last name")
+    if date_of_birth_unreal:
+        errors["date_of_birth"] = "Date of birth must be a real date"
+    elif date_of_birth is None:
+        errors["date_of_birth"] = "Enter the patient's date of birth"
+    elif date_of_birth > clock.today():
+        errors["date_of_birth"] = "Date of birth must be in the past"
+    elif date_of_birth.year < 1880:
+        errors["date_of_birth"] = "Date of birth must be after 1880"
+    if identity.sex == "":
+        errors["sex"] = "Select the patient's sex"
+    elif identity.sex is not None and identity.sex not in SEXES:
+        errors["sex"] = "Sex must be female, male, other or unknown"
+    _name(errors, "consultant_name", identity.consultant_name, "Consultant's name", 200)
+    _name(errors, "gp_practice", gp_practice, "GP practice name", 200)
+    errors.update(contact_errors)
+    return in_form_order(errors), contact
+
+
 def register_patient(
     actor: Actor,
     nhs: str,
@@ -60,45 +173,67 @@ def register_patient(
     gp_practice: str | None,
     start: bool = True,
     contact: ContactDetails | None = None,
+    identity: Identity | None = None,
+    date_of_birth_unreal: bool = False,
 ) -> PatientModel:
     """Register a patient and start their pathway, in one transaction. ``contact``: their
-    address, GP practice code and address, and whether they want copies of letters."""
+    address, GP practice code and address, and whether they want copies of letters;
+    ``identity``: sex, hospital number, consultant. ``date_of_birth_unreal``: what was typed
+    is no date (31 February), reported with every other problem at once.
+
+    The NHS number is stored as ASCII digits whatever script it was typed in, names as NFC
+    text with their folded ``search_name``, and the NHS number and hospital number are
+    recorded as identifiers the patient has had. A number already registered (or retired by
+    a merge into a registered record) is a DuplicateIdentifierError naming that record, also
+    when two registrations race (the database's unique NHS number decides)."""
     if not actor.has_role(Role.COORDINATOR, Role.CNS):
         raise PermissionDeniedError("Only coordinators and nurses register patients.")
-    contact, contact_errors = checked(contact or ContactDetails())
-    errors = {}
-    problem = nhs_number.problem_with(nhs, bool(setting("MDT_ALLOW_TEST_NHS_NUMBERS")))
-    if problem:
-        errors["nhs_number"] = problem
-    if not given_name.strip():
-        errors["given_name"] = "Enter the patient's first name"
-    if not family_name.strip():
-        errors["family_name"] = "Enter the patient's last name"
-    if date_of_birth is None:
-        errors["date_of_birth"] = "Enter the patient's date of birth"
-    elif date_of_birth > clock.today():
-        errors["date_of_birth"] = "Date of birth must be in the past"
-    errors.update(contact_errors)  # in the order the form asks
+    identity = identity or Identity()
+    errors, contact = registration_problems(
+        nhs,
+        given_name,
+        family_name,
+        date_of_birth,
+        gp_practice,
+        contact or ContactDetails(),
+        identity,
+        date_of_birth_unreal,
+    )
     if errors:
         raise InvalidInputError(errors)
+    assert date_of_birth is not None
     number = nhs_number.normalise(nhs)
-    existing = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
-    if existing is not None:
-        raise DuplicatePatientError(
-            f"A patient with NHS number {existing.nhs_number_spaced} is already registered.",
-            existing.id,
-        )
+    mrn = mrn_value(identity.mrn) or None
+    _refuse_duplicates(number, mrn)
+    given, family = clean_name(given_name), clean_name(family_name)
     patient = PatientModel(
         nhs_number=number,
-        given_name=given_name.strip(),
-        family_name=family_name.strip(),
+        given_name=given,
+        family_name=family,
+        search_name=search_name(given, family),
         date_of_birth=date_of_birth,
-        gp_practice=(gp_practice or "").strip() or None,
+        sex=identity.sex or None,
+        mrn=mrn,
+        consultant_name=clean_name(identity.consultant_name) or None,
+        gp_practice=clean_name(gp_practice) or None,
         created_by_id=actor.user_id,
     )
     apply_contact(patient, contact)
     db.session.add(patient)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Registered by someone else between our check and our insert.
+        db.session.rollback()
+        _refuse_duplicates(number, mrn)
+        raise
+    for system, value in (("nhs", number), ("mrn", mrn)):
+        if value:
+            db.session.add(
+                PatientIdentifierModel(
+                    patient_id=patient.id, system=system, value=value, source="registration"
+                )
+            )
     record_event(
         actor,
         "patient.registered",
@@ -110,6 +245,47 @@ def register_patient(
         begin_pathway(actor, patient.id)
     db.session.commit()
     return patient
+
+
+def surviving_record(patient_id: int) -> int:
+    """The record a patient's data now lives on: itself, or where merges folded it."""
+    seen = {patient_id}
+    while True:
+        onward = db.session.scalar(
+            select(PatientModel.merged_into_id).where(PatientModel.id == patient_id)
+        )
+        if onward is None or onward in seen:
+            return patient_id
+        seen.add(onward)
+        patient_id = onward
+
+
+def holder_of(system: str, value: str) -> int | None:
+    """The (surviving) patient an NHS number ('nhs') or hospital number ('mrn') belongs
+    to, now or before a merge or a correction; None when nobody has had it."""
+    column = PatientModel.nhs_number if system == "nhs" else PatientModel.mrn
+    found = db.session.scalar(select(PatientModel.id).where(column == value).limit(1))
+    if found is None:
+        found = db.session.scalar(
+            select(PatientIdentifierModel.patient_id)
+            .where(PatientIdentifierModel.system == system, PatientIdentifierModel.value == value)
+            .limit(1)
+        )
+    return None if found is None else surviving_record(found)
+
+
+def _refuse_duplicates(number: str, mrn: str | None) -> None:
+    existing = holder_of("nhs", number)
+    if existing is not None:
+        spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
+        raise DuplicateIdentifierError(
+            f"A patient with NHS number {spaced} is already registered.", existing, "nhs_number"
+        )
+    existing = holder_of("mrn", mrn) if mrn else None
+    if existing is not None:
+        raise DuplicateIdentifierError(
+            f"Hospital number {mrn} belongs to a patient already registered.", existing, "mrn"
+        )
 
 
 def pathway_problem(patient_id: int) -> str | None:
@@ -218,28 +394,139 @@ def patient_pathway(actor: Actor, patient_id: int) -> PathwayView:
     )
 
 
-def patient_matches(text: str) -> ColumnElement[bool]:
-    """What staff type to find a patient: an NHS number (spaces allowed) matches exactly;
-    anything else matches part of either name."""
-    number = nhs_number.normalise(text)
-    if number.isdigit():
-        return PatientModel.nhs_number == number
+# Where a word starts inside a folded name: after a space, a hyphen or an apostrophe
+# ("smith-jones", "o'brien"), so "jones" and "brien" find them.
+_WORD_BREAKS = (" ", "-", "'", "\u2019")
+_QUERY_WORDS = re.compile(r"[\s,;]+")
+_ORDINAL = re.compile(r"(?<=[0-9])(st|nd|rd|th)\b", re.IGNORECASE)
+_DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%d.%m.%Y",
+    "%d %m %Y",
+    "%Y-%m-%d",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+)
+# A partial NHS number needs its first three digits: fewer would list patients at random.
+MIN_NHS_PREFIX = 3
+
+
+def typed_date(text: str) -> date | None:
+    """A date of birth as staff type it: 12/03/1950, 12-3-1950, 12 March 1950, 12th Mar
+    1950, 1950-03-12 (any script's digits); None when it is not one."""
+    plain = "".join(
+        str(int(ch)) if ch.isdecimal() else ch for ch in unicodedata.normalize("NFKC", text)
+    )
+    plain = " ".join(_ORDINAL.sub("", plain.replace(",", " ")).split())
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(plain, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by LIKE ... ESCAPE '\\': a typed % or _ is no wildcard."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts_a_word(word: str) -> ColumnElement[bool]:
+    """The folded name has a word starting with ``word`` (already folded)."""
+    escaped = _like_escaped(word)
+    column = PatientModel.search_name
     return or_(
-        PatientModel.family_name.ilike(f"%{text}%"), PatientModel.given_name.ilike(f"%{text}%")
+        column.like(f"{escaped}%", escape="\\"),
+        *(column.like(f"%{mark}{escaped}%", escape="\\") for mark in _WORD_BREAKS),
     )
 
 
+def _interpretations(text: str) -> list[ColumnElement[bool]]:
+    """What the typed text can mean, each as a condition on the patient table: an NHS
+    number (whole, or its start), a hospital number, an old NHS or hospital number (from
+    the identifiers a patient has had), a date of birth, or names."""
+    digits = nhs_digits(text)
+    mrn = mrn_value(text)
+    found: list[ColumnElement[bool]] = []
+    old: list[ColumnElement[bool]] = []
+    all_digits = re.fullmatch(r"[0-9]+", digits) is not None
+    if all_digits and MIN_NHS_PREFIX <= len(digits) <= 10:
+        found.append(PatientModel.nhs_number.between(digits.ljust(10, "0"), digits.ljust(10, "9")))
+        if len(digits) == 10:
+            old.append(
+                and_(PatientIdentifierModel.system == "nhs", PatientIdentifierModel.value == digits)
+            )
+    one_word = len(text.split()) == 1
+    if mrn and len(mrn) <= 20 and (one_word or any(ch.isdigit() for ch in mrn)):
+        # Stored in capitals by registration; as received by other feeds.
+        spellings = sorted({mrn, text.strip(), text.strip().lower()})
+        found.append(PatientModel.mrn.in_(spellings))
+        old.append(
+            and_(
+                PatientIdentifierModel.system == "mrn", PatientIdentifierModel.value.in_(spellings)
+            )
+        )
+    if old:
+        found.append(
+            PatientModel.id.in_(select(PatientIdentifierModel.patient_id).where(or_(*old)))
+        )
+    born = typed_date(text)
+    if born is not None:
+        found.append(PatientModel.date_of_birth == born)
+    elif not all_digits:
+        words = [word for word in _QUERY_WORDS.split(fold(text)) if word]
+        if words:
+            found.append(and_(*(_starts_a_word(word) for word in words)))
+    return found
+
+
+def matching_ids(text: str) -> Select[tuple[int]]:
+    """The ids of the (surviving) patients that ``text`` finds: every interpretation of it,
+    and for a record merged into another, the record it was merged into instead."""
+    found = _interpretations(text)
+    base = select(PatientModel.id, PatientModel.merged_into_id).where(
+        or_(*found) if found else literal(False)
+    )
+    chain = base.cte("matched", recursive=True)
+    onward = aliased(PatientModel)
+    chain = chain.union(
+        select(onward.id, onward.merged_into_id).join(chain, onward.id == chain.c.merged_into_id)
+    )
+    return select(chain.c.id).where(chain.c.merged_into_id.is_(None))
+
+
+def patient_matches(text: str) -> ColumnElement[bool]:
+    """What staff type to find a patient, as a condition on the patient table (see
+    find_patients for what it finds)."""
+    return PatientModel.id.in_(matching_ids(text))
+
+
 def find_patients(actor: Actor, query: str, limit: int = 50) -> list[PatientModel]:
+    """Patients by what staff type, audited with what was typed and how many were found:
+
+    - names in any order, each word the start of a word of the name, accents and case
+      ignored ("Edith Cavell", "cavell edith", "cav edi", "Élise" for "Elise");
+    - an NHS number with or without spaces, or its start from 3 digits ("999 246");
+    - a date of birth (12/03/1950, 12 March 1950, 1950-03-12);
+    - a hospital number (MRN), whole;
+    - an old NHS number or hospital number (retired by a merge or corrected): the record it
+      now belongs to. Records merged into another are never listed themselves.
+
+    What is typed is literal: % and _ are no wildcards.
+    """
     if not actor.has_role(*RECORD_ROLES):
         raise PermissionDeniedError("Your role does not give access to patient records.")
-    query = query.strip()
+    query = query.strip()[:200]
     if not query:
         return []
     patients = list(
         db.session.scalars(
             select(PatientModel)
             .where(patient_matches(query))
-            .order_by(PatientModel.family_name)
+            .order_by(PatientModel.family_name, PatientModel.given_name, PatientModel.id)
             .limit(limit)
         )
     )
