@@ -8,6 +8,7 @@ the status command (issue 23)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from typing import Any
 
@@ -235,3 +236,35 @@ def test_status_command_counts_messages(ward, app) -> None:
         assert "not on a pathway: 1" in result.output
         assert "applied: 2" in result.output and "rejected (AR): 1" in result.output
         assert "deaths waiting for a coordinator to confirm: 1" in result.output
+
+
+def test_two_listeners_never_apply_one_message_twice(ward, app) -> None:
+    """The same message reaching two listeners at once: one applies it, the other answers
+    with its acknowledgement (the control id is claimed by a unique insert)."""
+    message = adt("A31", "MSG-TWICE", EDITH, "Cavell", "Edith", sex="F", mrn="H300003")
+    db.session.commit()
+    start = threading.Barrier(2)
+    acks: list[str] = []
+
+    def listener() -> None:
+        with app.app_context(), freeze_time(MONDAY):
+            start.wait()
+            acks.append(handle_hl7(message))
+            db.session.remove()
+
+    threads = [threading.Thread(target=listener) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(acks) == 2 and acks[0] == acks[1] and "MSA|AA|MSG-TWICE" in acks[0]
+    db.session.expire_all()
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEventModel)
+            .where(AuditEventModel.action == "pas.demographics_updated")
+        )
+        == 1
+    )
+    assert db.session.scalar(select(func.count()).select_from(Hl7MessageModel)) == 1
