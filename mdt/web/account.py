@@ -65,4 +65,3 @@ def revoke(token_id: int) -> Response:
     token = revoke_token(current_actor(), token_id)
     flash(f"Token “{token.name}” revoked. Systems using it can no longer sign in.", "success")
     return redirect(url_for("account.show"))
-
