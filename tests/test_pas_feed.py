@@ -268,3 +268,20 @@ def test_two_listeners_never_apply_one_message_twice(ward, app) -> None:
         == 1
     )
     assert db.session.scalar(select(func.count()).select_from(Hl7MessageModel)) == 1
+
+
+def test_numbers_the_pas_retired_elsewhere_still_find_the_patient(ward) -> None:
+    with freeze_time(MONDAY):
+        # The PAS merged a record that never came here into Edith's: its numbers find her.
+        ack = handle_hl7(
+            adt("A40", "MSG-M3", EDITH, "Cavell", "Edith", merge=(NHS_NUMBERS[7], "H999"))
+        )
+        assert "MSA|AA|MSG-M3" in ack
+        assert find_registered(NHS_NUMBERS[7], None).id == ward["edith"]
+        assert find_registered(None, "H999").id == ward["edith"]
+        # Found by her MRN with an NHS number that is not one: understood, not applied (AE).
+        handle_hl7(adt("A31", "MSG-MRN", EDITH, "Cavell", "Edith", mrn="H100001"))
+        ack = handle_hl7(adt("A31", "MSG-BAD", "12345", "Cavell", "Edith", mrn="H100001"))
+        assert "MSA|AE|MSG-BAD" in ack and "not an NHS number" in ack
+        db.session.expire_all()
+        assert db.session.get(PatientModel, ward["edith"]).nhs_number == EDITH

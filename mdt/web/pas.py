@@ -37,7 +37,12 @@ def confirm(notification_id: int) -> Response | tuple[str, int]:
     notification = death_notification(actor, notification_id)
     if notification.status != "pending":
         return render_error(409, f"This death notification was already {notification.status}.")
-    event = death_form(actor, notification)
+    try:
+        event, problem = death_form(actor, notification), None
+    except ConflictError as error:  # only "Not this patient" is offered, and why
+        event, problem = None, str(error)
+    if problem and request.method == "POST":
+        return render_error(409, problem)
     schema = event.schema if event else {}
     fixed = death_date_field(notification, event) if event else ""
     ask = {
@@ -68,6 +73,7 @@ def confirm(notification_id: int) -> Response | tuple[str, int]:
         notification=notification,
         patient=notification.patient,
         event=event,
+        problem=problem,
         fields=build_fields(ask, values, errors) if event else [],
         errors=errors,
     ), 400 if errors else 200

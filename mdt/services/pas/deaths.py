@@ -123,13 +123,17 @@ def death_notification(actor: Actor, notification_id: int) -> DeathNotificationM
 
 def death_form(actor: Actor, notification: DeathNotificationModel) -> AvailableEvent | None:
     """The death event the patient's pathway offers (its form, with the date field), or None
-    when no pathway is running (confirming then records the date of death alone)."""
+    when no pathway is running (confirming then records the date of death alone). Raises
+    ConflictError if a pathway runs but offers this person no death event."""
     if running_instance(notification.patient_id) is None:
         return None
     for event in available_events(actor, notification.patient_id):
         if event.closes == "death":
             return event
-    return None
+    raise ConflictError(
+        "The patient's pathway offers no way to record a death that you can use: record it "
+        "on the patient's record, then reject this notification."
+    )
 
 
 def death_date_field(notification: DeathNotificationModel, event: AvailableEvent) -> str:

@@ -117,7 +117,9 @@ def update_demographics(
     if code and not PRACTICE_CODE.fullmatch(code):
         code = None  # a PD1-3 that is not an ODS code (a practice name, a local code): ignored
     number = nhs_digits(person.nhs_number) or None
-    if number and number != patient.nhs_number:
+    if number and not (len(number) == 10 and number.isdigit()):
+        problems["nhs_number"] = f"{person.nhs_number!r} is not an NHS number (10 digits)"
+    elif number and number != patient.nhs_number:
         holder = db.session.scalar(select(PatientModel.id).where(PatientModel.nhs_number == number))
         if holder is not None:
             problems["nhs_number"] = (

@@ -254,6 +254,10 @@ def _merge(message: hl7.Message, person: PasPerson, row: Hl7MessageModel) -> Res
     if retired is None and survivor is None:
         return Result(NOT_ON_PATHWAY, "AA", "Not on a pathway here: nothing updated")
     if retired is None:
+        # The retired record never came here: its numbers still find the survivor.
+        assert survivor is not None  # both None was answered above
+        remember_identifier(survivor.id, "nhs", nhs_digits(old_nhs) or None, "merge")
+        remember_identifier(survivor.id, "mrn", old_mrn, "merge")
         return Result(
             NOT_APPLICABLE,
             "AA",
