@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
-from mdt.services.actor import Actor
+from mdt.services.actor import SYSTEM, Actor
 from mdt.services.demo import demo_nhs_numbers, example_answers
 from mdt.services.instances import complete_task, start_pathway
 from mdt.services.outside_meetings import DecidingClinician, OutsideMeeting, needs_declaration
@@ -76,8 +76,27 @@ def complete_with_examples(actor: Actor, task: HumanTaskModel, **overrides: Any)
     from .scenarios import resolve
 
     schema = form_schema(task.instance.pathway_version, task.form) or {}
+    staff_named(schema, resolve(overrides))
     answers = {**example_answers(schema), **resolve(overrides)}
     complete(actor, task, {k: v for k, v in answers.items() if v is not None})
+
+
+def staff_named(schema: dict[str, Any], answers: dict[str, Any]) -> None:
+    """A question answered with a member of staff (``x-user-role``, e.g. the key worker)
+    accepts only an active account holding the role: tests about something else get one,
+    named as the answer given (or "Key Worker" when the answer is left to the examples)."""
+    from mdt.services.form_validation import USER_ROLE, role_holder_names
+    from mdt.services.users import create_user
+
+    for name, prop in schema.get("properties", {}).items():
+        role = prop.get(USER_ROLE) if isinstance(prop, dict) else None
+        if not role:
+            continue
+        wanted = answers.get(name) or "Key Worker"
+        holders = role_holder_names(str(role))
+        if (name in answers and wanted not in holders) or not holders:
+            username = f"{role}-{len(holders) + 1}-{abs(hash(wanted)) % 10_000}"
+            create_user(SYSTEM, username, str(wanted), [str(role)], "a long test password 1")
 
 
 ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -19,7 +19,7 @@ from mdt.services.pathways import closures, engine_for, form_schema
 from mdt.services.patient_events import record_patient_event
 from mdt.services.scheduler import run_pass
 
-from .helpers import complete, new_patient, ready_tasks
+from .helpers import complete, new_patient, ready_tasks, staff_named
 from .scenarios import BIRTH_DATES, DEFAULT_BIRTH_DATE, SCENARIOS, Step, resolve
 from .timing import INSTANTS, at
 
@@ -53,6 +53,7 @@ class AppDriver:
         assert len(matches) == 1, f"{name}: {[t.name for t in ready_tasks(self.patient_id)]}"
         task = matches[0]
         schema = form_schema(task.instance.pathway_version, task.form) or {}
+        staff_named(schema, resolve(answers))
         data = {**example_answers(schema), **resolve(answers)}
         data = {k: v for k, v in data.items() if v is not None}  # None: leave it unanswered
         complete(self.actors[task.role], task, data)  # an MDT outcome: outside a meeting

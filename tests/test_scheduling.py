@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, NotificationModel, TimerModel
+from mdt.models import HumanTaskModel, NotificationModel, TimerModel, UserModel
 from mdt.services.calendar import add_working_days
 from mdt.services.notifications import email_pass, notify_pass, tell_role
 from mdt.services.scheduler import fire_due, run_pass
@@ -156,17 +156,23 @@ def test_concurrent_schedulers_fire_each_timer_once(app: Flask, pathway, make_us
 def test_notifications_new_due_soon_and_overdue_once_each(
     pathway, make_user, actor, auth, client
 ) -> None:
-    coordinator_user = make_user("coordinator", username="coord")
-    coordinator = actor(coordinator_user)
+    make_user("coordinator", username="coord")
+    # A colleague registers the patient: nobody is told about their own actions.
+    colleague = actor(make_user("coordinator", username="colleague"))
     with freeze_time(london(2026, 11, 23, 9)):
-        patient = new_patient(coordinator)
+        patient = new_patient(colleague)
         # New, and already due soon: due by the end of Tuesday, within MDT_DUE_SOON_DAYS (2).
-        assert notify_pass(datetime.now(UTC)) == 2
+        # coord: new and due soon; the colleague who registered: due soon only.
+        assert notify_pass(datetime.now(UTC)) == 3
         assert notify_pass(datetime.now(UTC)) == 0
     with freeze_time(london(2026, 11, 25, 9)):
-        assert notify_pass(datetime.now(UTC)) == 1  # overdue
+        assert notify_pass(datetime.now(UTC)) == 2  # overdue, to both
         assert notify_pass(datetime.now(UTC)) == 0
-    kinds = sorted(db.session.scalars(select(NotificationModel.kind)))
+    kinds = sorted(
+        db.session.scalars(
+            select(NotificationModel.kind).join(UserModel).where(UserModel.username == "coord")
+        )
+    )
     assert kinds == ["due_soon", "new", "overdue"]
     auth.login("coord")
     page = client.get("/tasks").get_data(as_text=True)
@@ -178,10 +184,10 @@ def test_notifications_new_due_soon_and_overdue_once_each(
 
 
 def test_run_pass_reports_all_three_steps(pathway, make_user, actor, clock) -> None:
-    coordinator = actor(make_user("coordinator"))
-    new_patient(coordinator)
+    make_user("coordinator")
+    new_patient(actor(make_user("coordinator")))  # its new task is no news to the registrar
     result = run_pass()
-    assert (result.advanced, result.notified, result.emailed) == (0, 2, 0)  # new, due soon
+    assert (result.advanced, result.notified, result.emailed) == (0, 3, 0)  # new, and due soon to both
 
 
 @pytest.fixture

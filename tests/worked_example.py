@@ -30,7 +30,7 @@ from mdt.services.patient_events import record_patient_event
 from mdt.services.patients import register_patient
 from mdt.services.scheduler import run_pass
 
-from .helpers import NHS_NUMBERS
+from .helpers import NHS_NUMBERS, staff_named
 from .scenarios import DECLINED, NO_CONCERNS
 
 READ_AT = datetime(2026, 6, 30, 12, 0, tzinfo=LONDON)
@@ -249,6 +249,7 @@ class Driver:
 
     def _answer(self, letter: str, task: HumanTaskModel, answers: dict[str, Any]) -> None:
         schema = form_schema(task.instance.pathway_version, task.form) or {}
+        staff_named(schema, answers)
         data = {**example_answers(schema), **answers}
         complete_task(
             self.actors[task.role], task.id, {k: v for k, v in data.items() if v is not None}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import joinedload
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus, UserModel, UserRoleModel
@@ -86,38 +87,43 @@ def caseload(actor: Actor, nurse_id: int) -> list[CaseloadEntry]:
         actor.user_id == nurse_id or actor.has_role(*(CASELOAD_READERS - {Role.CNS})),
         "You can see your own caseload only.",
     )
-    patients = list(
+    # Audited (and committed) first, so the rows read after it stay loaded for the page.
+    ids = list(
         db.session.scalars(
-            select(PatientModel)
-            .where(
+            select(PatientModel.id).where(
                 PatientModel.key_worker_id == nurse_id,
                 PatientModel.date_of_death.is_(None),
                 PatientModel.merged_into_id.is_(None),
                 _in_care(),  # type: ignore[arg-type]
             )
-            .order_by(PatientModel.family_name, PatientModel.given_name, PatientModel.id)
         )
     )
-    tasks: dict[int, list[HumanTaskModel]] = {patient.id: [] for patient in patients}
-    if patients:
-        for task in db.session.scalars(
-            select(HumanTaskModel)
-            .where(
-                HumanTaskModel.patient_id.in_(list(tasks)),
-                HumanTaskModel.status == TaskStatus.READY,
-            )
-            .order_by(HumanTaskModel.due_at.asc().nulls_last(), HumanTaskModel.id)
-        ):
-            tasks[task.patient_id].append(task)
-    entries = [CaseloadEntry(patient, tasks[patient.id]) for patient in patients]
     record_event(
         actor,
         "caseload.viewed",
         object_type="user_account",
         object_id=nurse_id,
-        detail={"patients": [patient.id for patient in patients]},
+        detail={"patients": ids},
     )
     db.session.commit()
+    if not ids:
+        return []
+    patients = list(
+        db.session.scalars(
+            select(PatientModel)
+            .where(PatientModel.id.in_(ids))
+            .order_by(PatientModel.family_name, PatientModel.given_name, PatientModel.id)
+        )
+    )
+    tasks: dict[int, list[HumanTaskModel]] = {patient.id: [] for patient in patients}
+    for task in db.session.scalars(
+        select(HumanTaskModel)
+        .options(joinedload(HumanTaskModel.assigned_to))
+        .where(HumanTaskModel.patient_id.in_(ids), HumanTaskModel.status == TaskStatus.READY)
+        .order_by(HumanTaskModel.due_at.asc().nulls_last(), HumanTaskModel.id)
+    ):
+        tasks[task.patient_id].append(task)
+    entries = [CaseloadEntry(patient, tasks[patient.id]) for patient in patients]
     return entries
 
 

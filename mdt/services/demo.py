@@ -19,6 +19,7 @@ from mdt.extensions import db
 from mdt.models import HumanTaskModel, MeetingModel, MeetingStatus, PatientModel, TaskStatus
 from mdt.services.actor import SYSTEM, Actor, actor_for
 from mdt.services.demo_history import Story, replay
+from mdt.services.form_validation import USER_ROLE, role_holder_names
 from mdt.services.instances import complete_task
 from mdt.services.meetings import (
     add_listing,
@@ -177,6 +178,8 @@ def example_answers(schema: dict[str, Any]) -> dict[str, Any]:
     for name, prop in schema.get("properties", {}).items():
         if prop.get("examples"):
             answers[name] = prop["examples"][0]
+        elif prop.get(USER_ROLE):  # the first active account holding the role
+            answers[name] = next(iter(role_holder_names(str(prop[USER_ROLE]))), "Demo entry")
         elif "oneOf" in prop:
             answers[name] = prop["oneOf"][0]["const"]
         elif "enum" in prop:

@@ -532,6 +532,7 @@ def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRun
         patient_id=instance.patient_id,
         subject=("pathway_version", version.id),
         now=instance.updated_at,
+        actor=actor,
     )
     record_event(
         actor,

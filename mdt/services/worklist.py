@@ -12,11 +12,12 @@ from sqlalchemy.orm import contains_eager
 from mdt.clock import LONDON
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models.roles import TASK_ROLES
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
 from mdt.services.errors import NotFoundError
 from mdt.services.patient_identity import fold, nhs_digits
-from mdt.services.policy import may_open_task, require
+from mdt.services.policy import REASSIGNERS, may_open_task, require
 
 VIEWS = {
     "waiting": "Waiting for my roles",
@@ -178,7 +179,9 @@ def task_names(view: ColumnElement[bool]) -> list[str]:
 
 def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) -> WorklistPage:
     """Ready tasks for a view of the actor's work: plain indexed queries on the task table."""
-    roles = set(query.roles or actor.roles) & set(actor.roles)
+    # Coordinators and managers chase and give out every role's tasks: they may list any.
+    allowed = set(TASK_ROLES) if actor.has_role(*REASSIGNERS) else set(actor.roles)
+    roles = set(query.roles or actor.roles) & allowed
     ready = HumanTaskModel.status == TaskStatus.READY
     due = and_(*_filters(query, now, soon_days))
     views = {view: _view_condition(actor, view, roles) for view in VIEWS}

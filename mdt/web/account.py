@@ -15,6 +15,7 @@ from mdt.services.api_tokens import (
     tokens_of,
 )
 from mdt.services.errors import InvalidInputError
+from mdt.services.notifications import set_digest
 from mdt.web.access import any_signed_in, current_actor
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -64,4 +65,17 @@ def new_token() -> tuple[str, int]:
 def revoke(token_id: int) -> Response:
     token = revoke_token(current_actor(), token_id)
     flash(f"Token “{token.name}” revoked. Systems using it can no longer sign in.", "success")
+    return redirect(url_for("account.show"))
+
+
+@bp.post("/notifications")
+@any_signed_in
+def digest() -> Response | tuple[str, int]:
+    """Notification e-mails as things happen, or one summary a day at a chosen hour."""
+    choice = request.form.get("digest_hour", "")
+    try:
+        set_digest(current_actor(), int(choice) if choice.isdigit() else None)
+    except InvalidInputError as error:
+        return _page(error.errors, status=400)
+    flash("Your notification e-mail setting is saved.", "success")
     return redirect(url_for("account.show"))

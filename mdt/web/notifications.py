@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from mdt import clock
-from mdt.services.notifications import KIND_WORDS, mark_all_read, my_notifications
+from mdt.services.notifications import KIND_WORDS, is_unread, mark_all_read, my_notifications
 from mdt.web.access import any_signed_in, current_actor
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
@@ -35,6 +35,7 @@ def index() -> str:
         notifications=my_notifications(current_actor()),
         kind_words=KIND_WORDS,
         link=_link,
+        unread=is_unread,
     )
 
 

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from mdt import clock
 from mdt.models import TaskStatus
-from mdt.models.roles import TASK_ROLES
+from mdt.models.roles import ROLE_LABELS, TASK_ROLES
 from mdt.models.standards import STANDARDS
 from mdt.services.assignments import (
     claim_task,
@@ -88,6 +88,11 @@ def _worklist_page(errors: dict[str, str] | None = None, status: int = 200) -> t
         due_filters=DUE_FILTERS,
         may_give=may_give,
         givers=colleagues_for_roles(roles) if may_give else [],
+        role_choices=[
+            role
+            for role in ROLE_LABELS
+            if role in TASK_ROLES and (may_give or actor.has_role(role))
+        ],
         errors=errors or {},
         chosen={int(i) for i in request.form.getlist("task_ids") if i.isdigit()},
     ), status

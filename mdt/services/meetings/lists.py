@@ -251,6 +251,7 @@ def withdraw_from_lists(actor: Actor, patient_id: int, reason: str) -> int:
             patient_id=patient_id,
             subject=("meeting", meeting.id),
             now=clock.now(),
+            actor=actor,
         )
     return len(listings)
 

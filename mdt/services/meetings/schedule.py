@@ -230,7 +230,7 @@ def move_meeting(
         object_id=meeting.id,
         detail={"from": was.isoformat(), "to": starts_at.isoformat(), "reason": reason},
     )
-    _tell_listed(meeting, f"moved to {starts_at.astimezone(LONDON):%-d %B %Y at %H:%M}")
+    _tell_listed(actor, meeting, f"moved to {starts_at.astimezone(LONDON):%-d %B %Y at %H:%M}")
     commit()
     return meeting
 
@@ -282,7 +282,7 @@ def _target(meeting: MeetingModel, to_meeting_id: int | None) -> MeetingModel:
     return next_meeting(meeting.series, meeting.starts_at + timedelta(minutes=1))
 
 
-def _tell_listed(meeting: MeetingModel, what: str) -> None:
+def _tell_listed(actor: Actor, meeting: MeetingModel, what: str) -> None:
     """A circulated list is in people's hands: the coordinators are reminded to tell them."""
     if meeting.circulated_at is None:
         return
@@ -293,4 +293,5 @@ def _tell_listed(meeting: MeetingModel, what: str) -> None:
         patient_id=None,
         subject=("meeting", meeting.id),
         now=clock.now(),
+        actor=actor,
     )
