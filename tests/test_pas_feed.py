@@ -9,7 +9,7 @@ the status command (issue 23)."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -30,18 +30,23 @@ from mdt.models import (
 )
 from mdt.services.actor import SYSTEM
 from mdt.services.api_tokens import create_token
-from mdt.services.errors import PermissionDeniedError
+from mdt.services.errors import ConflictError, PermissionDeniedError
+from mdt.services.gp_letters import gp_letter
+from mdt.services.meetings import confirm_outcome
 from mdt.services.pas import (
     confirm_death,
     find_registered,
     handle_hl7,
     letters_held,
     pending_deaths,
+    reject_death,
 )
 
 from .conftest import Auth
 from .helpers import NHS_NUMBERS, new_patient
+from .test_gp_letter import OUTCOME
 from .test_hl7_listener import MONDAY, adt, ward  # noqa: F401
+from .timing import LONDON
 
 pytestmark = pytest.mark.clock
 
@@ -285,3 +290,20 @@ def test_numbers_the_pas_retired_elsewhere_still_find_the_patient(ward) -> None:
         assert "MSA|AE|MSG-BAD" in ack and "not an NHS number" in ack
         db.session.expire_all()
         assert db.session.get(PatientModel, ward["edith"]).nhs_number == EDITH
+
+
+def test_gp_letters_are_held_while_a_reported_death_waits(ward) -> None:
+    coordinator = ward["coordinator"]
+    listing = db.session.scalar(
+        select(ListingModel).where(ListingModel.patient_id == ward["edith"])
+    )
+    with freeze_time(datetime(2026, 12, 3, 13, 20, tzinfo=LONDON)):  # at the meeting
+        confirm_outcome(coordinator, listing.id, OUTCOME, "Pathology on leave", None)
+    with freeze_time(datetime(2026, 12, 4, 10, tzinfo=LONDON)):
+        assert gp_letter(coordinator, listing.id).patient.id == ward["edith"]
+        handle_hl7(adt("A03", "MSG-HOLD", EDITH, died_on="20261203", died="Y"))
+        with pytest.raises(ConflictError, match="held"):
+            gp_letter(coordinator, listing.id)
+        notification = db.session.scalar(select(DeathNotificationModel))
+        reject_death(coordinator, notification.id)
+        assert gp_letter(coordinator, listing.id).patient.id == ward["edith"]
