@@ -501,3 +501,28 @@ def test_docs_name_each_control_and_its_test() -> None:
         "test_four_drafts_published_at_once_leave_one_published_each_replaced_once",
     ):
         assert name in section, name
+
+
+def test_managers_opening_the_draft_at_once_share_one_draft(
+    app: Flask, make_user: Any, tiny_pathway: Any
+) -> None:
+    make_user("manager", username="boss")
+    v1 = tiny_pathway.id
+    browsers = [app.test_client() for _ in range(4)]
+    tokens = []
+    for browser in browsers:
+        Auth(browser).login("boss")
+        tokens.append(csrf_token(browser, "/pathways"))
+    db.session.remove()
+    responses = _race(
+        [
+            (lambda b=browser, t=token: b.post(f"/pathways/{v1}/draft", data={"csrf_token": t}))
+            for browser, token in zip(browsers, tokens, strict=True)
+        ]
+    )
+    assert [getattr(r, "status_code", r) for r in responses] == [302] * 4
+    drafts = db.session.scalars(
+        select(PathwayVersionModel).where(PathwayVersionModel.status == PathwayStatus.DRAFT)
+    ).all()
+    assert len(drafts) == 1
+    assert {r.location for r in responses} == {f"/pathways/{drafts[0].id}/edit"}

@@ -88,6 +88,7 @@ def save_draft(
     engine's parse."""
     _require_manager(actor)
     _check_files(key, title, files)
+    lock_pathway(key)  # the next number is this save's alone
     number = (
         db.session.scalar(
             select(func.max(PathwayVersionModel.version)).where(PathwayVersionModel.key == key)
@@ -145,18 +146,29 @@ def open_draft(actor: Actor, version_id: int) -> PathwayVersionModel:
     copied from this version."""
     _require_manager(actor)
     source = get_version(version_id)
-    existing = db.session.scalar(
-        select(PathwayVersionModel)
-        .where(
-            PathwayVersionModel.key == source.key,
-            PathwayVersionModel.status == PathwayStatus.DRAFT,
-        )
-        .order_by(PathwayVersionModel.version.desc())
-    )
+    key = source.key
+    lock_pathway(key)  # managers opening it at once: the first makes the draft, all share it
+    existing = _open_draft_of(key)
     if existing is not None:
         return existing
     files = {f.name: f.content for f in source.files}
-    return save_draft(actor, source.key, source.title, files, source.process_id)
+    try:
+        return save_draft(actor, key, source.title, files, source.process_id)
+    except ConflictError:
+        # Another manager opened the pathway's draft at the same moment: theirs is the one.
+        existing = _open_draft_of(key)
+        if existing is None:
+            raise
+        return existing
+
+
+def _open_draft_of(key: str) -> PathwayVersionModel | None:
+    return db.session.scalar(
+        select(PathwayVersionModel)
+        .where(PathwayVersionModel.key == key, PathwayVersionModel.status == PathwayStatus.DRAFT)
+        .order_by(PathwayVersionModel.version.desc())
+        .limit(1)
+    )
 
 
 def update_draft(
