@@ -93,7 +93,11 @@ async def _connection(app: Flask, reader: object, writer: object, turn: asyncio.
                 log.warning("%s sent something that is not an MLLP block: %s", peer, error)
                 return
             async with turn:
-                ack = _process(app, decode(block))
+                try:
+                    ack = _process(app, decode(block))
+                except Exception:  # the database is away: no ACK, so the PAS sends it again
+                    log.exception("%s: message not processed; closing the connection", peer)
+                    return
             writer.writeblock(ack.encode("utf-8"))  # type: ignore[attr-defined]
             await writer.drain()  # type: ignore[attr-defined]
     except (ConnectionError, OSError) as error:

@@ -77,13 +77,12 @@ def handle_hl7(raw: str) -> str:
     text. Never raises for anything the message contains."""
     try:
         message = hl7.parse(raw)
-        msh = message.segment("MSH")
+        message.segment("MSH")  # KeyError without one
         control_id = _get(message, "MSH.F10")
         trigger = _get(message, "MSH.F9.R1.C2")
         kind = f"{_get(message, 'MSH.F9.R1.C1')}^{trigger}"
         if not control_id or not _get(message, "MSH.F9.R1.C1"):
             raise Malformed("MSH-9 (message type) and MSH-10 (control id) are required")
-        str(msh)
     except Exception as error:  # any failure to read it: a malformed message, AR
         return _store_rejected(raw, f"Malformed message: {error}")
     row = _claim(raw, control_id, kind)
