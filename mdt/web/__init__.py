@@ -23,7 +23,9 @@ from mdt.web import (
 )
 from mdt.web.access import install_access_rules
 from mdt.web.api import register_api
+from mdt.web.caching import install_caching
 from mdt.web.filters import register_filters
+from mdt.web.request_limits import install_request_limits
 from mdt.web.security import install_security
 
 
@@ -47,6 +49,8 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(module.bp)
     register_api(app)
     install_access_rules(app)
+    install_request_limits(app)  # before install_security: both read JSON bodies
     install_security(app)
+    install_caching(app)
     errors.register(app)
     register_filters(app)
