@@ -161,7 +161,13 @@ def test_coordinator_confirms_a_reported_death(ward, auth: Auth, client) -> None
         assert db.session.get(PatientModel, ward["edith"]).date_of_death == date(2026, 11, 29)
         assert not letters_held(ward["edith"])
         actions = set(db.session.scalars(select(AuditEventModel.action)))
-        assert {"pas.death_reported", "pas.death_confirmed", "pathway.closed"} <= actions
+        assert {
+            "pas.death_reported",
+            "pas.deaths_listed",
+            "pas.death_viewed",
+            "pas.death_confirmed",
+            "pathway.closed",
+        } <= actions
         # Decided once.
         again = auth.post(f"/pas/deaths/{notification.id}/reject", {}, form_url="/pas/deaths")
         assert again.status_code == 409

@@ -94,14 +94,22 @@ def report_death(
 
 
 def pending_deaths(actor: Actor) -> list[DeathNotificationModel]:
+    """The deaths waiting for a coordinator, oldest first (the viewing is audited)."""
     require(may_run_meetings(actor), "Only MDT coordinators confirm deaths the PAS reports.")
-    return list(
+    waiting = list(
         db.session.scalars(
             select(DeathNotificationModel)
             .where(DeathNotificationModel.status == PENDING)
             .order_by(DeathNotificationModel.reported_at, DeathNotificationModel.id)
         )
     )
+    record_event(
+        actor,
+        "pas.deaths_listed",
+        detail={"patients": [notification.patient_id for notification in waiting]},
+    )
+    db.session.commit()
+    return waiting
 
 
 def death_notification(actor: Actor, notification_id: int) -> DeathNotificationModel:
