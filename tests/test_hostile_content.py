@@ -34,7 +34,7 @@ from mdt.services.pathways import form_schema
 from mdt.services.patients import register_patient
 
 from .conftest import Auth
-from .helpers import NHS_NUMBERS, ready_task, ready_tasks, route_requests
+from .helpers import NHS_NUMBERS, ready_task, ready_tasks, route_requests, staff_named
 from .test_meetings import OUTCOME
 
 SCRIPT = "<script>alert('given')</script>"
@@ -86,6 +86,8 @@ def _build(pathway: Any, make_user: Any, clock: Any) -> dict[str, Any]:
         {**_hostile_answers(_schema(patient.id, "Register secondary diagnosis"), CLOSER),
          "index_date": "2026-11-02", "sites": ["C78.7"]},
     )  # fmt: skip
+    # The key worker is a nurse's account: one whose name is hostile.
+    staff_named(_schema(patient.id, "Allocate a CNS key worker"), {"key_worker_name": SCRIPT})
     complete_task(
         everyone,
         ready_task(patient.id, "Allocate a CNS key worker").id,
