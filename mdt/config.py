@@ -172,6 +172,8 @@ class Settings:
                 # Outcomes and attendance can be recorded from this long before a meeting's
                 # start (set-up, a meeting starting early); never days before.
                 "MDT_MEETING_EARLY_MINUTES": int(_number("MDT_MEETING_EARLY_MINUTES", 30, 0, 240)),
+                # A death, discharge or transfer can be marked entered in error this long.
+                "MDT_CLOSE_CORRECTION_DAYS": int(_number("MDT_CLOSE_CORRECTION_DAYS", 30, 1, 365)),
                 # The letterhead of letters sent outside (the GP letter): name and address
                 # ("; " starts a new line).
                 "MDT_ORGANISATION": os.environ.get(

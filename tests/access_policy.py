@@ -94,6 +94,8 @@ POLICY: dict[str, str | frozenset[str]] = {
     # Registering patients and reporting events are clinical acts, not managers'.
     "patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
     "patients.new_event": CLINICAL,
+    "patients.closings": MANAGER,
+    "patients.correct_closing": MANAGER,
     "tasks.my_tasks": RECORDS,
     "tasks.show": RECORDS,
     "tasks.submit": RECORDS,

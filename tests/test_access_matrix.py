@@ -88,6 +88,7 @@ def world(pathway: Any, make_user: Any, actor: Any) -> dict[str, Any]:
         "name": "secondary_breast_cancer.bpmn",
         "token_id": 1,
         "notification_id": 1,
+        "closing_id": 1,
         "nhs_number": patient.nhs_number,
     }
 

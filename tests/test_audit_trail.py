@@ -52,7 +52,7 @@ def test_every_kind_of_action_leaves_an_audit_row(
     died = auth.post(
         f"{events}?event=death",
         {"event": "death", "date_of_death-day": "4", "date_of_death-month": "11",
-         "date_of_death-year": "2026", "place_of_death": "home"},
+         "date_of_death-year": "2026", "place_of_death": "home", "confirm": "yes"},
         form_url=f"{events}?event=death",
     )  # fmt: skip
     assert died.status_code == 302

@@ -305,9 +305,9 @@ def test_death_closes_the_pathway(team, auth: Auth, client: FlaskClient) -> None
         url,
         {"event": "death", "date_of_death-day": "21", "date_of_death-month": "11",
          "date_of_death-year": "2026", "place_of_death": "hospice",
-         "next_of_kin_name": "Sam Lovelace"},
+         "next_of_kin_name": "Sam Lovelace", "confirm": "yes"},
         form_url=url,
-    )  # fmt: skip
+    )  # fmt: skip  # confirm: as the confirmation page's button (tests/test_closing_events.py)
     assert response.status_code == 302
     page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "Died 21 November 2026" in page and "Care ended: death on 21 November 2026" in page

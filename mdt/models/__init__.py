@@ -1,6 +1,7 @@
 """ORM models. Every class ends in Model so it never shares a name with an engine object."""
 
 from mdt.models.audit import AuditEventModel
+from mdt.models.closing import ClosingEventModel
 from mdt.models.episode import EpisodeModel
 from mdt.models.hl7 import DeathNotificationModel, Hl7MessageModel
 from mdt.models.instance import InstanceStatus, PathwayInstanceModel
@@ -27,6 +28,7 @@ __all__ = [
     "ApiTokenModel",
     "AttendanceModel",
     "AuditEventModel",
+    "ClosingEventModel",
     "DeathNotificationModel",
     "EpisodeModel",
     "Hl7MessageModel",

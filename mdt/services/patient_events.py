@@ -12,13 +12,21 @@ off every MDT list at once, and, for a death, no list, letter or task is for the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
 from mdt import clock
 from mdt.extensions import db
-from mdt.models import InstanceStatus, PathwayInstanceModel, PatientModel
+from mdt.models import (
+    HumanTaskModel,
+    InstanceStatus,
+    ListingModel,
+    PathwayInstanceModel,
+    PatientModel,
+)
+from mdt.services import closing_corrections as closings
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.episodes import engine_view, open_episode
@@ -40,7 +48,7 @@ from mdt.services.instances import (
 from mdt.services.meetings import withdraw_from_lists
 from mdt.services.pathways import engine_for
 from mdt.services.policy import EVENT_ROLES
-from workflows import EventInfo
+from workflows import EngineError, EventInfo, MessageNotAcceptedError, WorkflowRunError
 
 CLOSE_LABELS = {
     "death": ("Death", "Closes the pathway and cancels every open task."),
@@ -129,11 +137,9 @@ def event_form(actor: Actor, patient_id: int, name: str) -> AvailableEvent:
     )
 
 
-def record_patient_event(
+def _checked(
     actor: Actor, patient_id: int, name: str, answers: dict[str, Any]
-) -> AvailableEvent:
-    """Check the answers against the event's form and apply the event to the patient's
-    pathway, in one transaction. Answers to questions the form did not ask are not kept."""
+) -> tuple[PathwayInstanceModel, AvailableEvent, dict[str, Any]]:
     if db.session.get(PatientModel, patient_id) is None:
         raise NotFoundError("No such patient")
     instance = running_instance(patient_id)
@@ -144,13 +150,109 @@ def record_patient_event(
     errors = validate_submission(event.schema, data, date_context(instance))
     if errors:
         raise InvalidInputError(errors)
+    return instance, event, data
+
+
+def record_patient_event(
+    actor: Actor,
+    patient_id: int,
+    name: str,
+    answers: dict[str, Any],
+    seen_version: int | None = None,
+) -> AvailableEvent:
+    """Check the answers against the event's form and apply the event to the patient's
+    pathway, in one transaction. Answers to questions the form did not ask are not kept.
+
+    An event that closes the pathway keeps what it changes first (``closing_corrections``),
+    so that it can be marked entered in error. ``seen_version`` is the pathway's version the
+    person confirmed the close against (``preview_close``): if the pathway changed since,
+    nothing is done (ConflictError) and they check again."""
+    instance, event, data = _checked(actor, patient_id, name, answers)
+    if seen_version is not None and instance.lock_version != seen_version:
+        raise ConflictError(
+            "The patient's pathway changed since you checked what this would do: "
+            "check again before confirming."
+        )
+    snapshot = None
+    if event.closes:
+        declared = engine_for(instance.pathway_version).pathway.events.get(name)
+        date_field = declared.date_field if event.declared and declared else "date"
+        snapshot = closings.take(
+            actor,
+            instance,
+            name,
+            event.closes,
+            event.declared,
+            data.get(date_field or ""),
+            data,
+        )
     if event.declared:
         _apply(actor, instance, engine_for(instance.pathway_version).pathway.events[name], data)
     else:
         end_pathway(actor, instance.id, name, data)
         withdraw_from_lists(actor, patient_id, name)
+    if snapshot is not None:
+        closings.finish(snapshot)
     commit_or_conflict()
     return event
+
+
+@dataclass(frozen=True)
+class ClosePreview:
+    """What recording a death, discharge or transfer will do, shown before anything changes."""
+
+    event: AvailableEvent
+    closes_on: date | None
+    cancelled: list[HumanTaskModel]
+    started: list[str]
+    listings: list[ListingModel]
+    letters: list[HumanTaskModel]
+    version: int
+    exact: bool  # False: the engine could not say which tasks follow; every open one is listed
+
+
+def preview_close(
+    actor: Actor, patient_id: int, name: str, answers: dict[str, Any]
+) -> ClosePreview:
+    """Check the answers and say what the close would do, changing nothing: the open tasks it
+    cancels (by name), the tasks it starts, the MDT lists the patient comes off, the letters
+    that will not be sent, and the date the pathway closes as of. The pathway's own events
+    are tried on a copy of its state."""
+    instance, event, data = _checked(actor, patient_id, name, answers)
+    if not event.closes:
+        raise InvalidInputError({"event": "This event does not close the pathway."})
+    open_rows = closings.open_tasks(instance)
+    cancelled, started, exact = open_rows, [], True
+    date_field = "date"
+    if event.declared:
+        engine = engine_for(instance.pathway_version)
+        declared = engine.pathway.events[name]
+        date_field = declared.date_field or ""
+        try:
+            run = engine.restore(instance.state)
+            before = {ready.id for ready in run.ready_tasks()}
+            run.send_message(name, dict(data))
+            after = {ready.id: ready for ready in run.ready_tasks()}
+        except (EngineError, MessageNotAcceptedError, WorkflowRunError):
+            exact = False  # a preview never fails the page: it says less instead
+        else:
+            cancelled = [row for row in open_rows if row.spiff_task_id not in after]
+            started = [ready.name for key, ready in after.items() if key not in before]
+    on = data.get(date_field)
+    return ClosePreview(
+        event,
+        date.fromisoformat(on) if isinstance(on, str) else None,
+        cancelled,
+        started,
+        closings.open_listings(patient_id),
+        [row for row in cancelled if _is_letter(row)],
+        instance.lock_version,
+        exact,
+    )
+
+
+def _is_letter(task: HumanTaskModel) -> bool:
+    return task.mdt_step == "gp-letter" or "letter" in f"{task.form or ''} {task.name}".lower()
 
 
 def _apply(

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from mdt.models.roles import Role
 from mdt.services.care_plan import patient_care_plan
+from mdt.services.closing_corrections import closings_page, mark_entered_in_error
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.form_validation import split_hidden
 from mdt.services.pathway_library import diagram_for
@@ -16,8 +17,11 @@ from mdt.services.patient_contact import ContactDetails, split_lines
 from mdt.services.patient_events import (
     EVENT_ROLES,
     AvailableEvent,
+    ClosePreview,
     available_events,
+    preview_close,
     record_patient_event,
+    running_instance,
 )
 from mdt.services.patients import (
     RECORD_ROLES,
@@ -29,7 +33,7 @@ from mdt.services.patients import (
 from mdt.web.access import current_actor, roles_required
 from mdt.web.errors import render_error
 from mdt.web.pdf import pdf_response
-from mdt.web.schema_forms import build_fields, not_kept_note, parse_submission
+from mdt.web.schema_forms import build_fields, describe, not_kept_note, parse_submission
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -134,13 +138,23 @@ def new_event(patient_id: int) -> Response | tuple[str, int]:
         return _event_page(record, events, chosen, {}, {})
     data, raw, errors = parse_submission(chosen.schema, request.form)
     not_kept = split_hidden(chosen.schema, data)[1]
+    # Death, discharge and transfer: a page saying what will happen, then "Confirm".
+    confirming = chosen.closes and request.form.get("confirm") == "yes"
     try:
         if errors:
             raise InvalidInputError(errors)
-        record_patient_event(actor, patient_id, chosen.name, data)
+        if chosen.closes and not confirming:
+            preview = preview_close(actor, patient_id, chosen.name, data)
+            return _confirm_page(record, preview, data, not_kept)
+        record_patient_event(
+            actor, patient_id, chosen.name, data, request.form.get("version", type=int)
+        )
     except InvalidInputError as error:
         return _event_page(record, events, chosen, raw, error.errors, 400)
     except ConflictError as error:
+        if confirming and running_instance(patient_id) is not None:
+            preview = preview_close(actor, patient_id, chosen.name, data)
+            return _confirm_page(record, preview, data, not_kept, str(error), 409)
         return render_error(409, str(error))
     except PathwayFailedError as error:
         return render_error(500, str(error))
@@ -149,6 +163,34 @@ def new_event(patient_id: int) -> Response | tuple[str, int]:
         "success",
     )
     return redirect(url_for("patients.show", patient_id=patient_id))
+
+
+def _confirm_page(
+    record: Any,
+    preview: ClosePreview,
+    data: dict[str, Any],
+    not_kept: list[str],
+    conflict: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """Nothing has changed yet: what recording this close will do, and the answers carried
+    in hidden fields to the "Confirm" button (hidden answers already removed, and said)."""
+    answers = [
+        (key, value)
+        for key, value in request.form.items(multi=True)
+        if key not in ("csrf_token", "confirm", "version", "event")
+    ]
+    return render_template(
+        "patients/event_confirm.html",
+        record=record,
+        patient=record.patient,
+        preview=preview,
+        chosen=preview.event,
+        answers=answers,
+        summary=describe(preview.event.schema, split_hidden(preview.event.schema, data)[0]),
+        not_kept=not_kept,
+        conflict=conflict,
+    ), status
 
 
 def _event_page(
@@ -169,6 +211,51 @@ def _event_page(
         chosen=chosen,
         fields=build_fields(chosen.schema, values, errors) if chosen else [],
         errors=errors,
+    ), status
+
+
+@bp.get("/<int:patient_id>/closings")
+@roles_required(Role.MANAGER)
+def closings(patient_id: int) -> tuple[str, int]:
+    """The deaths, discharges and transfers recorded for the patient; a manager can mark one
+    entered in error, which puts the pathway back as it was."""
+    return _closings_page(patient_id)
+
+
+@bp.post("/<int:patient_id>/closings/<int:closing_id>")
+@roles_required(Role.MANAGER)
+def correct_closing(patient_id: int, closing_id: int) -> Response | tuple[str, int]:
+    try:
+        closing = mark_entered_in_error(
+            current_actor(), patient_id, closing_id, request.form.get("reason", "")
+        )
+    except InvalidInputError as error:
+        return _closings_page(patient_id, error.errors, closing_id, 400)
+    except ConflictError as error:
+        return _closings_page(patient_id, {"reason": str(error)}, closing_id, 409)
+    flash(
+        f"The {closing.reason} recorded for {closing.patient.display_name} is marked entered "
+        "in error: their pathway is back as it was before it.",
+        "success",
+    )
+    return redirect(url_for("patients.show", patient_id=patient_id))
+
+
+def _closings_page(
+    patient_id: int,
+    errors: dict[str, str] | None = None,
+    closing_id: int | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    record = view_patient(current_actor(), patient_id)
+    return render_template(
+        "patients/closings.html",
+        record=record,
+        patient=record.patient,
+        views=closings_page(current_actor(), patient_id),
+        errors=errors or {},
+        failed_id=closing_id,
+        reason=request.form.get("reason", ""),
     ), status
 
 
