@@ -122,6 +122,7 @@ def _patient_condition(search: str) -> ColumnElement[bool]:
     or the NHS number from its start (with or without spaces)."""
     text = search[:SEARCH_MAX]
     digits = nhs_digits(text)
+    found: ColumnElement[bool]
     if len(digits) >= 3 and digits.isdigit():
         found = PatientModel.nhs_number.like(f"{digits}%")
     else:

@@ -117,7 +117,8 @@ def give_selected() -> Response | tuple[str, int]:
         return _worklist_page({"task_ids": str(error)}, 409)
     who = tasks[0].assigned_to.display_name if tasks and tasks[0].assigned_to else "a colleague"
     flash(f"{len(tasks)} task{'' if len(tasks) == 1 else 's'} given to {who}.", "success")
-    return redirect(url_for("tasks.my_tasks", **request.args))
+    query: dict[str, Any] = request.args.to_dict()  # back to the list as it was filtered
+    return redirect(url_for("tasks.my_tasks", **query))
 
 
 def _outside_meeting(form: MultiDict[str, str]) -> tuple[OutsideMeeting | None, dict[str, Any]]:
