@@ -265,7 +265,9 @@ def test_nobody_is_told_about_their_own_actions(team, actor, make_user, clock) -
         actor(users["coord"]), ready_task(mary.id, "Register secondary diagnosis"), **DIAGNOSIS
     )
     notify_pass(datetime.now(UTC))
-    new_tasks = [t.id for t in ready_tasks(mary.id) if t.id not in before and t.role == "coordinator"]
+    new_tasks = [
+        t.id for t in ready_tasks(mary.id) if t.id not in before and t.role == "coordinator"
+    ]
     assert new_tasks, "registering the diagnosis opens new coordinator tasks"
 
     def told(user_id: int) -> int:
