@@ -122,14 +122,3 @@ def _lapsed(row: SessionModel, now: datetime, idle: timedelta, longest: timedelt
     if now - row.last_seen_at >= idle:
         return IDLE
     return None
-
-
-def sessions_of(user_id: int) -> list[SessionModel]:
-    """Every session of a user, newest first (for tests and administrators' questions)."""
-    return list(
-        db.session.scalars(
-            select(SessionModel)
-            .where(SessionModel.user_id == user_id)
-            .order_by(SessionModel.created_at.desc(), SessionModel.id.desc())
-        )
-    )
