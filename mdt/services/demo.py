@@ -36,7 +36,7 @@ from mdt.services.pathways import (
     read_pathway_directory,
 )
 from mdt.services.patient_contact import ContactDetails
-from mdt.services.patients import register_patient
+from mdt.services.patients import Identity, register_patient
 from mdt.services.users import create_user, find_user
 
 DEMO_USERS = [
@@ -95,6 +95,8 @@ DEMO_PRACTICES = [
         ("Park Lane Health Centre", "40 Park Lane", "Leeds", "LS3 1EP"),
     ),
 ]
+# Responsible consultants (the demo's oncologists), in turn.
+DEMO_CONSULTANTS = ("Dr Amara Okafor", "Dr Tom Whitfield")
 DEMO_HOMES: list[tuple[tuple[str, ...], str, bool | None]] = [
     (("14 Ashgrove Terrace", "Headingley", "Leeds"), "LS6 3BP", True),
     (("Flat 3, Victoria Court", "2 Cardigan Road", "Leeds"), "LS6 1LF", None),
@@ -259,6 +261,11 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 born,
                 practice,
                 contact=ContactDetails(home, postcode, practice_code, practice_address, copies),
+                identity=Identity(
+                    sex="female",
+                    mrn=f"DEMO{index + 1:05d}",
+                    consultant_name=DEMO_CONSULTANTS[index % len(DEMO_CONSULTANTS)],
+                ),
             )
             if stop_at != "Register secondary diagnosis":
                 _register_diagnosis(patient, actors["coordinator"], registered)

@@ -25,7 +25,11 @@ from mdt.services.patient_events import (
 )
 from mdt.services.patients import (
     RECORD_ROLES,
+    SEXES,
+    DuplicateIdentifierError,
+    Identity,
     find_patients,
+    in_form_order,
     pathway_problem,
     register_patient,
     view_patient,
@@ -60,25 +64,31 @@ def _contact(form: MultiDict[str, str]) -> ContactDetails:
     )
 
 
+SEARCH_PAGE = 50
+
+
 @bp.get("")
 @roles_required(*RECORD_ROLES)
 def search() -> str:
-    query = request.args.get("q", "")
-    results = find_patients(current_actor(), query) if query else []
-    return render_template("patients/search.html", query=query, results=results)
+    query = request.args.get("q", "").strip()[:200]
+    results = find_patients(current_actor(), query, limit=SEARCH_PAGE + 1) if query else []
+    return render_template(
+        "patients/search.html",
+        query=query,
+        results=results[:SEARCH_PAGE],
+        more=len(results) > SEARCH_PAGE,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(Role.COORDINATOR, Role.CNS)
 def register() -> Response | tuple[str, int]:
     if request.method == "GET":
-        return render_template("patients/register.html", values={}, errors={}), 200
+        return _register_page({}, {})
     form = request.form
     born, parts, real = _date(form, "date_of_birth")
     values = {**form.to_dict(), "date_of_birth": parts}
     try:
-        if not real:
-            raise InvalidInputError({"date_of_birth": "Date of birth must be a real date"})
         patient = register_patient(
             current_actor(),
             form.get("nhs_number", ""),
@@ -87,16 +97,21 @@ def register() -> Response | tuple[str, int]:
             born,
             form.get("gp_practice"),
             contact=_contact(form),
+            identity=Identity(
+                sex=form.get("sex") or None,  # optional: "Unknown" is an answer
+                mrn=form.get("mrn"),
+                consultant_name=form.get("consultant_name"),
+            ),
+            date_of_birth_unreal=not real,
         )
     except InvalidInputError as error:
-        return render_template("patients/register.html", values=values, errors=error.errors), 400
+        return _register_page(values, error.errors, status=400)
+    except DuplicateIdentifierError as error:
+        return _register_page(values, {error.field: str(error)}, error.existing_id, 409)
     except ConflictError as error:
-        return render_template(
-            "patients/register.html",
-            values=values,
-            errors={"nhs_number": str(error)},
-            existing=getattr(error, "existing_id", None),
-        ), 409
+        return _register_page(
+            values, {"nhs_number": str(error)}, getattr(error, "existing_id", None), 409
+        )
     problem = pathway_problem(patient.id)
     if problem:
         # Registered all the same: say what failed and who knows, not a server error.
@@ -109,6 +124,21 @@ def register() -> Response | tuple[str, int]:
     else:
         flash(f"{patient.display_name} is registered and their pathway has started.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+def _register_page(
+    values: dict[str, Any],
+    errors: dict[str, str],
+    existing: int | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    return render_template(
+        "patients/register.html",
+        values=values,
+        errors=in_form_order(errors),
+        existing=existing,
+        sexes=SEXES,
+    ), status
 
 
 @bp.get("/<int:patient_id>")

@@ -15,14 +15,18 @@ from mdt.services.patient_events import EVENT_ROLES, available_events, record_pa
 from mdt.services.patient_standards import case_body, patient_cases
 from mdt.services.patients import (
     RECORD_ROLES,
+    DuplicateIdentifierError,
+    Identity,
     find_patients,
     patient_pathway,
     read_patient,
     register_patient,
 )
 from mdt.web.access import current_actor, roles_required
+from mdt.web.api.errors import json_error
 from mdt.web.api.schemas import (
     AvailableEventSchema,
+    ErrorSchema,
     EventSchema,
     FhirBundleSchema,
     NewPatientSchema,
@@ -42,7 +46,11 @@ bp = Blueprint("api_patients", __name__, url_prefix="/api/v1", description="Pati
 @bp.response(200, PatientSchema(many=True))
 @roles_required(*RECORD_ROLES)
 def search(args: dict[str, Any]) -> Any:
-    """Find patients by NHS number (exact) or by part of a name (50 at most); with neither,
+    """Find patients (50 at most), as the screen's search does: ``q`` is names in any order
+    (the start of each word is enough, accents and case ignored), an NHS number or its first
+    digits (from 3, spaces allowed), a date of birth (12/03/1950, 12 March 1950,
+    1950-03-12) or a hospital number; an old NHS or hospital number finds the record it now
+    belongs to. ``nhs_number`` is an NHS number or its first digits only. With neither,
     nobody (there is no list of every patient)."""
     text = args.get("nhs_number") or args.get("q")
     return find_patients(current_actor(), text) if text else []
@@ -51,26 +59,40 @@ def search(args: dict[str, Any]) -> Any:
 @bp.route("/patients", methods=["POST"])
 @bp.arguments(NewPatientSchema)
 @bp.response(201, RegisteredPatientSchema)
+@bp.alt_response(409, schema=ErrorSchema, description="The NHS or hospital number is registered")
 @roles_required(Role.COORDINATOR, Role.CNS)
 def register(args: dict[str, Any]) -> Any:
-    """Register a patient and start the pathway (409 if the NHS number is registered). The
-    patient is registered even when the pathway cannot start: ``pathway_status`` is then
-    ``paused`` and ``pathway_problem`` says why; the service managers are told."""
-    return register_patient(
-        current_actor(),
-        args["nhs_number"],
-        args["given_name"],
-        args["family_name"],
-        args["date_of_birth"],
-        args.get("gp_practice"),
-        contact=ContactDetails(
-            address_lines=tuple(args["address_lines"]),
-            postcode=args.get("postcode"),
-            gp_practice_code=args.get("gp_practice_code"),
-            gp_practice_address_lines=tuple(args["gp_practice_address_lines"]),
-            wants_letter_copies=args.get("wants_letter_copies"),
-        ),
-    )
+    """Register a patient and start the pathway. 409 if the NHS number (or hospital number)
+    is already registered, also as an old number of a merged record: ``details`` names the
+    field and ``existing_patient_id``. NHS numbers in any script's digits are the same
+    number. The patient is registered even when the pathway cannot start:
+    ``pathway_status`` is then ``paused`` and ``pathway_problem`` says why; the service
+    managers are told."""
+    try:
+        return register_patient(
+            current_actor(),
+            args["nhs_number"],
+            args["given_name"],
+            args["family_name"],
+            args["date_of_birth"],
+            args.get("gp_practice"),
+            contact=ContactDetails(
+                address_lines=tuple(args["address_lines"]),
+                postcode=args.get("postcode"),
+                gp_practice_code=args.get("gp_practice_code"),
+                gp_practice_address_lines=tuple(args["gp_practice_address_lines"]),
+                wants_letter_copies=args.get("wants_letter_copies"),
+            ),
+            identity=Identity(
+                sex=args.get("sex"),
+                mrn=args.get("mrn"),
+                consultant_name=args.get("consultant_name"),
+            ),
+        )
+    except DuplicateIdentifierError as error:
+        return json_error(
+            409, str(error), {error.field: str(error), "existing_patient_id": error.existing_id}
+        )
 
 
 @bp.route("/patients/<int:patient_id>", methods=["GET"])

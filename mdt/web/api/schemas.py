@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from mdt.models.roles import TASK_ROLES
 from mdt.services.outside_meetings import needs_declaration, outcome_of
 from mdt.services.pathways import form_schema
+from mdt.services.patient_identity import nhs_digits
 from mdt.services.patients import pathway_problem
 
 
@@ -32,12 +33,26 @@ class ErrorSchema(Strict):
 # -- patients -------------------------------------------------------------------------
 
 
+def _nhs_digits_only(value: str) -> None:
+    if not nhs_digits(value).isdigit() or not nhs_digits(value).isascii():
+        raise ValidationError("Give an NHS number's digits (spaces allowed).")
+
+
 class PatientSchema(Strict):
     id = fields.Integer(required=True)
     nhs_number = fields.String(required=True, metadata={"example": "9990000018"})
     given_name = fields.String(required=True)
     family_name = fields.String(required=True)
     date_of_birth = fields.Date(allow_none=True)
+    sex = fields.String(
+        allow_none=True, metadata={"enum": ["female", "male", "other", "unknown", None]}
+    )
+    mrn = fields.String(
+        allow_none=True, metadata={"description": "The hospital number.", "example": "RXH1234567"}
+    )
+    consultant_name = fields.String(
+        allow_none=True, metadata={"description": "The responsible consultant."}
+    )
     address_lines = fields.List(fields.String(), metadata={"description": "Without the postcode."})
     postcode = fields.String(allow_none=True, metadata={"example": "LS1 4AP"})
     gp_practice = fields.String(allow_none=True, metadata={"description": "The practice's name."})
@@ -75,24 +90,54 @@ class RegisteredPatientSchema(PatientSchema):
 
 class PatientSearchSchema(Strict):
     nhs_number = fields.String(
-        validate=validate.Length(min=1, max=20),
-        metadata={"description": "An NHS number (spaces allowed): an exact match."},
+        validate=[validate.Length(min=1, max=20), _nhs_digits_only],
+        metadata={"description": "An NHS number or its first digits (from 3; spaces allowed)."},
     )
     q = fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Part of a name, or an NHS number."},
+        metadata={
+            "description": "Names in any order (the start of each word), an NHS number or its "
+            "first digits, a date of birth (12/03/1950, 12 March 1950, 1950-03-12) or a "
+            "hospital number."
+        },
     )
 
 
 class NewPatientSchema(Strict):
     nhs_number = fields.String(
         required=True,
-        validate=validate.Regexp(r"^\d{3} ?\d{3} ?\d{4}$"),
-        metadata={"description": "Ten digits, spaces allowed; the check digit must be right."},
+        # Any script's digits (\d), spaces or hyphens; \Z: no trailing newline. The service
+        # reads them as ASCII digits and checks the check digit.
+        validate=validate.Regexp(r"[\d \-]{10,20}\Z"),
+        metadata={
+            "description": "Ten digits, spaces or hyphens allowed; the check digit is checked.",
+            "example": "943 476 5919",
+        },
     )
     given_name = fields.String(required=True, validate=validate.Length(max=100))
     family_name = fields.String(required=True, validate=validate.Length(max=100))
     date_of_birth = fields.Date(required=True)
+    sex = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["female", "male", "other", "unknown"]),
+        metadata={"description": "Administrative sex as the PAS records it (null: not known)."},
+    )
+    mrn = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=30),
+        metadata={
+            "description": "The hospital number (MRN): letters and digits, stored in capitals.",
+            "example": "RXH1234567",
+        },
+    )
+    consultant_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=200),
+        metadata={"description": "The responsible consultant's name."},
+    )
     address_lines = fields.List(
         fields.String(validate=validate.Length(max=100)),
         load_default=list,
