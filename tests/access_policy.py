@@ -125,6 +125,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     "account.show": ANY,
     "account.new_token": ANY,
     "account.revoke": ANY,
+    "account.change_password": ANY,
     "account.digest": ANY,
     # The API: the same rules as the screens it mirrors.
     "api-docs.openapi_json": PUBLIC,  # the description holds no patient data

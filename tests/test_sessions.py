@@ -154,6 +154,48 @@ def test_a_password_reset_from_the_command_line_ends_sessions_too(
     assert "Your account" in page
 
 
+def test_changing_your_own_password_ends_your_other_sessions_and_tokens(
+    app: Flask, make_user: Any, auth: Auth, client: FlaskClient
+) -> None:
+    nurse = make_user("cns", username="nurse")
+    auth.login("nurse")
+    laptop = Auth(app.test_client())
+    laptop.login("nurse")
+    _, secret = create_token(SYSTEM, nurse.id, "EPR")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    new = "a brand new passphrase"
+    refused = auth.post(
+        "/account/password",
+        {"current_password": "not it at all", "new_password": new, "confirm_password": new},
+        "/account",
+    )
+    assert refused.status_code == 400
+    assert "Enter your current password correctly" in refused.get_data(as_text=True)
+    short = auth.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": "short", "confirm_password": "short"},
+        "/account",
+    )
+    assert short.status_code == 400 and "at least 12 characters" in short.get_data(as_text=True)
+    assert _signed_in(laptop.client)
+
+    changed = auth.post(
+        "/account/password",
+        {"current_password": PASSWORD, "new_password": new, "confirm_password": new},
+        "/account",
+    )
+    assert changed.status_code == 302
+    assert _signed_in(client)  # this browser carries on, in a new session
+    assert not _signed_in(laptop.client)  # every other session ended
+    assert client.get("/api/v1/pathways", headers=bearer).status_code == 401
+    assert [s.end_reason for s in _sessions("nurse")] == ["password reset"] * 2 + [None]
+    assert Auth(app.test_client()).login("nurse", new).status_code == 302
+    actions = db.session.scalars(
+        select(AuditEventModel.action).where(AuditEventModel.action.like("user.password%"))
+    ).all()
+    assert actions == ["user.password_change_refused", "user.password_changed"]
+
+
 def test_deactivation_ends_sessions_and_tokens_and_reactivation_revives_neither(
     app: Flask, make_user: Any, auth: Auth, client: FlaskClient
 ) -> None:

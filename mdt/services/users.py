@@ -285,3 +285,47 @@ def sign_in(
     secret = begin_session(user, user_agent, ip_address)
     db.session.commit()
     return SignedIn(user, secret)
+
+
+def change_own_password(
+    actor: Actor, current: str, new: str, confirm: str, user_agent: str | None = None
+) -> str:
+    """A signed-in person changes their own password. The current password is checked
+    (counted like a sign-in, so a borrowed session cannot guess it); every session and token
+    of the account ends, and this browser gets a new session, whose secret is returned."""
+    errors = {}
+    if not current:
+        errors["current_password"] = "Enter your current password"  # noqa: S105 - a message
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = (
+            f"Your new password must be at least {MIN_PASSWORD_LENGTH} characters"
+        )
+    elif new != confirm:
+        errors["confirm_password"] = "The passwords do not match"  # noqa: S105 - a message
+    elif new == current:
+        errors["new_password"] = "Choose a password different from your current one"  # noqa: S105
+    if errors:
+        raise InvalidInputError(errors)
+    user = get_user(actor.user_id or 0)
+    if not _claim_attempt(user.id, clock.now()) or not check_password_hash(
+        get_user(user.id).password_hash, current
+    ):
+        record_event(actor, "user.password_change_refused", object_type="user", object_id=user.id)
+        db.session.commit()
+        raise InvalidInputError({"current_password": "Enter your current password correctly"})
+    user.password_hash = generate_password_hash(new)
+    user.password_changed_at = clock.now()
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    sessions = end_sessions_of(user.id, PASSWORD_RESET)
+    tokens = revoke_tokens_of(user.id, PASSWORD_RESET)
+    record_event(
+        actor,
+        "user.password_changed",
+        object_type="user",
+        object_id=user.id,
+        detail={"sessions_ended": sessions, "tokens_revoked": tokens},
+    )
+    secret = begin_session(user, user_agent, actor.ip_address)
+    db.session.commit()
+    return secret

@@ -1,9 +1,10 @@
-"""Your account: personal API tokens (created and shown once, with a lifetime and a scope;
-revoked)."""
+"""Your account: your password, and personal API tokens (created and shown once, with a
+lifetime and a scope; revoked)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from mdt.services.api_tokens import (
@@ -16,7 +17,9 @@ from mdt.services.api_tokens import (
 )
 from mdt.services.errors import InvalidInputError
 from mdt.services.notifications import set_digest
+from mdt.services.users import change_own_password
 from mdt.web.access import any_signed_in, current_actor
+from mdt.web.security import start_browser_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -58,6 +61,30 @@ def new_token() -> tuple[str, int]:
         return _page(error.errors, name, status=400, days=days, scope=scope)
     # Shown on this response only; never stored, never shown again.
     return _page(secret=secret, name=token.name)
+
+
+@bp.post("/password")
+@any_signed_in
+def change_password() -> Response | tuple[str, int]:
+    """Your own password: every other session and every token ends; you stay signed in here."""
+    actor = current_actor()
+    try:
+        secret = change_own_password(
+            actor,
+            request.form.get("current_password", ""),
+            request.form.get("new_password", ""),
+            request.form.get("confirm_password", ""),
+            request.headers.get("User-Agent"),
+        )
+    except InvalidInputError as error:
+        return _page(error.errors, status=400)
+    start_browser_session(current_user._get_current_object(), secret)
+    flash(
+        "Your password is changed. You are signed out everywhere else, and your API tokens "
+        "are revoked.",
+        "success",
+    )
+    return redirect(url_for("account.show"))
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
