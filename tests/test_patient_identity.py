@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
 from datetime import date
 from typing import Any
@@ -21,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from mdt.extensions import db
-from mdt.models import AuditEventModel, PatientIdentifierModel, PatientModel
+from mdt.models import AuditEventModel, PatientIdentifierModel, PatientModel, UserModel
 from mdt.services import patients as patient_service
 from mdt.services.actor import SYSTEM, Actor, actor_for
 from mdt.services.api_tokens import create_token
@@ -419,3 +420,47 @@ def test_the_api_answers_409_on_a_duplicate_also_when_two_registrations_race(
     refused = client.post("/api/v1/patients", json={**body, "given_name": "Jo\u200bhn",
                           "nhs_number": EDITH, "mrn": None}, headers=headers)  # fmt: skip
     assert refused.status_code == 422 and "given_name" in refused.json["error"]["details"]
+
+
+def test_two_registrations_at_the_same_moment_one_registers_the_other_is_told(
+    app, coordinator, monkeypatch
+) -> None:
+    """Both check that the number is free before either saves: the database's unique NHS
+    number decides, and the loser hears whose record it is (not a server error)."""
+    barrier = threading.Barrier(2, timeout=20)
+    real = patient_service.holder_of
+    waited = threading.local()
+
+    def check_then_wait(system: str, value: str) -> int | None:
+        found = real(system, value)
+        if not getattr(waited, "done", False):
+            waited.done = True
+            barrier.wait()  # both have checked before either saves
+        return found
+
+    monkeypatch.setattr(patient_service, "holder_of", check_then_wait)
+    outcomes: list[Any] = []
+
+    def register(typed: str) -> None:
+        with app.app_context():
+            try:
+                actor = actor_for(db.session.get(UserModel, coordinator.user_id))
+                outcomes.append(_register(actor, typed, "Ada", "Race").id)
+            except Exception as error:  # what each thread met is the result
+                outcomes.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=register, args=(typed,))
+        for typed in (REAL_RANGE.translate(FULLWIDTH), REAL_RANGE.translate(ARABIC_INDIC))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    [registered] = [o for o in outcomes if isinstance(o, int)]
+    [refused] = [o for o in outcomes if not isinstance(o, int)]
+    assert isinstance(refused, DuplicatePatientError), repr(refused)
+    assert refused.existing_id == registered
+    assert db.session.query(PatientModel).count() == 1
