@@ -35,7 +35,7 @@ from mdt.services.api_tokens import create_token
 from mdt.services.errors import InvalidInputError
 from mdt.services.pathway_drafts import FILE_NAME, KEY, save_draft
 from mdt.services.patients import register_patient
-from mdt.web.request_limits import MAX_DEPTH, nesting_depth_over
+from mdt.web.request_limits import MAX_DEPTH, HostileJSONError, check_json, nesting_depth_over
 
 from .conftest import FIXTURES, PASSWORD, Auth, csrf_token
 from .helpers import NHS_NUMBERS
@@ -198,6 +198,29 @@ def test_depth_is_counted_without_recursion_and_strings_do_not_count() -> None:
     assert not nesting_depth_over(brackets_in_text, MAX_DEPTH)
     wide = json.dumps([[i, {"x": [i]}] for i in range(10_000)]).encode()
     assert not nesting_depth_over(wide, MAX_DEPTH)
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (b"[1e999]", "too large"),
+        (b"[12E+400]", "too large"),
+        (b'{"a": -Infinity}', "Infinity"),
+        (b"[NaN]", "NaN"),
+        (b"[" + b"9" * 101 + b"]", "digits"),
+        (b"[1." + b"9" * 101 + b"]", "digits"),
+        (b'{"a": "NaN", "b": "' + b"9" * 500 + b'", "c": "1e999"}', None),  # text, not numbers
+        (b"[1.5e300, 2E-400, 0.0000001e310, true, false, null, " + b"9" * 100 + b"]", None),
+        (b'{"a": [1, 2}', "brackets do not match"),
+        (b'{"a": tru}', None),  # other syntax errors: the view's parser answers them
+    ],
+)
+def test_numbers_are_read_outside_strings(body: bytes, refused: str | None) -> None:
+    if refused is None:
+        check_json(body)
+    else:
+        with pytest.raises(HostileJSONError, match=refused):
+            check_json(body)
 
 
 def test_deep_json_and_huge_numbers_are_refused_in_plain_words(
