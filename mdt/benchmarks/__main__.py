@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mdt import PROJECT_ROOT
-from mdt.benchmarks import measure
+from mdt.benchmarks import measure, search
 from mdt.benchmarks.cohort import nhs_numbers
 from mdt.benchmarks.load import load_test
 from mdt.benchmarks.prepare import bench_app, fresh_database, populate
@@ -122,6 +122,8 @@ def run_benchmarks(
                 )
                 print(json.dumps(result, indent=1, default=str), flush=True)
                 results.append(result)
+        # Finding a patient among 50,000, on each database (its own patients-only database).
+        searches = search.run(databases, Path(tmp))
     meta = {
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}",
@@ -131,10 +133,13 @@ def run_benchmarks(
     out = PROJECT_ROOT / "artifacts" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(
-        json.dumps({"meta": meta, "results": results}, indent=1, default=str)
+        json.dumps({"meta": meta, "results": results, "search": searches}, indent=1, default=str)
     )
     if not no_report:
         write_report(PROJECT_ROOT / "docs" / "performance.md", meta, results)
+        search.write_report(
+            PROJECT_ROOT / "docs" / "performance.md", searches, str(meta["machine"])
+        )
     print(f"Done in {meta['duration_s']:.0f} s; results in artifacts/bench/results.json")
 
 

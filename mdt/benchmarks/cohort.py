@@ -33,6 +33,7 @@ from mdt.services.nhs_number import check_digit_ok
 from mdt.services.outside_meetings import DecidingClinician, OutsideMeeting, needs_declaration
 from mdt.services.pathways import engine_for, form_schema
 from mdt.services.patient_events import record_patient_event
+from mdt.services.patient_identity import search_name
 from mdt.services.patients import register_patient
 
 HIGH_NEEDS = {
@@ -194,13 +195,15 @@ def clone(template_ids: list[int], numbers: list[str], seed: int = 11) -> None:
         template = templates[index % len(templates)]
         patient_id, instance_id = next_patient + index, next_instance + index
         days_ago = rng.randrange(HISTORY_DAYS)
+        given, family = rng.choice(["Ada", "Grace", "Mary", "Rosalind"]), f"Bench{index:05d}"
         batch["p"].append(
             {
                 **template["patient"],
                 "id": patient_id,
                 "nhs_number": number,
-                "given_name": rng.choice(["Ada", "Grace", "Mary", "Rosalind"]),
-                "family_name": f"Bench{index:05d}",
+                "given_name": given,
+                "family_name": family,
+                "search_name": search_name(given, family),  # as registration keeps it
             }
         )
         index_date = template["instance"]["index_date"]
