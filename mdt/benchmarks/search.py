@@ -41,7 +41,10 @@ START, END = "<!-- bench:search:start -->", "<!-- bench:search:end -->"
 SIZE = 50_000
 GIVEN = ["Ada", "Grace", "Mary", "Edith", "Élise", "Zoë", "Siobhán", "Aoife", "Priya",
          "Fatima", "Olga", "Mei", "Ngozi", "Chloé", "Anna-Maria", "Jo", "Bríd", "Małgorzata",
-         "Renée", "Hannah", "Yasmin", "Ioana", "Keisha", "Sarah", "Dorothy"]  # fmt: skip
+         "Renée", "Hannah", "Yasmin", "Ioana", "Keisha", "Sarah", "Dorothy", "Helen",
+         "Margaret", "Susan", "Linda", "Patricia", "Elizabeth", "Jennifer", "Barbara",
+         "Amira", "Leila", "Sunita", "Deepa", "Ayesha", "Nadia", "Eilidh", "Catrin", "Sinéad",
+         "Kateřina", "Agnieszka", "Beatriz", "Inés", "Lucía", "Søren", "Åsa", "Maeve"]  # fmt: skip
 FAMILY = ["Smith", "Jones", "Cavell", "Nightingale", "O'Brien", "McDonald", "de la Cruz",
           "Patel", "Khan", "Wong", "Nowak", "Müller", "García", "Taylor", "Brown",
           "Smith-Jones", "Ó Súilleabháin", "Nguyễn", "Okafor", "Kowalczyk", "Williams",
@@ -105,7 +108,12 @@ def build(size: int, seed: int = 17) -> dict[str, Any]:
         )
     create_user(SYSTEM, "bench-search", "Bench Search", ["coordinator"], PASSWORD)
     db.session.commit()
-    probe = patients[size // 2 + 1]
+    # A patient from the middle whose family name has an ending (as most do).
+    probe = next(
+        p
+        for p in patients[size // 2 + 1 :]
+        if p["family_name"] not in FAMILY and p["id"] % 100 != 3
+    )
     merged_away = patients[(size // 200) * 100 + 2]  # merged into the record before it
     assert db.session.get(PatientModel, merged_away["id"]).merged_into_id is not None  # type: ignore[union-attr]
     born = probe["date_of_birth"]
