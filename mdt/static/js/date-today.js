@@ -12,7 +12,6 @@
     button.type = 'button';
     button.className = 'nhsuk-button nhsuk-button--secondary nhsuk-button--small app-date-today';
     button.textContent = 'Today';
-    button.setAttribute('aria-label', 'Today: fill in today\u2019s date');
     button.addEventListener('click', function () {
       var now = new Date();
       var parts = { day: now.getDate(), month: now.getMonth() + 1, year: now.getFullYear() };
