@@ -315,3 +315,24 @@ def test_a_generic_discharge_is_confirmed_and_corrected(
 def test_the_correction_page_is_for_managers(listed, auth: Auth, client: FlaskClient) -> None:
     auth.login("nurse")
     assert client.get(f"/patients/{listed['patient_id']}/closings").status_code == 403
+
+
+def test_answers_hidden_by_a_reveal_are_removed_and_the_confirmation_says_so(
+    listed, auth: Auth, client: FlaskClient
+) -> None:
+    patient_id = listed["patient_id"]
+    url = f"/patients/{patient_id}/events/new?event=death"
+    auth.login("nurse")
+    text = auth.post(url, dict(DEATH, place_of_death_other="The seaside"), form_url=url).get_data(
+        as_text=True
+    )
+    assert "Answers to questions you hid were removed: Where." in text
+    summary = text.split("What you recorded")[1]
+    assert "Hospice" in summary and "The seaside" not in summary  # not carried on either
+    version = text.split('name="version" value="')[1].split('"')[0]
+    confirmed = auth.post(
+        url, dict(DEATH, place_of_death_other="The seaside", confirm="yes", version=version), url
+    )
+    assert confirmed.status_code == 302
+    closing = db.session.scalars(select(ClosingEventModel)).one()
+    assert "place_of_death_other" not in closing.answers

@@ -205,10 +205,13 @@ def _confirm_page(
 ) -> tuple[str, int]:
     """Nothing has changed yet: what recording this close will do, and the answers carried
     in hidden fields to the "Confirm" button (hidden answers already removed, and said)."""
+    kept = split_hidden(preview.event.schema, data)[0]
+    dropped = set(data) - set(kept)
     answers = [
         (key, value)
         for key, value in request.form.items(multi=True)
         if key not in ("csrf_token", "confirm", "version", "event")
+        and key.removesuffix("-day").removesuffix("-month").removesuffix("-year") not in dropped
     ]
     return render_template(
         "patients/event_confirm.html",
@@ -217,7 +220,7 @@ def _confirm_page(
         preview=preview,
         chosen=preview.event,
         answers=answers,
-        summary=describe(preview.event.schema, split_hidden(preview.event.schema, data)[0]),
+        summary=describe(preview.event.schema, kept),
         not_kept=not_kept,
         conflict=conflict,
     ), status
