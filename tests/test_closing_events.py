@@ -336,3 +336,35 @@ def test_answers_hidden_by_a_reveal_are_removed_and_the_confirmation_says_so(
     assert confirmed.status_code == 302
     closing = db.session.scalars(select(ClosingEventModel)).one()
     assert "place_of_death_other" not in closing.answers
+
+
+def test_letters_waiting_to_be_sent_are_named_on_the_confirmation(
+    monday, pathway, make_user, actor
+) -> None:
+    from mdt.services.patient_events import preview_close
+
+    coordinator = actor(make_user("coordinator", username="coord"))
+    patient = new_patient(coordinator)
+    complete_with_examples(
+        coordinator, ready_task(patient.id, "Register secondary diagnosis"), **DIAGNOSIS
+    )
+    complete_with_examples(coordinator, ready_task(patient.id, "Allocate a CNS key worker"))
+    complete_with_examples(coordinator, ready_task(patient.id, "List for MDT review"))
+    complete_with_examples(coordinator, ready_task(patient.id, "Record MDT outcome"))
+    letters = [t for t in _open_tasks(patient.id) if t.mdt_step == "gp-letter"]
+    assert letters, "the outcome starts the GP letter"
+    preview = preview_close(
+        coordinator, patient.id, "death", {"date_of_death": "2026-11-29", "place_of_death": "home"}
+    )
+    assert {t.id for t in letters} <= {t.id for t in preview.letters}
+    assert {t.id for t in preview.letters} <= {t.id for t in preview.cancelled}
+
+
+def _open_tasks(patient_id: int) -> list[HumanTaskModel]:
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel).where(
+                HumanTaskModel.patient_id == patient_id, HumanTaskModel.status == TaskStatus.READY
+            )
+        )
+    )
