@@ -4,6 +4,7 @@ actions, and a daily digest."""
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import UTC, datetime
 
@@ -239,7 +240,9 @@ def test_handover_page(team, auth: Auth, client: FlaskClient) -> None:
 # -- notifications -----------------------------------------------------------------
 
 
-def test_notifications_are_cleared_when_anyone_does_the_task(team, actor) -> None:
+def test_notifications_are_cleared_when_anyone_does_the_task(
+    team, actor, auth: Auth, client: FlaskClient
+) -> None:
     users, (ada, _, _) = team
     notify_pass(datetime.now(UTC))
     task = ready_task(ada.id, "First contact with key worker")
@@ -251,6 +254,11 @@ def test_notifications_are_cleared_when_anyone_does_the_task(team, actor) -> Non
     complete_with_examples(actor(users["nurse"]), task)  # the other nurse does it
     # At once: no longer unread for anyone ...
     assert unread_count(users["nurse2"].id) < before
+    auth.login("nurse2")
+    page = client.get("/notifications").get_data(as_text=True)
+    assert re.search(
+        r"First contact with key worker</a>\s*for [^<]*<strong[^>]*>Done</strong>", page
+    )
     # ... and the next pass marks them read (and not to be e-mailed).
     notify_pass(datetime.now(UTC))
     for note in db.session.scalars(nurse2_notes):
