@@ -261,6 +261,7 @@ def email_pass(now: datetime) -> int:
     if not host:
         return 0
     clear_done(now)  # a task done since is no longer news
+    db.session.commit()
     pending = db.session.execute(
         select(NotificationModel, UserModel)
         .join(UserModel, UserModel.id == NotificationModel.user_id)
