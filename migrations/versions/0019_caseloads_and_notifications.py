@@ -14,7 +14,6 @@ Create Date: 2026-11-30 03:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0019"
 down_revision = "0018"
 branch_labels = None
