@@ -83,6 +83,8 @@ def test_names_in_any_order_partial_accents_and_case_folded(coordinator, people)
         assert _found(coordinator, query) == [OTHER_246], query
     assert _found(coordinator, "sean o'brien") == [THIRD_246]  # "Seán" folds to "sean"
     assert _found(coordinator, "brien") == [THIRD_246]  # a word after the apostrophe
+    assert _found(coordinator, "OBrien") == [THIRD_246]  # or typed without it
+    assert _found(coordinator, "sean o\u2019brien") == [THIRD_246]  # any apostrophe
     assert _found(coordinator, "jones mary") == [ELSEWHERE]  # after the hyphen
     # Every typed word must start a word of the name: the middle of a word does not count.
     assert _found(coordinator, "vell") == []
