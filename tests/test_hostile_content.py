@@ -128,6 +128,9 @@ def _build(pathway: Any, make_user: Any, clock: Any) -> dict[str, Any]:
         "kind": "people",
         "name": "secondary_breast_cancer.bpmn",
         "token_id": 1,
+        "notification_id": 1,
+        "closing_id": 1,
+        "nhs_number": patient.nhs_number,
     }
 
 
