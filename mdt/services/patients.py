@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -438,13 +438,17 @@ def _starts_a_word(word: str) -> ColumnElement[bool]:
     """The folded name has a word starting with ``word`` (already folded)."""
     escaped = _like_escaped(word)
     column = PatientModel.search_name
-    # Both without apostrophes too: "obrien" finds O'Brien, typed with any apostrophe.
+    # Both without apostrophes too: "obrien" finds O'Brien, typed with any apostrophe. Only
+    # names holding one are rewritten (the rewrite on every row doubled a name search).
     bare = func.replace(func.replace(column, "'", ""), "\u2019", "")
     bare_word = _like_escaped(word.replace("'", "").replace("\u2019", ""))
     return or_(
         column.like(f"{escaped}%", escape="\\"),
         *(column.like(f"%{mark}{escaped}%", escape="\\") for mark in _WORD_BREAKS),
-        (literal(" ") + bare).like(f"% {bare_word}%", escape="\\"),
+        and_(
+            or_(column.like("%'%"), column.like("%\u2019%")),
+            (literal(" ") + bare).like(f"% {bare_word}%", escape="\\"),
+        ),
     )
 
 
