@@ -339,6 +339,13 @@ def test_registration_stores_and_shows_the_new_fields(
     assert again.status_code == 409
     assert "A patient with NHS number 943 476 5919 is already registered." in text
     assert f'href="/patients/{patient.id}"' in text and "Open the existing record" in text
+    # Already registered comes first, whatever else is wrong: the record is what they need.
+    both = auth.post(
+        "/patients/new",
+        {**FULL_FORM, "nhs_number": spaced(REAL_RANGE), "mrn": "", "postcode": "nowhere"},
+        "/patients/new",
+    )
+    assert both.status_code == 409 and "Open the existing record" in both.get_data(as_text=True)
     # Another NHS number with the same hospital number is refused on the hospital number.
     other = auth.post("/patients/new", {**FULL_FORM, "nhs_number": EDITH}, "/patients/new")
     text = other.get_data(as_text=True)

@@ -199,12 +199,14 @@ def register_patient(
         identity,
         date_of_birth_unreal,
     )
+    number = nhs_number.normalise(nhs)
+    mrn = mrn_value(identity.mrn) or None
+    # Someone already registered comes first, whatever else is wrong: there is nothing
+    # to correct, only their record to open.
+    _refuse_duplicates(None if "nhs_number" in errors else number, None if "mrn" in errors else mrn)
     if errors:
         raise InvalidInputError(errors)
     assert date_of_birth is not None
-    number = nhs_number.normalise(nhs)
-    mrn = mrn_value(identity.mrn) or None
-    _refuse_duplicates(number, mrn)
     given, family = clean_name(given_name), clean_name(family_name)
     patient = PatientModel(
         nhs_number=number,
@@ -274,9 +276,9 @@ def holder_of(system: str, value: str) -> int | None:
     return None if found is None else surviving_record(found)
 
 
-def _refuse_duplicates(number: str, mrn: str | None) -> None:
-    existing = holder_of("nhs", number)
-    if existing is not None:
+def _refuse_duplicates(number: str | None, mrn: str | None) -> None:
+    existing = holder_of("nhs", number) if number else None
+    if number and existing is not None:
         spaced = f"{number[:3]} {number[3:6]} {number[6:]}"
         raise DuplicateIdentifierError(
             f"A patient with NHS number {spaced} is already registered.", existing, "nhs_number"
