@@ -473,3 +473,36 @@ def test_two_registrations_at_the_same_moment_one_registers_the_other_is_told(
     assert isinstance(refused, DuplicatePatientError), repr(refused)
     assert refused.existing_id == registered
     assert db.session.query(PatientModel).count() == 1
+
+
+def test_migration_0017_folds_the_names_of_patients_registered_before(tmp_path) -> None:
+    """Upgraded with patients in the table, they are found by name as new ones are."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    from mdt import create_app
+
+    from .conftest import ROOT
+
+    url = f"sqlite:///{tmp_path / 'migrate.sqlite3'}"
+    fresh = create_app({"TESTING": True, "SECRET_KEY": "m" * 40, "SQLALCHEMY_DATABASE_URI": url})
+    migrations = str(ROOT / "migrations")
+    engine = create_engine(url)
+    with fresh.app_context():
+        upgrade(directory=migrations, revision="0016")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO patient (nhs_number, given_name, family_name, date_of_birth, "
+                    "created_at) VALUES ('9990000018', 'ÉLISE', 'Nguyễn-Ó Súilleabháin', "
+                    "'1960-01-01', '2026-01-01 09:00:00')"
+                )
+            )
+        upgrade(directory=migrations, revision="0017")
+        with engine.connect() as connection:
+            folded = connection.execute(text("SELECT search_name FROM patient")).scalar_one()
+        assert folded == search_name("ÉLISE", "Nguyễn-Ó Súilleabháin")
+        assert folded == "elise nguyen-o suilleabhain"
+        db.session.remove()
+        db.engine.dispose()
+    engine.dispose()

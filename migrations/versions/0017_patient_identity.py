@@ -3,8 +3,8 @@ folded search name, the record a merge folded this one into, and every identifie
 has had (so an old NHS number or MRN still finds the surviving record after a merge)
 
 All new patient columns are optional: patients registered before keep working. The search name
-is filled for existing patients here (lower case; accents are folded by the application when
-it next saves the patient).
+is filled for existing patients here, folded as the application folds it (accents dropped,
+case folded).
 
 Revision ID: 0017
 Revises: 0016
@@ -12,9 +12,11 @@ Create Date: 2026-11-30 03:00:00
 
 """
 
+import re
+import unicodedata
+
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0017"
 down_revision = "0016"
@@ -35,7 +37,7 @@ def upgrade():
         batch.create_index("ix_patient_mrn", ["mrn"])
         batch.create_index("ix_patient_search_name", ["search_name"])
         batch.create_index("ix_patient_date_of_birth", ["date_of_birth"])
-    op.execute("UPDATE patient SET search_name = lower(given_name || ' ' || family_name)")
+    _fill_search_names()
     op.create_table(
         "patient_identifier",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,6 +57,39 @@ def upgrade():
         ),
     )
     op.create_index("ix_patient_identifier_lookup", "patient_identifier", ["system", "value"])
+
+
+# A copy of mdt.services.patient_identity.fold as it is at this revision (a migration must not
+# change when the application's code does): accents dropped, case folded, single spaces.
+_INVISIBLE = re.compile("[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _fold(text):
+    decomposed = unicodedata.normalize("NFKD", _INVISIBLE.sub("", text or ""))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+def _fill_search_names():
+    """Existing patients' folded names, so "elise" finds Élise registered before (SQL's
+    lower() folds neither accents nor, on SQLite, any letter beyond ASCII)."""
+    patient = sa.table(
+        "patient",
+        sa.column("id", sa.Integer),
+        sa.column("given_name", sa.String),
+        sa.column("family_name", sa.String),
+        sa.column("search_name", sa.String),
+    )
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(patient.c.id, patient.c.given_name, patient.c.family_name)
+    ).all()
+    for patient_id, given, family in rows:
+        connection.execute(
+            patient.update()
+            .where(patient.c.id == patient_id)
+            .values(search_name=_fold(f"{given} {family}")[:210])
+        )
 
 
 def downgrade():
