@@ -350,6 +350,8 @@ def test_registration_stores_and_shows_the_new_fields(
     other = auth.post("/patients/new", {**FULL_FORM, "nhs_number": EDITH}, "/patients/new")
     text = other.get_data(as_text=True)
     assert other.status_code == 409 and 'href="#field-mrn"' in text
+    assert "Hospital number RXH765432 belongs to a patient already registered." in text
+    assert f'<a href="/patients/{patient.id}">Open the record with this hospital number' in text
     assert db.session.query(PatientModel).count() == 1
 
 
