@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from mdt.extensions import db
-from mdt.models import AuditEventModel
+from mdt.models import AuditEventModel, PatientModel
 from mdt.services.actor import SYSTEM
 from mdt.services.api_tokens import create_token
 
@@ -199,9 +199,17 @@ def test_fhir_over_http_validates(pathway: Any, client: FlaskClient, bearer: Any
 
     coordinator = bearer("coordinator", username="api-fhir")
     patient = _register(client, coordinator)
+    db.session.get_one(PatientModel, patient["id"]).sex = "female"
+    db.session.get_one(PatientModel, patient["id"]).mrn = "RX1234"
+    db.session.commit()
     response = client.get(f"/api/v1/patients/{patient['id']}/fhir", headers=coordinator)
     assert response.status_code == 200 and response.mimetype == "application/fhir+json"
     Bundle.model_validate(response.json)
+    person = next(
+        e["resource"] for e in response.json["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    assert person["gender"] == "female"
+    assert [i["value"] for i in person["identifier"]] == [NHS_NUMBERS[0], "RX1234"]
 
 
 def test_every_token_call_and_every_record_read_is_audited(

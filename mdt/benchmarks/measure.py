@@ -17,12 +17,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from mdt.benchmarks.cohort import DECIDED_OUTSIDE
 from mdt.benchmarks.forms_encoding import form_post
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PathwayInstanceModel, PatientModel, TaskStatus, TimerModel
 from mdt.models.meeting import MeetingModel
 from mdt.services.actor import Actor
 from mdt.services.demo import example_answers
+from mdt.services.outside_meetings import CLINICIANS, FIELD, REASON, needs_declaration
 from mdt.services.pathways import engine_for, form_schema
 from mdt.services.patients import register_patient
 from mdt.services.scheduler import fire_due
@@ -143,6 +145,8 @@ def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Ti
         bare.time(in_memory)
         db.session.remove()
         post = {**form_post(schema, answers), "csrf_token": token, "action": "complete"}
+        if needs_declaration(task):
+            post.update(_outside_meeting_post())
 
         def over_http(task_id: int = task_id, post: dict[str, Any] = post) -> Any:
             return client.post(f"/tasks/{task_id}", data=post)
@@ -153,6 +157,16 @@ def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Ti
             errors = re.findall(r"<h1>([^<]+)</h1>|<a href=\"#field-[^\"]+\">([^<]+)</a>", page)
             raise RuntimeError(f"completing {task.name} gave {response.status_code}: {errors}")
     return http, bare
+
+
+def _outside_meeting_post() -> dict[str, str]:
+    """The task page's declaration that an MDT outcome was decided between meetings, as the
+    cohort's own outcomes are (a clinician would tick the box and name who decided)."""
+    post = {FIELD: "yes", REASON: DECIDED_OUTSIDE.reason}
+    for row, clinician in enumerate(DECIDED_OUTSIDE.clinicians):
+        post[f"{CLINICIANS}.{row}.name"] = clinician.name
+        post[f"{CLINICIANS}.{row}.discipline"] = clinician.discipline
+    return post
 
 
 def start_rate(actor: Actor, numbers: list[str]) -> float:

@@ -121,7 +121,14 @@ def _patient(patient: PatientModel) -> dict[str, Any]:
         "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": patient.nhs_number}],
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
         "birthDate": patient.date_of_birth.isoformat() if patient.date_of_birth else None,
+        # Our four values are FHIR's administrative genders, word for word.
+        "gender": patient.sex,
+        "deceasedDateTime": patient.date_of_death.isoformat() if patient.date_of_death else None,
     }
+    if patient.mrn:
+        resource["identifier"].append(
+            {"type": {"text": "Hospital number (MRN)"}, "value": patient.mrn}
+        )
     if patient.address_lines or patient.postcode:
         address = {"use": "home", "line": patient.address_lines, "postalCode": patient.postcode}
         resource["address"] = [{k: v for k, v in address.items() if v}]

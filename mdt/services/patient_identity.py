@@ -52,3 +52,9 @@ def fold(text: str | None) -> str:
 def search_name(given_name: str, family_name: str) -> str:
     """What the patient's ``search_name`` column holds: both names folded, given first."""
     return fold(f"{given_name} {family_name}")[:210]
+
+
+def mrn_value(raw: str | None) -> str:
+    """A hospital number as stored and compared: NFKC, no spaces, capitals (the PAS and the
+    registration screen may write one number differently)."""
+    return "".join(unicodedata.normalize("NFKC", raw or "").upper().split())

@@ -34,7 +34,14 @@ from mdt.services.errors import (
 )
 from mdt.services.instances import begin_pathway
 from mdt.services.patient_contact import ContactDetails, apply_contact, checked
-from mdt.services.patient_identity import clean_name, fold, name_problem, nhs_digits, search_name
+from mdt.services.patient_identity import (
+    clean_name,
+    fold,
+    mrn_value,
+    name_problem,
+    nhs_digits,
+    search_name,
+)
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.policy import RECORD_ROLES
 from mdt.services.record_views import (
@@ -98,11 +105,6 @@ class DuplicateIdentifierError(DuplicatePatientError):
     def __init__(self, message: str, existing_id: int, field: str):
         self.field = field
         super().__init__(message, existing_id)
-
-
-def mrn_value(raw: str | None) -> str:
-    """A hospital number as stored and compared: NFKC, no spaces, capitals."""
-    return "".join(unicodedata.normalize("NFKC", raw or "").upper().split())
 
 
 def in_form_order(errors: dict[str, str]) -> dict[str, str]:

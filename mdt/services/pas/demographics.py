@@ -19,7 +19,13 @@ from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError
 from mdt.services.patient_contact import PRACTICE_CODE, normal_postcode, tidy_lines
-from mdt.services.patient_identity import clean_name, name_problem, nhs_digits, search_name
+from mdt.services.patient_identity import (
+    clean_name,
+    mrn_value,
+    name_problem,
+    nhs_digits,
+    search_name,
+)
 
 SEXES = ("female", "male", "other", "unknown")
 
@@ -46,6 +52,7 @@ def find_registered(nhs_number: str | None, mrn: str | None) -> PatientModel | N
     """The registered patient these identifiers name (the surviving record after a merge),
     or None: by NHS number, then MRN, then every identifier a patient has had."""
     number = nhs_digits(nhs_number) or None
+    mrn = mrn_value(mrn)[:20] or None
     found = None
     if number:
         found = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
@@ -145,7 +152,7 @@ def update_demographics(
     if code:
         wanted["gp_practice_code"] = code
     if person.mrn:
-        wanted["mrn"] = person.mrn[:20]
+        wanted["mrn"] = mrn_value(person.mrn)[:20] or None
     if number:
         wanted["nhs_number"] = number
     changed = [name for name, value in wanted.items() if getattr(patient, name) != value]
