@@ -313,3 +313,46 @@ def test_gp_letters_are_held_while_a_reported_death_waits(ward) -> None:
         notification = db.session.scalar(select(DeathNotificationModel))
         reject_death(coordinator, notification.id)
         assert gp_letter(coordinator, listing.id).patient.id == ward["edith"]
+
+
+def test_someone_the_pas_sent_is_registered_without_retyping(
+    ward, auth: Auth, client, make_user
+) -> None:
+    """An A28 for a person not on any pathway updates nothing; the registration page then
+    fills itself from that message (audited), and registering needs no typing."""
+    nurse = make_user("cns", username="pas-nurse")
+    number = NHS_NUMBERS[3]
+    with freeze_time(MONDAY):
+        handle_hl7(
+            adt("A28", "MSG-NEW1", number, "O'Brien", "Zoë", mrn="rxh777", born="19580412",
+                sex="F", address="2 Mill Lane^^Leeds^^LS6 2AB", practice="B86001")
+        )  # fmt: skip
+        assert db.session.scalar(select(func.count(PatientModel.id))) == 1  # Edith only
+        auth.login(nurse.username)
+        page = client.get("/patients/new", query_string={"pas": "RXH777"}).get_data(as_text=True)
+        assert "Filled in from the hospital system" in page
+        for shown in (number, "RXH777", "O&#39;Brien", "Zoë", "LS6 2AB", "B86001", "1958"):
+            assert f'value="{shown}"' in page, shown
+        assert 'type="radio" value="female" checked' in page
+        missing = client.get("/patients/new", query_string={"pas": "9990000000"})
+        assert "has sent nothing about this NHS number" in missing.get_data(as_text=True)
+        done = auth.post(
+            "/patients/new",
+            {"nhs_number": number, "mrn": "RXH777", "given_name": "Zoë",
+             "family_name": "O'Brien", "date_of_birth-day": "12", "date_of_birth-month": "4",
+             "date_of_birth-year": "1958", "sex": "female", "address_lines": "2 Mill Lane\nLeeds",
+             "postcode": "LS6 2AB", "gp_practice_code": "B86001"},
+            form_url="/patients/new",
+        )  # fmt: skip
+        assert done.status_code == 302
+    zoe = db.session.scalar(select(PatientModel).where(PatientModel.nhs_number == number))
+    assert (zoe.given_name, zoe.family_name, zoe.mrn, zoe.sex) == (
+        "Zoë",
+        "O'Brien",
+        "RXH777",
+        "female",
+    )
+    looked = db.session.scalars(
+        select(AuditEventModel).where(AuditEventModel.action == "pas.looked_up")
+    ).all()
+    assert [row.detail["found"] for row in looked] == [True, False]

@@ -40,6 +40,10 @@ class Hl7MessageModel(db.Model):  # type: ignore[name-defined,misc]
     ack: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id"), index=True)
+    # The identifiers it named, so staff can register someone the PAS told us about without
+    # typing their details again.
+    nhs_number: Mapped[str | None] = mapped_column(String(10), index=True)
+    mrn: Mapped[str | None] = mapped_column(String(20), index=True)
 
     patient: Mapped[PatientModel | None] = relationship()
 

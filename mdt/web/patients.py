@@ -12,6 +12,7 @@ from mdt.services.care_plan import patient_care_plan
 from mdt.services.closing_corrections import closings_page, mark_entered_in_error
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.form_validation import split_hidden
+from mdt.services.pas import pas_details
 from mdt.services.pathway_library import diagram_for
 from mdt.services.patient_contact import ContactDetails, split_lines
 from mdt.services.patient_events import (
@@ -84,7 +85,7 @@ def search() -> str:
 @roles_required(Role.COORDINATOR, Role.CNS)
 def register() -> Response | tuple[str, int]:
     if request.method == "GET":
-        return _register_page({}, {})
+        return _register_page(*_from_pas(request.args.get("pas", "").strip()))
     form = request.form
     born, parts, real = _date(form, "date_of_birth")
     values = {**form.to_dict(), "date_of_birth": parts}
@@ -124,6 +125,34 @@ def register() -> Response | tuple[str, int]:
     else:
         flash(f"{patient.display_name} is registered and their pathway has started.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+def _from_pas(identifier: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form filled from the PAS's latest message about this person (staff check it with
+    the patient), or an error saying the PAS has sent nothing about them."""
+    if not identifier:
+        return {}, {}
+    details = pas_details(current_actor(), identifier)
+    if details is None:
+        return {"pas": identifier}, {
+            "pas": "The hospital system has sent nothing about this NHS number or hospital "
+            "number: type the patient's details below"
+        }
+    person, born = details.person, details.person.date_of_birth
+    values: dict[str, Any] = {
+        "pas": identifier,
+        "pas_received_at": details.received_at,
+        "nhs_number": person.nhs_number or "",
+        "mrn": person.mrn or "",
+        "given_name": person.given_name or "",
+        "family_name": person.family_name or "",
+        "date_of_birth": {"day": born.day, "month": born.month, "year": born.year} if born else {},
+        "sex": person.sex or "",
+        "address_lines": "\n".join(person.address_lines),
+        "postcode": person.postcode or "",
+        "gp_practice_code": person.gp_practice_code or "",
+    }
+    return values, {}
 
 
 def _register_page(

@@ -34,6 +34,9 @@ def upgrade():
         sa.Column("ack", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("patient_id", sa.Integer(), nullable=True),
+        # The identifiers the message named (for registering someone from it).
+        sa.Column("nhs_number", sa.String(length=10), nullable=True),
+        sa.Column("mrn", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["patient_id"], ["patient.id"], name=op.f("fk_hl7_message_patient_id_patient")
         ),
@@ -42,6 +45,8 @@ def upgrade():
     )
     op.create_index("ix_hl7_message_outcome", "hl7_message", ["outcome"])
     op.create_index("ix_hl7_message_patient_id", "hl7_message", ["patient_id"])
+    op.create_index("ix_hl7_message_nhs_number", "hl7_message", ["nhs_number"])
+    op.create_index("ix_hl7_message_mrn", "hl7_message", ["mrn"])
     op.create_table(
         "death_notification",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -74,6 +79,8 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_death_notification_status", table_name="death_notification")
     op.drop_table("death_notification")
+    op.drop_index("ix_hl7_message_mrn", table_name="hl7_message")
+    op.drop_index("ix_hl7_message_nhs_number", table_name="hl7_message")
     op.drop_index("ix_hl7_message_patient_id", table_name="hl7_message")
     op.drop_index("ix_hl7_message_outcome", table_name="hl7_message")
     op.drop_table("hl7_message")

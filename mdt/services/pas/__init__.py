@@ -18,10 +18,12 @@ from mdt.services.pas.deaths import (
 )
 from mdt.services.pas.demographics import PasPerson, find_registered
 from mdt.services.pas.fhir import apply_fhir_patient
+from mdt.services.pas.lookup import PasDetails, pas_details
 from mdt.services.pas.messages import PAS_FEED, handle_hl7, message_counts
 
 __all__ = [
     "PAS_FEED",
+    "PasDetails",
     "PasPerson",
     "apply_fhir_patient",
     "confirm_death",
@@ -31,6 +33,7 @@ __all__ = [
     "handle_hl7",
     "letters_held",
     "message_counts",
+    "pas_details",
     "pending_deaths",
     "reject_death",
 ]

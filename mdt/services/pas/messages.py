@@ -39,7 +39,7 @@ from mdt.services.pas.demographics import (
     update_demographics,
 )
 from mdt.services.pas.merge import merge_patients
-from mdt.services.patient_identity import nhs_digits
+from mdt.services.patient_identity import mrn_value, nhs_digits
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,8 @@ def _apply(message: hl7.Message, kind: str, trigger: str, row: Hl7MessageModel) 
     person = person_from_pid(message)
     if not person.nhs_number and not person.mrn:
         raise Malformed("PID-3 names neither an NHS number (NH) nor a hospital number (MR)")
+    row.nhs_number = nhs_digits(person.nhs_number)[:10] or None
+    row.mrn = mrn_value(person.mrn)[:20] or None
     patient = find_registered(person.nhs_number, person.mrn)
     if trigger == "A40":
         return _merge(message, person, row)
