@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
+
+from workflows.form_lint import safe_validator
 
 FUTURE_DAYS = 28  # a date to come (a re-offer, a review): four weeks on
 MAX_NUMBERS = 4
@@ -50,8 +52,8 @@ def answer_sets(schema: Any, today: date, mentions: CodeMentions) -> list[Answer
     if not properties:
         return [AnswerSet({})]
     required = _required(schema)
-    try:
-        validator: Any = Draft202012Validator(schema)
+    try:  # never fetches: the form's own ``#`` fragments only (workflows/form_lint.py)
+        validator: Any = safe_validator(schema)
     except Exception:  # a form the lint refused: take the answers as they come
         validator = None
     ordinary = _settle(properties, {}, today)
@@ -68,11 +70,20 @@ def answer_sets(schema: Any, today: date, mentions: CodeMentions) -> list[Answer
             if value is not _OMIT and name not in answers:
                 continue  # it cannot be asked with these answers
             key = _fingerprint(answers)
-            if key in seen or (validator is not None and not validator.is_valid(answers)):
+            if key in seen or (validator is not None and not _valid(validator, answers)):
                 continue  # the same as another, or not answers the form would accept
             seen.add(key)
             found.append(AnswerSet(answers, _changes(ordinary, answers, name)))
     return found
+
+
+def _valid(validator: Any, answers: Mapping[str, Any]) -> bool:
+    """Whether the form accepts the answers; a form whose ``$ref`` leaves it or loops (one
+    the lint refused) accepts none but its ordinary answers."""
+    try:
+        return bool(validator.is_valid(answers))
+    except (Unresolvable, RecursionError):
+        return False
 
 
 def _properties(schema: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import nhs_number
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from referencing.exceptions import Unresolvable
 from sqlalchemy import select
 
 from mdt.extensions import db
@@ -20,6 +21,7 @@ from mdt.models import UserModel, UserRoleModel
 from mdt.models.roles import Role, role_label
 from mdt.services.patient_identity import nhs_digits
 from workflows import Problem
+from workflows.form_lint import safe_validator
 
 _FORMATS = FormatChecker(formats=("date", "email"))
 
@@ -162,11 +164,15 @@ def _message(schema: Mapping[str, Any], error: ValidationError) -> tuple[str, st
         "type": f"{title} is not in the right format",
         "format": _format_message(title, str(value)),
         "minItems": f"Select at least {value} for {_lower_first(title)}",
+        "maxItems": f"Select no more than {value} for {_lower_first(title)}",
+        "uniqueItems": f"{title} has the same answer more than once",
         "pattern": f"{title} is not in the right format"
         + (f": {_example(schema, field)}" if _example(schema, field) else ""),
         "additionalProperties": "The form contained fields it does not have",
     }
-    return field, messages.get(str(error.validator), f"{title}: {error.message}")
+    # jsonschema's own messages quote the answer: a long one is cut, never echoed whole.
+    said = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return field, messages.get(str(error.validator), f"{title}: {said}")
 
 
 def _format_message(title: str, format_name: str) -> str:
@@ -201,14 +207,26 @@ def _example(schema: Mapping[str, Any], field: str) -> str:
 _VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
 
 
+# What a submission hears when its form cannot be checked (a ``$ref`` outside the form or
+# one that loops, in a form published before the upload check refused them): nothing is
+# saved and nothing is fetched; the task stays open for the pathway to be corrected.
+UNCHECKABLE = (
+    "This form cannot be checked: it refers to something outside itself or to itself. "
+    "Nothing was saved; ask the pathway's author to correct the form"
+)
+
+
 def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
     # Schemas come from compiled pathways, which live as long as the process: build each
     # validator once. The schema is kept beside it so its id() is never reused meanwhile.
+    # ``safe_validator`` (workflows/form_lint.py): a ``referencing`` registry that retrieves
+    # nothing (no network, no disk; only ``#`` fragments of the form itself), arrays past
+    # maxItems not looked into, uniqueItems in one pass, patterns only within maxLength.
     cached = _VALIDATORS.get(id(schema))
     if cached is None or cached[0] is not schema:
         if len(_VALIDATORS) > 512:
             _VALIDATORS.clear()
-        cached = (schema, Draft202012Validator(schema, format_checker=_FORMATS))
+        cached = (schema, safe_validator(schema, format_checker=_FORMATS))
         _VALIDATORS[id(schema)] = cached
     return cached[1]
 
@@ -233,7 +251,11 @@ def validate_submission(
         problem = number_problem(_title(schema, field), data.get(field))
         if problem and isinstance(prop, Mapping):
             errors[field] = problem
-    for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.path)):
+    try:
+        found = list(validator.iter_errors(dict(data)))
+    except (Unresolvable, RecursionError):
+        return {"_form": UNCHECKABLE}
+    for error in sorted(found, key=lambda e: list(e.path)):
         field, message = _message(schema, error)
         errors.setdefault(field, message)
     if dates is not None:

@@ -24,7 +24,7 @@ from .conftest import ROLES, ROOT, compile_bpmn, read_dir
 START = datetime(2026, 3, 3, 9, 30, tzinfo=ZoneInfo("Europe/London"))  # a Tuesday morning
 ASSESS_FORM = b"""{"type": "object", "required": ["urgent"], "properties": {
   "urgent": {"type": "boolean", "title": "Urgent?"},
-  "notes": {"type": "string", "title": "Notes"}}}"""
+  "notes": {"type": "string", "title": "Notes", "maxLength": 2000}}}"""
 FORMS = {"assess.json": ASSESS_FORM}
 
 
