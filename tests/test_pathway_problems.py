@@ -15,7 +15,7 @@ from mdt.services.api_tokens import create_token
 from workflows.problems import is_whole_sentence
 
 from .conftest import Auth, csrf_token
-from .engine.bpmn_builders import FORM, chain, process, user_task
+from .engine.bpmn_builders import FORM, chain, process, script, user_task
 
 
 @pytest.fixture
@@ -150,3 +150,82 @@ def test_unreadable_measures_are_listed_with_the_diagrams_problems(
     messages = [p["message"] for p in _validate(client, manager, draft["id"])["problems"]]
     assert any("not marked executable" in m for m in messages)
     assert any(m.startswith("Measures are not valid") for m in messages)
+
+
+def _timer(value: str, kind: str = "timeDuration") -> str:
+    return (
+        '<bpmn:intermediateCatchEvent id="wait" name="Wait">'
+        f'<bpmn:timerEventDefinition id="wait_def"><bpmn:{kind}>{value}</bpmn:{kind}>'
+        "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+    )
+
+
+_SUM = "+".join(["1"] * 260)
+_HOSTILE = {
+    # issue 24's attacks on validate: each answered 500 or armed a timer centuries away
+    "sum": (chain(script(f"x = {_SUM}"), user_task()), "script", "nested"),
+    "huge timer": (chain(_timer('"P' + "1" * 400_000 + 'D"'), user_task()), "wait", "long"),
+    "long number": (chain(script("x = 1" + "0" * 5000), user_task()), "script", "digits"),
+    "nine thousand years": (chain(_timer('"P9000Y"'), user_task()), "wait", "3,653 days"),
+    "year 3179": (
+        chain(_timer('morning_of("3179-01-01")', "timeDate"), user_task()),
+        "wait",
+        "outside the dates",
+    ),
+    "cardinality": (
+        chain(
+            user_task().replace(
+                "</bpmn:userTask>",
+                "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>20000"
+                "</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>",
+            )
+        ),
+        "task",
+        "at most 50",
+    ),
+    "task name": (chain(user_task(name="n" * 400)), "task", "400 characters"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(_HOSTILE))
+def test_hostile_pathways_are_refused_by_validate_with_the_element(
+    client: FlaskClient, manager: dict[str, str], attack: str
+) -> None:
+    body, element, words = _HOSTILE[attack]
+    draft = _upload(client, manager, _files(upload=process(body)))
+    response = client.post(f"/api/v1/pathways/{draft['id']}/validate", headers=manager)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert response.json["valid"] is False
+    found = [p for p in response.json["problems"] if p["element_id"] == element]
+    assert any(words in p["message"] and p["line"] for p in found), response.json["problems"]
+
+
+def test_the_lints_column_lengths_are_the_models() -> None:
+    from mdt.models import ClosingEventModel, EpisodeModel, HumanTaskModel, TimerModel
+    from mdt.models.instance import PathwayInstanceModel
+    from workflows.limits import COLUMN_LENGTHS
+
+    def length(model: Any, column: str) -> int:
+        return int(model.__table__.c[column].type.length)
+
+    models = {
+        "process_id": min(
+            length(PathwayVersionModel, "process_id"), length(HumanTaskModel, "process_id")
+        ),
+        "task_id": length(HumanTaskModel, "bpmn_id"),
+        "task_name": length(HumanTaskModel, "name"),
+        "lane": length(HumanTaskModel, "lane"),
+        "form": length(HumanTaskModel, "form"),
+        "standards": length(HumanTaskModel, "standards"),
+        "mdt_step": length(HumanTaskModel, "mdt_step"),
+        "timer_name": length(TimerModel, "event_name"),
+        "message_name": min(
+            length(EpisodeModel, "message"), length(ClosingEventModel, "event_name")
+        ),
+        "message_label": length(EpisodeModel, "label"),
+        "episode": length(EpisodeModel, "kind"),
+        "closes": min(
+            length(PathwayInstanceModel, "close_reason"), length(ClosingEventModel, "reason")
+        ),
+    }
+    assert models == COLUMN_LENGTHS

@@ -12,14 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
+from workflows.clock import run_now
 from workflows.errors import PathwayInvalidError, Problem
-from workflows.lint import NS, LintContext, call_cycles, lint_bpmn, load_forms
+from workflows.lint import NS, LintContext, call_cycles, lint_bpmn, load_forms, sample_data
 from workflows.problems import at_shape, engine_problem, sentence, shape_of, xsd_problems
 from workflows.references import resolve_references, resolved_ref
 from workflows.xml_safety import parse_untrusted_xml
@@ -176,10 +178,14 @@ def check_pathway(
     known_standards: Iterable[str] | None,
     process_id: str | None,
     max_bytes: int,
-    timer_helpers: Iterable[str],
+    timer_helpers: Iterable[str] | Mapping[str, Callable[..., Any]],
     lint: bool,
 ) -> Checked:
-    """Run every check; raise PathwayInvalidError listing every problem at once."""
+    """Run every check; raise PathwayInvalidError listing every problem at once.
+
+    ``timer_helpers`` are the names a timer may call, or the functions themselves: given the
+    functions, a timer that calls one is evaluated with the forms' example answers and its
+    due time range-checked."""
     problems: list[Problem] = []
     trees: dict[str, etree._ElementTree] = {}
     for name, raw in bpmn_files.items():
@@ -188,23 +194,41 @@ def check_pathway(
         except PathwayInvalidError as error:
             problems.extend(error.problems)
             continue
-        problems.extend(schema_problems(name, tree))
+        problems.extend(_guarded(name, "the BPMN schema", partial(schema_problems, name, tree)))
         resolve_references(tree)
         trees[name] = tree
-    schemas, form_problems = load_forms(forms)
+    try:
+        schemas, form_problems = load_forms(forms)
+    except Exception as error:  # a form check's own failure on hostile input
+        schemas, form_problems = {}, _guarded(None, "the form checks", _raise(error))
     lint_problems: list[Problem] = []
     cycles: list[Problem] = []
     if lint:
+        functions = dict(timer_helpers) if isinstance(timer_helpers, Mapping) else None
+        samples: dict[str, Any] = {}
+        if functions is not None:
+            try:
+                samples = sample_data(trees, schemas, run_now().date())
+            except Exception:  # no samples: timers reading form answers are not evaluated
+                samples = {}
         ctx = LintContext(
             role_for_lane=role_for_lane,
             known_roles=frozenset(known_roles),
             known_standards=frozenset(known_standards) if known_standards is not None else None,
             forms=schemas,
             timer_helpers=frozenset(timer_helpers),
+            timer_functions=functions,
+            sample_data=samples,
         )
         for name, tree in trees.items():
-            lint_problems.extend(lint_bpmn(name, tree.getroot(), ctx))
-        cycles = call_cycles(trees)
+            lint_problems.extend(
+                _guarded(
+                    name,
+                    "the project's checks",
+                    partial(lint_bpmn, name, tree.getroot(), ctx),
+                )
+            )
+        cycles = _guarded(None, "the call activities", partial(call_cycles, trees))
         lint_problems.extend(cycles)
         problems.extend(form_problems + lint_problems)
     linted = {(p.file, p.element_id) for p in lint_problems}
@@ -244,6 +268,29 @@ def check_pathway(
     if problems or spec is None:
         raise PathwayInvalidError(problems or [Problem("No process to start the pathway.")])
     return Checked(trees, schemas, main or "", spec, subprocess_specs)
+
+
+def _guarded(filename: str | None, what: str, check: Callable[[], list[Problem]]) -> list[Problem]:
+    """A whole check's problems; if the check itself fails on what it was given, one problem
+    saying so on the file (never a 500)."""
+    try:
+        return check()
+    except Exception as error:  # a check's own failure on hostile input
+        return [
+            Problem(
+                f"This file could not be checked against {what} (the check failed with "
+                f"{type(error).__name__}): simplify the file, or shorten what it holds.",
+                file=filename,
+                details=repr(error)[:200],
+            )
+        ]
+
+
+def _raise(error: Exception) -> Callable[[], list[Problem]]:
+    def again() -> list[Problem]:
+        raise error
+
+    return again
 
 
 def _missing_called(

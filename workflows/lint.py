@@ -10,26 +10,40 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from workflows.errors import Problem, SandboxCompileError
+from workflows.clock import run_at, run_now
+from workflows.errors import EngineError, Problem, SandboxCompileError
+from workflows.form_lint import form_problems
+from workflows.limits import (
+    MAX_LOOP,
+    MAX_TIMER_DAYS,
+    helper_argument_problem,
+    loop_count_problem,
+    name_problem,
+    source_problem,
+    template_problem,
+    timer_value_problem,
+)
 from workflows.problems import SHAPE_KINDS, local_name, sentence, shape_of
 from workflows.references import resolved_ref
 from workflows.sandbox import (
+    SandboxEnvironment,
     calls_not_provided,
     compile_expression,
     compile_script,
     default_helpers,
     sandbox_names,
+    time_limit,
 )
-from workflows.templating import check_template
+from workflows.trial_answers import CodeMentions, answer_sets
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -55,6 +69,11 @@ class LintContext:
     forms: Mapping[str, Any]
     # Helpers a timer may call instead of a literal, e.g. working_days_from_now(2).
     timer_helpers: frozenset[str] = frozenset()
+    # The helpers themselves, when the caller gives them: a timer that calls one is then
+    # evaluated at upload with ``sample_data`` (the forms' ordinary answers, by the variable
+    # each form's answers land in) and its due time range-checked.
+    timer_functions: Mapping[str, Callable[..., Any]] | None = None
+    sample_data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def local(element: etree._Element) -> str:
@@ -109,16 +128,48 @@ class _Linter:
     def run(self) -> list[Problem]:
         for process in self.root.xpath("./bpmn:process", namespaces=NS):
             lanes = lanes_by_element(process)
+            self.guarded(process, self.check_process, process)
             for element in process.iter(etree.Element):
-                self.check_element(element, lanes)
+                self.guarded(element, self.check_element, element, lanes)
+        for child in self.root:
+            if not isinstance(child.tag, str) or local(child) == "process":
+                continue
+            for element in child.iter(etree.Element):  # payloads and correlations of messages
+                self.guarded(element, self.check_expression_place, element)
         for message in self.root.xpath("./bpmn:message", namespaces=NS):
-            self.check_recordable_message(message)
+            self.guarded(message, self.check_recordable_message, message)
         return self.problems
+
+    def guarded(self, element: etree._Element, check: Callable[..., Any], *args: Any) -> None:
+        """Run one check; whatever it raises becomes a problem on ``element``, never a 500."""
+        try:
+            check(*args)
+        except Exception as error:  # a check's own failure on hostile input
+            self.report(
+                element,
+                "This element could not be checked (the check failed with "
+                f"{type(error).__name__}): simplify it, or shorten what it holds.",
+                details=_short_text(repr(error)),
+            )
+
+    def check_process(self, process: etree._Element) -> None:
+        problem = name_problem("process_id", process.get("id"), "The process id")
+        if problem:
+            self.report(process, problem)
 
     def check_recordable_message(self, message: etree._Element) -> None:
         """A message staff record from the patient's page: its form, who may record it,
         and, when it starts an episode or ends care, the form's date field that says when."""
         props = properties_of(message)
+        for kind, value, what in (
+            ("message_name", message.get("name") or message.get("id"), "The message's name"),
+            ("message_label", props.get("label"), "The message's label"),
+            ("episode", props.get("episode"), "The message's episode"),
+            ("closes", props.get("closes"), "The message's closes property"),
+        ):
+            problem = name_problem(kind, value, what)
+            if problem:
+                self.report(message, problem)
         form_name = props.get(FORM_PROPERTY)
         if not form_name:
             return
@@ -161,29 +212,57 @@ class _Linter:
             self.check_human_task(element, lanes)
         elif name in ("exclusiveGateway", "inclusiveGateway"):
             self.check_gateway(element)
-        elif name == "conditionExpression":
-            self.check_expression(element, element.text, "Condition")
         elif name in ("timeDuration", "timeDate", "timeCycle"):
             self.check_timer(element, name)
         elif name == "scriptTask":
             self.check_script_task(element)
         elif name == "messageEventDefinition":
             self.check_message(element)
-        elif name in ("loopCardinality", "completionCondition"):
-            self.check_expression(element, element.text, "Multi-instance expression")
+        elif name == "timerEventDefinition":
+            self.check_timer_name(element)
+        elif name == "standardLoopCharacteristics":
+            self.check_standard_loop(element)
+        elif name == "loopCardinality":
+            if self.check_expression(element, element.text, "Multi-instance cardinality"):
+                problem = loop_count_problem(element.text, "Multi-instance cardinality")
+                if problem:
+                    self.report(element, problem)
+        else:
+            self.check_expression_place(element)
         if name not in ("scriptTask",):
             for script_kind in ("preScript", "postScript"):
                 self.check_script(element, extension_text(element, script_kind), script_kind)
         instructions = extension_text(element, "instructionsForEndUser")
         if instructions:
-            problem = check_template(instructions)
+            problem = template_problem(instructions)
             if problem:
-                self.report(element, f"Instructions are not a valid template: {problem}")
+                self.report(element, f"Instructions cannot be shown: {problem}.")
 
-    def check_expression(self, element: etree._Element, source: str | None, what: str) -> None:
+    def check_expression_place(self, element: etree._Element) -> None:
+        """The other places the engine evaluates Python: conditions (of flows and of
+        conditional events), message payloads, multi-instance completion and loop
+        conditions, correlation expressions, data assignments."""
+        what = _EXPRESSION_PLACES.get((etree.QName(element).namespace, local(element)))
+        if what is None:
+            return
+        parent = element.getparent()
+        if local(element) == "condition" and (
+            parent is None or local(parent) != "conditionalEventDefinition"
+        ):
+            return
+        if local(element) in ("from", "to") and (parent is None or local(parent) != "assignment"):
+            return
+        self.check_expression(element, element.text, what)
+
+    def check_expression(self, element: etree._Element, source: str | None, what: str) -> bool:
+        """Report what is wrong with one expression; True when nothing is."""
         if not source or not source.strip():
             self.report(element, f"{what} is empty.")
-            return
+            return False
+        too_big = source_problem(source, "eval")
+        if too_big:
+            self.report(element, f"{what} {too_big}.")
+            return False
         try:
             compile_expression(source.strip())
         except SandboxCompileError as error:
@@ -194,11 +273,15 @@ class _Linter:
                 else f"{what} is not an allowed Python expression: {_plain(str(error))}",
                 details=str(error),
             )
-            return
-        self.check_calls(element, source.strip(), "eval", what)
+            return False
+        return not self.check_calls(element, source.strip(), "eval", what)
 
     def check_script(self, element: etree._Element, source: str | None, what: str) -> None:
         if source is None:
+            return
+        too_big = source_problem(source, "exec")
+        if too_big:
+            self.report(element, f"{what} {too_big}.")
             return
         try:
             compile_script(source)
@@ -207,9 +290,10 @@ class _Linter:
             return
         self.check_calls(element, source, "exec", what)
 
-    def check_calls(self, element: etree._Element, source: str, mode: str, what: str) -> None:
+    def check_calls(self, element: etree._Element, source: str, mode: str, what: str) -> int:
         helpers = frozenset(default_helpers()) | self.ctx.timer_helpers
-        for name in calls_not_provided(source, mode, helpers):
+        missing = calls_not_provided(source, mode, helpers)
+        for name in missing:
             self.report(
                 element,
                 f"{what} calls {name}(), which pathway scripts do not have (it would fail for "
@@ -217,6 +301,7 @@ class _Linter:
                 + ", ".join(f"{n}()" for n in sorted(helpers | (sandbox_names() - _VALUES)))
                 + ".",
             )
+        return len(missing)
 
     def check_script_task(self, element: etree._Element) -> None:
         script_format = (element.get("scriptFormat") or "python").lower()
@@ -231,33 +316,52 @@ class _Linter:
 
     def check_timer(self, element: etree._Element, kind: str) -> None:
         source = (element.text or "").strip()
+        what = f"Timer value {_short_text(source)!r}"
+        too_big = source_problem(source, "eval")
+        if too_big:
+            self.report(element, f"Timer value {too_big}.")
+            return
         try:
             tree = ast.parse(source, mode="eval")
         except SyntaxError:
             tree = None
         if tree is not None and self._is_helper_call(tree.body):
+            assert isinstance(tree.body, ast.Call)
+            problem = helper_argument_problem(tree.body) or self._evaluated_timer(source, kind)
+            if problem:
+                self.report(element, f"{what} {problem}.")
             return
         if tree is None or not (
             isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str)
         ):
             self.report(
                 element,
-                f"Timer value {source!r} must be a quoted ISO 8601 string, "
+                f"{what} must be a quoted ISO 8601 string, "
                 'e.g. "P7D" (the quotes are part of the expression).',
             )
             return
-        value = tree.body.value
-        parse = {
-            "timeDuration": TimerEventDefinition.parse_iso_duration,
-            "timeDate": TimerEventDefinition.get_datetime,
-            "timeCycle": TimerEventDefinition.parse_iso_recurring_interval,
-        }[kind]
+        problem = timer_value_problem(kind, tree.body.value)
+        if problem:
+            self.report(element, f"Timer value {problem}.")
+
+    def _evaluated_timer(self, source: str, kind: str) -> str | None:
+        """Run a helper call as the engine would, with the forms' ordinary answers, and check
+        the time it gives. Data the samples do not hold (a variable a script sets) cannot be
+        known here: the engine checks that value when it runs."""
+        if self.ctx.timer_functions is None:
+            return None
+        helpers = {**default_helpers(), **_bounded(self.ctx.timer_functions)}
+        now = run_now()
         try:
-            parse(value)
-        except Exception:  # the engine's parsers raise several types for bad input
-            self.report(
-                element, f"Timer value {value!r} is not a valid ISO 8601 {kind[4:].lower()}."
-            )
+            with run_at(now), time_limit(1.0):
+                value = SandboxEnvironment(helpers).evaluate(source, dict(self.ctx.sample_data))
+        except (NameError, KeyError, IndexError, TypeError, AttributeError):
+            return None  # the value comes from data the samples do not hold
+        except _TooFar as error:
+            return str(error)
+        except (ValueError, OverflowError, EngineError) as error:
+            return f"fails with the forms' example answers ({_short_text(str(error))})"
+        return timer_value_problem(kind, value)
 
     def _is_helper_call(self, node: ast.expr) -> bool:
         """A call of a timer helper: with literal arguments (working_days_from_now(2)) or
@@ -275,6 +379,35 @@ class _Linter:
         except SandboxCompileError:
             return False
         return True
+
+    def check_timer_name(self, definition: etree._Element) -> None:
+        event = definition.getparent()
+        if event is None:
+            return
+        label = event.get("name") or event.get("id")
+        problem = name_problem("timer_name", label, "The timer event's name")
+        if problem:
+            self.report(definition, problem)
+
+    def check_standard_loop(self, element: etree._Element) -> None:
+        maximum = (element.get("loopMaximum") or "").strip()
+        condition = element.xpath("./bpmn:loopCondition", namespaces=NS)
+        if condition:
+            self.check_expression(condition[0], condition[0].text, "Loop condition")
+        if not maximum:
+            self.report(
+                element,
+                f"A loop needs a loopMaximum (at most {MAX_LOOP}), so that no patient goes "
+                "round it without end.",
+            )
+            return
+        digits = maximum.lstrip("+-")
+        if not digits.isdigit() or len(digits) > 3 or not 0 <= int(maximum) <= MAX_LOOP:
+            self.report(
+                element,
+                f"loopMaximum {_short_text(maximum)!r} must be a whole number from 0 to "
+                f"{MAX_LOOP}.",
+            )
 
     def check_gateway(self, element: etree._Element) -> None:
         gateway_id = element.get("id")
@@ -300,6 +433,17 @@ class _Linter:
     def check_human_task(self, element: etree._Element, lanes: Mapping[str, str]) -> None:
         props = properties_of(element)
         lane = lanes.get(element.get("id", ""))
+        for kind, value, what in (
+            ("task_id", element.get("id"), "The task's id"),
+            ("task_name", element.get("name"), "The task's name"),
+            ("lane", lane, "The task's lane name"),
+            ("form", props.get(FORM_PROPERTY), "The task's form name"),
+            ("standards", props.get("standards"), "The task's standards"),
+            ("mdt_step", props.get("mdtStep"), "The task's mdtStep"),
+        ):
+            problem = name_problem(kind, value, what)
+            if problem:
+                self.report(element, problem)
         role = props.get("role") or (self.ctx.role_for_lane(lane) if lane else None)
         if props.get("role") and props["role"] not in self.ctx.known_roles:
             self.report(
@@ -370,6 +514,83 @@ class _Linter:
 
 
 _VALUES = frozenset({"None", "True", "False"})
+_BPMN, _SPIFF = NS["bpmn"], NS["spiffworkflow"]
+_EXPRESSION_PLACES = {
+    (_BPMN, "conditionExpression"): "Condition",
+    (_BPMN, "condition"): "Condition of the conditional event",
+    (_SPIFF, "messagePayload"): "Message payload",
+    (_SPIFF, "signalPayload"): "Signal payload",
+    (_BPMN, "completionCondition"): "Multi-instance completion condition",
+    (_BPMN, "messagePath"): "Correlation expression",
+    (_SPIFF, "expression"): "Correlation expression",
+    (_BPMN, "from"): "Data assignment",
+    (_BPMN, "to"): "Data assignment",
+}
+
+
+class _TooFar(ValueError):
+    """A helper was given more days than a timer may wait."""
+
+
+def _bounded(functions: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """Timer helpers that refuse a number of days beyond the limit before they run (a
+    helper runs untimed: working_days_from_now(2100000) took seconds)."""
+
+    def guard(function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            for arg in args:
+                if (
+                    isinstance(arg, int | float)
+                    and not isinstance(arg, bool)
+                    and abs(arg) > MAX_TIMER_DAYS
+                ):
+                    raise _TooFar(
+                        f"gives {_short_text(repr(arg))} days; a timer may wait at most "
+                        f"{MAX_TIMER_DAYS:,} days (ten years)"
+                    )
+            return function(*args)
+
+        return call
+
+    return {name: guard(function) for name, function in functions.items()}
+
+
+def _short_text(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def sample_data(
+    trees: Mapping[str, etree._ElementTree], forms: Mapping[str, Any], today: date
+) -> dict[str, Any]:
+    """Task data as a patient's would hold it: each form's ordinary answers (as a test run
+    gives them) under the variable its answers land in (a task's variableName, a message's
+    messageVariable)."""
+    data: dict[str, Any] = {}
+    for tree in trees.values():
+        for element in _form_holders(tree.getroot()):
+            form = properties_of(element).get(FORM_PROPERTY)
+            variable = extension_text(element, "variableName") or extension_text(
+                element, "messageVariable"
+            )
+            schema = forms.get(form or "")
+            if schema is None or not variable or variable in data:
+                continue
+            try:
+                answers = answer_sets(schema, today, CodeMentions())[0].answers
+            except Exception:  # noqa: S112 - a form the samples cannot answer: not evaluated
+                continue
+            data[variable.strip()] = answers
+    return data
+
+
+def _form_holders(root: etree._Element) -> Iterator[etree._Element]:
+    for element in root.iter(etree.Element):
+        if local(element) in (*HUMAN_TASKS, "message") and properties_of(element).get(
+            FORM_PROPERTY
+        ):
+            yield element
+
+
 _LINE = re.compile(r"^Line (\d+): ")
 
 
@@ -491,6 +712,7 @@ def load_forms(files: Mapping[str, bytes]) -> tuple[dict[str, Any], list[Problem
                 )
             )
             continue
+        problems.extend(form_problems(name, schema))  # workflows/form_lint.py: forms are data
         if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
             problems.append(
                 Problem(

@@ -148,7 +148,7 @@ def compile_pathway(
     known_standards: Iterable[str] | None = None,
     process_id: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    timer_helpers: Iterable[str] = (),
+    timer_helpers: Iterable[str] | Mapping[str, Callable[..., Any]] = (),
     lint: bool = True,
 ) -> CompiledPathway:
     """Validate everything (XSD, engine parse, project lint) and return a runnable pathway.
