@@ -205,12 +205,10 @@ def check_pathway(
     cycles: list[Problem] = []
     if lint:
         functions = dict(timer_helpers) if isinstance(timer_helpers, Mapping) else None
-        samples: dict[str, Any] = {}
-        if functions is not None:
-            try:
-                samples = sample_data(trees, schemas, run_now().date())
-            except Exception:  # no samples: timers reading form answers are not evaluated
-                samples = {}
+        try:
+            samples = sample_data(trees, schemas, run_now().date())
+        except Exception:  # no samples: timers reading form answers are not evaluated
+            samples = {}
         ctx = LintContext(
             role_for_lane=role_for_lane,
             known_roles=frozenset(known_roles),

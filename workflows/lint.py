@@ -23,6 +23,8 @@ from workflows.clock import run_at, run_now
 from workflows.errors import EngineError, Problem, SandboxCompileError
 from workflows.form_lint import form_problems
 from workflows.limits import (
+    EARLIEST_TIMER_DATE,
+    LATEST_TIMER_DATE,
     MAX_LOOP,
     MAX_TIMER_DAYS,
     helper_argument_problem,
@@ -327,7 +329,9 @@ class _Linter:
             tree = None
         if tree is not None and self._is_helper_call(tree.body):
             assert isinstance(tree.body, ast.Call)
-            problem = helper_argument_problem(tree.body) or self._evaluated_timer(source, kind)
+            problem = helper_argument_problem(tree.body) or self._evaluated_timer(
+                tree.body, source, kind
+            )
             if problem:
                 self.report(element, f"{what} {problem}.")
             return
@@ -344,13 +348,16 @@ class _Linter:
         if problem:
             self.report(element, f"Timer value {problem}.")
 
-    def _evaluated_timer(self, source: str, kind: str) -> str | None:
+    def _evaluated_timer(self, call: ast.Call, source: str, kind: str) -> str | None:
         """Run a helper call as the engine would, with the forms' ordinary answers, and check
-        the time it gives. Data the samples do not hold (a variable a script sets) cannot be
-        known here: the engine checks that value when it runs."""
-        if self.ctx.timer_functions is None:
-            return None
-        helpers = {**default_helpers(), **_bounded(self.ctx.timer_functions)}
+        the time it gives. Given only the helpers' names, the arguments are evaluated and
+        checked instead: a number of days at most ten years' worth, a date within the window.
+        Data the samples do not hold (a variable a script sets) cannot be known here: the
+        engine checks that value when it runs."""
+        functions = self.ctx.timer_functions
+        if functions is None:
+            source = "[" + ", ".join(ast.unparse(arg) for arg in call.args) + "]"
+        helpers = {**default_helpers(), **_bounded(functions or {})}
         now = run_now()
         try:
             with run_at(now), time_limit(1.0):
@@ -361,7 +368,13 @@ class _Linter:
             return str(error)
         except (ValueError, OverflowError, EngineError) as error:
             return f"fails with the forms' example answers ({_short_text(str(error))})"
-        return timer_value_problem(kind, value)
+        if functions is not None:
+            return timer_value_problem(kind, value)
+        for argument in value:
+            problem = _argument_problem(argument)
+            if problem:
+                return problem
+        return None
 
     def _is_helper_call(self, node: ast.expr) -> bool:
         """A call of a timer helper: with literal arguments (working_days_from_now(2)) or
@@ -553,6 +566,25 @@ def _bounded(functions: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[
         return call
 
     return {name: guard(function) for name, function in functions.items()}
+
+
+def _argument_problem(argument: Any) -> str | None:
+    """A helper's argument, evaluated: too many days, or a date outside the timer window."""
+    try:
+        _bounded({"check": lambda *args: None})["check"](argument)
+    except _TooFar as error:
+        return str(error)
+    if isinstance(argument, str) and len(argument) <= 100:
+        try:
+            date.fromisoformat(argument[:10])
+        except ValueError:
+            return None
+        if timer_value_problem("timeDate", argument[:10] + "T09:00:00+00:00"):
+            return (
+                f"gives the date {argument[:10]!r}, outside the dates a timer may wait for "
+                f"({EARLIEST_TIMER_DATE:%d %b %Y} to {LATEST_TIMER_DATE:%d %b %Y})"
+            )
+    return None
 
 
 def _short_text(text: str, limit: int = 80) -> str:

@@ -274,3 +274,25 @@ def test_the_names_only_form_still_checks_literal_helper_arguments() -> None:
             timer_helpers=TIMER_HELPERS,
         )
     assert any("at most 3,653 days" in p.message for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("working_days_from_now(1000 * 300)", "at most 3,653 days"),
+        ('morning_of("3179-01-01")', "gives the date '3179-01-01', outside the dates"),
+    ],
+)
+def test_given_only_names_the_helpers_arguments_are_evaluated(value: str, words: str) -> None:
+    """Without the functions (the engine workers' own compile), the arguments a timer gives
+    its helper are evaluated with the forms' example answers and range-checked."""
+    bpmn = process(chain(timer(value, "timeDate"), user_task()))
+    with pytest.raises(PathwayInvalidError) as caught:
+        compile_pathway(
+            {"upload.bpmn": bpmn},
+            {"f.json": FORM},
+            role_for_lane=lambda lane: LANES.get(lane.lower()),
+            known_roles=ROLES,
+            timer_helpers=TIMER_HELPERS,
+        )
+    assert any(words in p.message for p in caught.value.problems), caught.value.problems
