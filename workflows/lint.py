@@ -239,6 +239,16 @@ class _Linter:
             problem = template_problem(instructions)
             if problem:
                 self.report(element, f"Instructions cannot be shown: {problem}.")
+        elif name in HUMAN_TASKS:  # without instructions, the documentation is rendered
+            documentation = element.xpath("./bpmn:documentation", namespaces=NS)
+            text = documentation[0].text if documentation else None
+            problem = template_problem(text) if text else None
+            if problem:
+                self.report(
+                    element,
+                    f"The task's documentation, shown as its instructions, cannot be shown: "
+                    f"{problem}.",
+                )
 
     def check_expression_place(self, element: etree._Element) -> None:
         """The other places the engine evaluates Python: conditions (of flows and of

@@ -250,6 +250,12 @@ def test_instructions_are_parsed_not_folded() -> None:
     one_on(refused(with_instructions("x" * (MAX_TEMPLATE_CHARS + 1))), "task", "at most 20,000")
     one_on(refused(with_instructions("{{ x | nosuchfilter }}")), "task", "no filter named")
     one_on(refused(with_instructions("{% if %}")), "task", "not a valid template")
+    documented = user_task().replace(
+        "<bpmn:extensionElements>",
+        f"<bpmn:documentation>{'d' * (MAX_TEMPLATE_CHARS + 1)}</bpmn:documentation>"
+        "<bpmn:extensionElements>",
+    )
+    one_on(refused(process(chain(documented))), "task", "documentation")
 
 
 def test_a_check_that_fails_is_a_problem_on_its_element(monkeypatch: pytest.MonkeyPatch) -> None:
