@@ -131,6 +131,19 @@ def test_a_ref_to_a_definition_in_the_same_form_is_accepted_and_checked() -> Non
     assert "colour" in validate_submission(schema, {**base, "colour": "blue"})
 
 
+def test_many_references_and_deep_nesting_are_problems_not_crashes() -> None:
+    many = {
+        **_with(**{f"q{i}": {"$ref": "#/$defs/text"} for i in range(201)}),
+        "$defs": {"text": {"type": "string", "maxLength": 20}},
+    }
+    assert any("201 $ref references; at most 200" in m for m in _refused(many))
+    deep: dict[str, Any] = {"type": "string", "maxLength": 5}
+    for _ in range(3000):
+        deep = {"not": deep}
+    [problem] = form_lint.form_problems("deep.schema.json", _with(deep=deep))
+    assert "nested too deeply" in problem.message
+
+
 def test_arrays_and_strings_without_limits_are_refused_naming_the_question() -> None:
     messages = _refused(
         _with(

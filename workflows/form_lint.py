@@ -52,6 +52,9 @@ MAX_LONG_REPEATS = 2
 SHORT_REPEAT = 10
 MAX_PATTERN_SUBJECT = 500
 
+# More references than this are refused (the cycle check is quadratic in them).
+MAX_REFS = 200
+
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # Keywords whose value is one schema, a map of schemas, or a list of schemas: the walk goes
@@ -304,7 +307,12 @@ def _reference_problems(name: str, schema: Any) -> list[Problem]:
             )
             continue
         refs[parts] = target[0]
-    problems.extend(_cycles(name, refs))
+    if len(refs) > MAX_REFS:
+        problems.append(
+            Problem(f"Form {name} has {len(refs)} $ref references; at most {MAX_REFS}.", file=name)
+        )
+    else:
+        problems.extend(_cycles(name, refs))
     return problems
 
 
@@ -494,4 +502,9 @@ def form_problems(name: str, schema: Any) -> list[Problem]:
     that is not an object with properties is refused for that alone (``lint.load_forms``)."""
     if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         return []
-    return _reference_problems(name, schema) + _limit_problems(name, schema)
+    try:
+        return _reference_problems(name, schema) + _limit_problems(name, schema)
+    except RecursionError:
+        return [
+            Problem(f"Form {name} is nested too deeply to check: flatten its questions.", file=name)
+        ]
