@@ -169,8 +169,10 @@ def test_unique_items_needs_a_small_max_items_and_enums_are_bounded() -> None:
                 "items": {"type": "string", "maxLength": 50},
             },
             code={"type": "string", "enum": [str(i) for i in range(600)]},
+            untyped={"uniqueItems": True, "items": {"type": "integer"}},
         )
     )
+    assert any("question 'untyped'" in m and "at most 100" in m for m in messages), messages
     assert any("question 'services'" in m and "at most 100" in m for m in messages), messages
     assert any("question 'code'" in m and "600 enum options" in m for m in messages), messages
 

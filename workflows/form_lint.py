@@ -402,7 +402,10 @@ def _limit_problems(name: str, schema: Any) -> list[Problem]:
                 refuse(parts, f"allows {most} items; at most {HARD_MAX_ITEMS}")
         if sub.get("uniqueItems") is True:
             most = sub.get("maxItems")
-            if _is_int(most) and most > MAX_UNIQUE_ITEMS:
+            # (no maxItems on an array is said above, once)
+            if (_is_int(most) and most > MAX_UNIQUE_ITEMS) or (
+                not _is_int(most) and "array" not in kinds
+            ):
                 refuse(
                     parts,
                     f'has "uniqueItems" so needs "maxItems" of at most {MAX_UNIQUE_ITEMS}, '
