@@ -57,6 +57,11 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     assert second.exit_code == 0 and "already exist" in second.output
     assert db.session.query(UserModel).count() == len(DEMO_USERS)
     assert db.session.query(PatientModel).count() == 6
+    # The PAS told us about one more woman, not registered: staff can register her from it.
+    from mdt.models import Hl7MessageModel
+
+    sent = db.session.query(Hl7MessageModel).one()
+    assert (sent.mrn, sent.outcome, sent.ack_code) == ("DEMO09999", "not_on_pathway", "AA")
 
 
 def test_the_demo_has_a_history(app: Flask, clock) -> None:

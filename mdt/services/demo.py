@@ -30,6 +30,7 @@ from mdt.services.meetings import (
     schedule_next,
 )
 from mdt.services.nhs_number import check_digit_ok
+from mdt.services.pas import handle_hl7
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
     form_schema,
@@ -236,6 +237,23 @@ def _list_the_waiting(coordinator: Actor, meeting: MeetingModel) -> None:
         add_listing(coordinator, meeting.id, task.id, "discussion", None, None)
 
 
+def _pas_sends_someone_new(number: str) -> None:
+    """The hospital's PAS tells us about a woman not registered yet (an A28, as a referral
+    brings), so staff can try registering from the PAS with hospital number DEMO09999."""
+    when = clock.now().astimezone(LONDON).strftime("%Y%m%d%H%M%S")
+    handle_hl7(
+        "\r".join(
+            [
+                f"MSH|^~\\&|PAS|RIVERSIDE|MDT|RIVERSIDE|{when}||ADT^A28^ADT_A05|DEMO-A28-1|P|2.4",
+                f"EVN|A28|{when}",
+                f"PID|1||{number}^^^NHS^NH~DEMO09999^^^RIV^MR||Anning^Mary||19520521|F|||"
+                "3 Cliff Cottages^^Lyme Regis^^DT7 3QA",
+                "PD1|||RIVERSIDE SURGERY^^Z99001",
+            ]
+        )
+    )
+
+
 def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
     bpmn, forms = read_pathway_directory(bpmn_dir)
     version = publish_files(
@@ -280,5 +298,6 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
         stories.append(Story(patient.id, registered, stop_at, overrides))
     replay(stories, series, actors, demo_answers)
     _list_the_waiting(actors["coordinator"], schedule_next(actors["coordinator"], series.id))
+    _pas_sends_someone_new(next(numbers))
     added = len(stories)
     return DemoResult(new_passwords, added, version.version)
