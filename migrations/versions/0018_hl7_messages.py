@@ -1,4 +1,4 @@
-"""HL7 v2 messages as received, processed once (helper: HL7 listener)
+"""the PAS feed: HL7 v2 messages as received, processed once
 
 Each message from the PAS (or FHIR Patient update) is stored as received with what was done
 about it; its control id (MSH-10) is unique so it is processed exactly once. Deaths the PAS

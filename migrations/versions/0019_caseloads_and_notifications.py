@@ -1,4 +1,4 @@
-"""caseloads, worklist and notification digests (helper: caseloads)
+"""caseloads, worklist and notification digests
 
 A CNS's caseload is read by key worker: patient.key_worker_id is indexed. Each person may ask
 for one daily summary e-mail of their notifications instead of one e-mail per batch:

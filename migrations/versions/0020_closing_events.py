@@ -1,4 +1,4 @@
-"""closing events confirmed and correctable (helper: closing events)
+"""closing events confirmed and correctable
 
 Each death, discharge or transfer that closes a pathway keeps what the pathway was just
 before (the engine state, the instance's status and close fields, the open tasks, timers and

@@ -1,4 +1,4 @@
-"""server-side sessions, token expiry and scope (helper: sessions)
+"""server-side sessions, token expiry and scope
 
 Sessions are rows of user_session (the cookie holds only a random secret; its SHA-256 is
 kept). Tokens gain an expiry, a scope and why they were revoked. Tokens made before this
