@@ -122,6 +122,23 @@ class Settings:
                 "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
                 "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
                 "MDT_ENGINE_TIME_LIMIT": _number("MDT_ENGINE_TIME_LIMIT", 2.0, 0.05, 60),
+                # Pathway code runs in worker processes with hard limits (workflows/isolation.py).
+                "MDT_ENGINE_ISOLATION": _bool("MDT_ENGINE_ISOLATION", True),
+                "MDT_ENGINE_WORKERS": int(_number("MDT_ENGINE_WORKERS", 2, 1, 64)),
+                "MDT_ENGINE_WALL_SECONDS": _number("MDT_ENGINE_WALL_SECONDS", 5.0, 0.5, 120),
+                "MDT_ENGINE_CPU_SECONDS": int(_number("MDT_ENGINE_CPU_SECONDS", 5, 1, 120)),
+                "MDT_ENGINE_MEMORY_MB": int(_number("MDT_ENGINE_MEMORY_MB", 1024, 256, 16384)),
+                "MDT_ENGINE_MAX_STATE_BYTES": int(
+                    _number("MDT_ENGINE_MAX_STATE_BYTES", 4 * 1024 * 1024, 64 * 1024, 1 << 28)
+                ),
+                "MDT_ENGINE_MAX_READY_TASKS": int(
+                    _number("MDT_ENGINE_MAX_READY_TASKS", 200, 10, 10_000)
+                ),
+                # How long one scheduler pass may spend firing timers before it leaves the rest
+                # (still due) to the next pass, so notifications and e-mail always run.
+                "MDT_SCHEDULER_BUDGET_SECONDS": _number(
+                    "MDT_SCHEDULER_BUDGET_SECONDS", 30.0, 1, 3600
+                ),
                 # How long a pathway's test run before publishing may take, in seconds.
                 "MDT_TEST_RUN_SECONDS": _number("MDT_TEST_RUN_SECONDS", 20.0, 1, 600),
                 "MDT_BPMN_MAX_BYTES": int(

@@ -55,6 +55,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     # Short enough that an endless script is stopped quickly, long enough that a busy CI
     # machine (two suites and a browser at once) does not stop an ordinary step.
     os.environ["MDT_ENGINE_TIME_LIMIT"] = "1.5"
+    # Pathway code runs in this process in tests (faster); tests/test_engine_isolation.py and
+    # the attack tests turn the engine workers on. MDT_ENGINE_ISOLATION=1 runs all with them.
+    os.environ.setdefault("MDT_ENGINE_ISOLATION", "0")
     # A test run before publishing goes to its end however busy the machine: the same
     # report every time.
     os.environ["MDT_TEST_RUN_SECONDS"] = "600"

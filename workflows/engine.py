@@ -40,7 +40,7 @@ from workflows.sandbox import (
     default_helpers,
     time_limit,
 )
-from workflows.serialization import dump_state, load_state
+from workflows.serialization import StateTooLargeError, dump_state, load_state
 from workflows.templating import render_text
 
 TIMER_EVENT_TYPES = {
@@ -71,6 +71,8 @@ class PathwayEngine:
         helpers: Mapping[str, Callable[..., Any]] | None = None,
         clock: Callable[[], datetime] = system_clock,
         context_keys: tuple[str, ...] = (),
+        max_ready_tasks: int = 200,
+        max_state_bytes: int = 4 * 1024 * 1024,
     ):
         """``clock`` gives "now" as an aware datetime, in the zone the pathway's dates are
         in (the sandbox's ``today()`` is its date); each engine operation reads it once."""
@@ -79,6 +81,11 @@ class PathwayEngine:
         self.clock = clock
         # Top-level data keys every ready task reports (ReadyTask.context).
         self.context_keys = context_keys
+        # One instance may have at most this many tasks ready at once (a repeated task's
+        # count of 20,000 opened 20,000 tasks for one patient), and keep a state of at most
+        # this many characters of JSON.
+        self.max_ready_tasks = max_ready_tasks
+        self.max_state_bytes = max_state_bytes
         environment = SandboxEnvironment(helpers if helpers is not None else default_helpers())
         self._script_engine = _SandboxedScriptEngine(environment=environment)
 
@@ -158,8 +165,20 @@ class PathwayRun:
     def state(self) -> str:
         if self._broken:
             raise EngineError("This run failed part-way; its state must not be saved.")
+        ready = len(self._workflow.get_tasks(state=TaskState.READY))
+        if ready > self._engine.max_ready_tasks:
+            self._broken = True
+            raise WorkflowRunError(
+                f"The pathway opened {ready:,} tasks at once for this patient; at most "
+                f"{self._engine.max_ready_tasks:,} may be open (is a repeated task's count "
+                "too high?)"
+            )
         self._prune_finished_subprocesses()
-        return dump_state(self._workflow)
+        try:
+            return dump_state(self._workflow, self._engine.max_state_bytes)
+        except StateTooLargeError as error:
+            self._broken = True
+            raise WorkflowRunError(str(error)) from None
 
     def _prune_finished_subprocesses(self) -> None:
         """Drop the task trees of call activities and subprocesses that have finished.

@@ -336,8 +336,37 @@ def _run_within_deadline(code: CodeType, namespace: dict[str, Any]) -> Any:
         sys.settrace(previous)
 
 
+# How many values (each list item, each dict key and value, counted again wherever a list or
+# dict is shared) one variable a script leaves may hold. ``x = [x, x]`` 24 times is 24 small
+# lists in memory and 16 million items once written out: it is refused here, before any
+# JSON is made of it.
+MAX_DATA_ITEMS = 100_000
+
+
+def data_items(value: Any, limit: int = MAX_DATA_ITEMS) -> int:
+    """How many values ``value`` holds once written out, counting at most ``limit + 1``."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
 def _json_safe(name: str, value: Any) -> Any:
     """Task data must stay plain JSON: refuse anything else a script tries to leave behind."""
+    if data_items(value) > MAX_DATA_ITEMS:
+        raise SandboxLimitError(
+            f"Variable '{name}' holds more than {MAX_DATA_ITEMS:,} values, "
+            "more than a pathway may keep."
+        )
     try:
         json.dumps(value)
     except (TypeError, ValueError):

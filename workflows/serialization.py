@@ -56,11 +56,21 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 _SERIALIZER = _make_serializer()
 
 
-def dump_state(workflow: BpmnWorkflow) -> str:
+class StateTooLargeError(EngineError):
+    """The state written out is larger than one patient's pathway may keep."""
+
+
+def dump_state(workflow: BpmnWorkflow, max_bytes: int | None = None) -> str:
     dct = _SERIALIZER.to_dict(workflow)
     dct[_SERIALIZER.VERSION_KEY] = _SERIALIZER.VERSION
     dct[FORMAT_KEY] = STATE_FORMAT
-    return encode_state(json.dumps(dct, separators=(",", ":")))
+    text = json.dumps(dct, separators=(",", ":"))
+    if max_bytes is not None and len(text) > max_bytes:
+        raise StateTooLargeError(
+            f"The pathway's data grew to {len(text):,} characters; at most {max_bytes:,} "
+            "may be kept for one patient"
+        )
+    return encode_state(text)
 
 
 def encode_state(text: str) -> str:

@@ -57,7 +57,12 @@ class PathwayWarningsError(PathwayRejectedError):
 
 
 class PathwayFailedError(DomainError):
-    """The pathway engine failed on this patient; the instance is marked in error."""
+    """The pathway engine failed on this patient; the instance is marked in error (paused)."""
+
+    def __init__(self, message: str, instance_id: int | None = None, reason: str | None = None):
+        self.instance_id = instance_id
+        self.reason = reason
+        super().__init__(message)
 
 
 class SignInError(DomainError):

@@ -7,11 +7,13 @@ once. A concurrent writer is caught by the instance's version column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
 from mdt import clock
@@ -41,6 +43,7 @@ from mdt.services.episodes import (
 )
 from mdt.services.errors import (
     ConflictError,
+    DomainError,
     InvalidInputError,
     NotFoundError,
     PathwayFailedError,
@@ -65,6 +68,7 @@ from mdt.services.report_cases import refresh_cases
 from mdt.services.settings import setting
 from workflows import (
     STATE_FORMAT,
+    EngineError,
     MessageNotAcceptedError,
     PathwayRun,
     TaskNotReadyError,
@@ -105,14 +109,18 @@ def begin_pathway(
     episode = open_first_episode(actor, instance, engine.pathway)
     try:
         run = engine.start(_initial_data(patient, episode))
-    except WorkflowRunError as error:
+        with db.session.begin_nested():  # a save the database refuses undoes only itself
+            _save(instance, run, now)
+    except (DomainError, OperationalError):
+        raise
+    except Exception as error:
         # The registration stands whatever the diagram does: the pathway waits, paused with
         # no state, until a manager tries again (on a corrected version once published).
         # Here the failure is part of the caller's transaction: the patient must be kept.
-        _mark_error(actor, instance, error)
+        instance.state = ""
+        _mark_error(actor, instance, plain_failure(error))
         db.session.flush()
         return instance
-    _save(instance, run, now)
     record_event(
         actor,
         "pathway.started",
@@ -145,26 +153,26 @@ def complete_task(
     errors |= declaration_problems(task, outside_meeting)
     if errors:
         raise InvalidInputError(errors)
-    run = _restore(instance)
     now = clock.now()
-    try:
-        run.complete_task(task.spiff_task_id, data)
-    except TaskNotReadyError:
-        raise ConflictError(
-            "This task has already been completed or is no longer needed."
-        ) from None
-    except WorkflowRunError as error:
-        _fail(actor, instance, error)
-    task.status = TaskStatus.COMPLETED
-    task.completed_at = now
-    task.completed_by_id = actor.user_id
-    task.data = dict(data)
-    _apply_patient_facts(actor, task.patient, data)
-    info = engine_for(instance.pathway_version).pathway.task_info(task.process_id, task.bpmn_id)
-    date_episode(task, info.properties.get("episodeDateField") if info else None, data)
-    if outside_meeting is not None:
-        record_outside_decision(actor, task, outside_meeting, schema or {}, data)
-    _save(instance, run, now)
+    with pause_on_failure(actor, instance):
+        run = _restore(instance)
+        try:
+            run.complete_task(task.spiff_task_id, data)
+        except TaskNotReadyError:
+            raise ConflictError(
+                "This task has already been completed or is no longer needed."
+            ) from None
+        task.status = TaskStatus.COMPLETED
+        task.completed_at = now
+        task.completed_by_id = actor.user_id
+        task.data = dict(data)
+        _apply_patient_facts(actor, task.patient, data)
+        pathway = engine_for(instance.pathway_version).pathway
+        info = pathway.task_info(task.process_id, task.bpmn_id)
+        date_episode(task, info.properties.get("episodeDateField") if info else None, data)
+        if outside_meeting is not None:
+            record_outside_decision(actor, task, outside_meeting, schema or {}, data)
+        _save(instance, run, now)
     record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
     commit_or_conflict()
     return task
@@ -183,13 +191,12 @@ def deliver_message(
     if not run.accepts_message(message):
         raise InvalidInputError({"event": f"This pathway has no '{message}' event."})
     now = clock.now()
-    try:
-        run.send_message(message, payload)
-    except MessageNotAcceptedError as error:
-        raise ConflictError(str(error)) from None
-    except WorkflowRunError as error:
-        _fail(actor, instance, error)
-    _save(instance, run, now)
+    with pause_on_failure(actor, instance):
+        try:
+            run.send_message(message, payload)
+        except MessageNotAcceptedError as error:
+            raise ConflictError(str(error)) from None
+        _save(instance, run, now)
     record_event(
         actor,
         "pathway.event",
@@ -219,10 +226,11 @@ def end_pathway(actor: Actor, instance_id: int, reason: str, detail: Mapping[str
     if reason not in CLOSE_REASONS:
         raise InvalidInputError({"reason": "Choose death, discharge or transfer."})
     instance = _running_instance(instance_id)
-    run = _restore(instance)
-    run.cancel()
     now = clock.now()
-    _save(instance, run, now)
+    with pause_on_failure(actor, instance):
+        run = _restore(instance)
+        run.cancel()
+        _save(instance, run, now)
     instance.status = InstanceStatus.CLOSED
     end_care(instance, reason, detail.get("date"), now)
     refresh_cases(instance.id)  # the reports see the closure
@@ -253,13 +261,11 @@ def migrate_instance(actor: Actor, instance_id: int, target: PathwayVersionModel
     assignee and draft survive; waiting timers start again from now."""
     instance = _running_instance(instance_id)
     source = instance.pathway_version
-    try:
+    with pause_on_failure(actor, instance):
         run = engine_for(target).adopt(instance.state, engine_for(source).pathway)
-    except WorkflowRunError as error:
-        _fail(actor, instance, error)
-    _carry_open_tasks(instance, run)
-    instance.pathway_version = target
-    _save(instance, run, clock.now())
+        _carry_open_tasks(instance, run)
+        instance.pathway_version = target
+        _save(instance, run, clock.now())
     record_event(
         actor,
         "pathway.migrated",
@@ -283,17 +289,15 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
     if instance.status != InstanceStatus.ERROR:
         raise ConflictError("This pathway is not paused by an error; there is nothing to retry.")
     previous_error = instance.error_message
-    if not instance.state:
-        run = _start_again(actor, instance)
-    else:
-        run = _restore(instance)
-        try:
+    with pause_on_failure(actor, instance):
+        if not instance.state:
+            run = _start_again(actor, instance)
+        else:
+            run = _restore(instance)
             run.fire_due_timers()  # refreshes timers and runs every step that can run now
-        except WorkflowRunError as error:
-            _fail(actor, instance, error)
-    instance.status = InstanceStatus.RUNNING
-    instance.error_message = None
-    _save(instance, run, clock.now())
+        instance.status = InstanceStatus.RUNNING
+        instance.error_message = None
+        _save(instance, run, clock.now())
     record_event(
         actor,
         "pathway.retried",
@@ -312,10 +316,7 @@ def _start_again(actor: Actor, instance: PathwayInstanceModel) -> PathwayRun:
     episode = first_episode(instance.id) or open_first_episode(
         actor, instance, engine_for(version).pathway
     )
-    try:
-        run = engine_for(version).start(_initial_data(instance.patient, episode))
-    except WorkflowRunError as error:
-        _fail(actor, instance, error)
+    run = engine_for(version).start(_initial_data(instance.patient, episode))
     instance.pathway_version = version
     return run
 
@@ -343,13 +344,15 @@ def _carry_open_tasks(instance: PathwayInstanceModel, run: PathwayRun) -> None:
 
 def fire_due_timers(actor: Actor, instance: PathwayInstanceModel, now: datetime) -> None:
     """Fire what is due on one (already locked) instance; the caller commits."""
-    run = _restore(instance)
     try:
+        run = _restore(instance)
         run.fire_due_timers()
-    except WorkflowRunError as error:
-        _mark_error(actor, instance, error)
+    except (DomainError, OperationalError):
+        raise
+    except Exception as error:
+        _mark_error(actor, instance, plain_failure(error))
         return
-    _save(instance, run, now)
+    _save(instance, run, now)  # a failure here: the scheduler pauses it (record_failure)
     record_event(
         actor,
         "pathway.timers_fired",
@@ -544,18 +547,60 @@ def _mark_error(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRun
     )
 
 
-def _fail(actor: Actor, instance: PathwayInstanceModel, error: WorkflowRunError) -> None:
+def _fail(actor: Actor, instance_id: int, error: WorkflowRunError) -> NoReturn:
     """The engine failed mid use case: nothing of the use case is kept (rollback), and the
     failure record (the pathway paused, the managers told) is written in its own explicit
     transaction before the use case reports the failure."""
-    db.session.rollback()
-    instance = db.session.get(PathwayInstanceModel, instance.id)  # type: ignore[assignment]
-    _mark_error(actor, instance, error)
-    db.session.commit()
+    record_failure(actor, instance_id, error)
     raise PathwayFailedError(
         "The pathway could not continue for this patient and has been paused. "
-        f"A manager has been told. Details: {error}"
+        f"A manager has been told. Details: {error}",
+        instance_id=instance_id,
+        reason=str(error),
     )
+
+
+def record_failure(actor: Actor, instance_id: int, error: BaseException) -> None:
+    """Failure record, in its own transaction: whatever was under way is rolled back, and the
+    instance is paused on its last good state with the reason in plain words (the managers
+    are told; operations lists it). The scheduler calls this when a save fails."""
+    db.session.rollback()
+    instance = db.session.get(PathwayInstanceModel, instance_id)
+    if instance is None or instance.status == InstanceStatus.ERROR:
+        return
+    _mark_error(actor, instance, plain_failure(error))
+    db.session.commit()
+
+
+def plain_failure(error: BaseException) -> WorkflowRunError:
+    """Any failure while running a patient's pathway, as an engine error in plain words."""
+    if isinstance(error, WorkflowRunError):
+        return error
+    if isinstance(error, EngineError):
+        return WorkflowRunError(str(error) or type(error).__name__)
+    if isinstance(error, SQLAlchemyError):
+        return WorkflowRunError(
+            "The pathway's new state could not be saved: something the diagram produced does "
+            "not fit the database (a task name too long?)"
+        )
+    text = str(error)[:300] or "no details"
+    return WorkflowRunError(f"The engine failed ({type(error).__name__}: {text})")
+
+
+@contextmanager
+def pause_on_failure(actor: Actor, instance: PathwayInstanceModel) -> Iterator[None]:
+    """Around the running and saving of a patient's pathway: any failure (the engine's, a
+    worker stopped by its limits, a save the database refuses, a bug) pauses the instance
+    with its last good state and raises PathwayFailedError. Nothing is left half-done and
+    running. The use case's own refusals (conflicts, invalid input) and a database that
+    cannot be reached pass through unchanged."""
+    instance_id = instance.id
+    try:
+        yield
+    except (DomainError, OperationalError):
+        raise
+    except Exception as error:
+        _fail(actor, instance_id, plain_failure(error))
 
 
 _CONFLICT = (

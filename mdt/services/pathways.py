@@ -34,6 +34,7 @@ from workflows import (
     upstream_tasks,
 )
 from workflows.clock import run_now
+from workflows.isolation import EngineRecipe, IsolatedEngine, Limits, WorkerPool, shared_pool
 from workflows.sandbox import default_helpers
 
 DEFAULT_PATHWAY_KEY = "secondary-breast-cancer"
@@ -80,7 +81,7 @@ def compile_files(
             known_standards=STANDARDS,
             process_id=process_id,
             max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
-            timer_helpers=TIMER_HELPERS,
+            timer_helpers={n: _pathway_helpers(closures())[n] for n in TIMER_HELPERS},
         )
     except PathwayInvalidError as error:
         # The measures are checked against the compiled pathway; without one, still say
@@ -275,29 +276,96 @@ def publish_files(
     return version
 
 
-def engine_for(version: PathwayVersionModel) -> PathwayEngine:
-    """A runnable engine for a stored version, compiled once per process (versions never change)."""
+def engine_for(version: PathwayVersionModel) -> PathwayEngine | IsolatedEngine:
+    """A runnable engine for a stored version, compiled once per process (versions never
+    change). With ``MDT_ENGINE_ISOLATION`` on (the default outside tests) it runs every
+    operation in the engine workers (``workflows.isolation``): same interface, nothing of the
+    pathway's code runs in this process."""
     limit = float(setting("MDT_ENGINE_TIME_LIMIT"))  # type: ignore[arg-type]
+    isolated = bool(setting("MDT_ENGINE_ISOLATION"))
     closed = closures()
-    cache_key = f"{version.sha256}:{limit}:{closed}"
+    cache_key = f"{version.sha256}:{limit}:{closed}:{isolated}"
     with _cache_lock:
         engine = _engines.get(cache_key)
         if engine is not None:
             _engines.move_to_end(cache_key)
             return engine
     bpmn, forms = version_files(version)
-    engine = PathwayEngine(
-        compile_files(bpmn, forms, version.process_id),
-        time_limit_seconds=limit,
-        helpers=_pathway_helpers(closed),
-        clock=clock.local_now,
-        context_keys=CONTEXT_KEYS,
-    )
+    compiled = compile_files(bpmn, forms, version.process_id)
+    engine: PathwayEngine | IsolatedEngine
+    if isolated:
+        recipe = EngineRecipe(
+            key=cache_key,
+            builder=build_worker_engine,
+            args=(bpmn, forms, version.process_id, limit, closed, len(max(bpmn.values(), key=len))),
+        )
+        engine = IsolatedEngine(compiled, recipe, engine_pool, clock=clock.local_now)
+    else:
+        engine = PathwayEngine(
+            compiled,
+            time_limit_seconds=limit,
+            helpers=_pathway_helpers(closed),
+            clock=clock.local_now,
+            context_keys=CONTEXT_KEYS,
+            max_ready_tasks=int(setting("MDT_ENGINE_MAX_READY_TASKS")),  # type: ignore[call-overload]
+            max_state_bytes=int(setting("MDT_ENGINE_MAX_STATE_BYTES")),  # type: ignore[call-overload]
+        )
     with _cache_lock:
         _engines[cache_key] = engine
         while len(_engines) > _ENGINE_CACHE_SIZE:
             _engines.popitem(last=False)
     return engine
+
+
+def engine_limits() -> Limits:
+    """The engine workers' limits, from the settings."""
+    return Limits(
+        wall_seconds=float(setting("MDT_ENGINE_WALL_SECONDS")),  # type: ignore[arg-type]
+        cpu_seconds=int(setting("MDT_ENGINE_CPU_SECONDS")),  # type: ignore[call-overload]
+        memory_bytes=int(setting("MDT_ENGINE_MEMORY_MB")) * 1024 * 1024,  # type: ignore[call-overload]
+        max_state_bytes=int(setting("MDT_ENGINE_MAX_STATE_BYTES")),  # type: ignore[call-overload]
+        max_ready_tasks=int(setting("MDT_ENGINE_MAX_READY_TASKS")),  # type: ignore[call-overload]
+    )
+
+
+def engine_pool() -> WorkerPool:
+    """This process's engine workers (started on first use; read at each operation, so a
+    change of settings takes effect)."""
+    return shared_pool(
+        int(setting("MDT_ENGINE_WORKERS")),  # type: ignore[call-overload]
+        engine_limits(),
+        preload=(__name__,),
+    )
+
+
+def build_worker_engine(
+    bpmn: dict[str, bytes],
+    forms: dict[str, bytes],
+    process_id: str | None,
+    limit: float,
+    closed: list[date],
+    max_bytes: int,
+) -> PathwayEngine:
+    """In an engine worker: the engine of a version the web process has already checked
+    (no app, no database here: everything comes in the arguments)."""
+    forms = {name: content for name, content in forms.items() if name != MEASURES_FILE}
+    compiled = compile_pathway(
+        bpmn,
+        forms,
+        role_for_lane=role_for_lane,
+        known_roles=[role.value for role in TASK_ROLES],
+        known_standards=STANDARDS,
+        process_id=process_id,
+        max_bytes=max(max_bytes, 1024),
+        timer_helpers=TIMER_HELPERS,
+    )
+    return PathwayEngine(
+        compiled,
+        time_limit_seconds=limit,
+        helpers=_pathway_helpers(closed),
+        clock=clock.local_now,
+        context_keys=CONTEXT_KEYS,
+    )
 
 
 def get_version(version_id: int) -> PathwayVersionModel:

@@ -4,17 +4,20 @@ then record notifications and send e-mail."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import InstanceStatus, PathwayInstanceModel, TimerModel
 from mdt.services.actor import SYSTEM
-from mdt.services.instances import fire_due_timers
+from mdt.services.instances import fire_due_timers, record_failure
 from mdt.services.notifications import email_pass, notify_pass
+from mdt.services.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,21 @@ def _lock(instance_id: int, now: datetime) -> PathwayInstanceModel | None:
     return instance if still_due else None
 
 
-def fire_due(now: datetime, limit: int = 500) -> int:
-    """Fire due timers; returns how many instances were advanced."""
+def fire_due(now: datetime, limit: int = 500, budget_seconds: float | None = None) -> int:
+    """Fire due timers; returns how many instances were advanced.
+
+    One patient's pathway never stops the others: a failure pauses that instance (its last
+    good state kept, the managers told) and the pass moves on. A pass spends at most
+    ``budget_seconds`` (MDT_SCHEDULER_BUDGET_SECONDS) firing: what is left stays due for the
+    next pass, and the notifications after it still run."""
+    if budget_seconds is None:
+        budget_seconds = float(setting("MDT_SCHEDULER_BUDGET_SECONDS"))  # type: ignore[arg-type]
+    stop_at = time.monotonic() + budget_seconds
     fired = 0
     for instance_id in due_instance_ids(now, limit):
+        if time.monotonic() > stop_at:
+            log.warning("Scheduler pass out of time; the rest stay due for the next pass")
+            break
         try:
             instance = _lock(instance_id, now)
             if instance is None:
@@ -73,9 +87,16 @@ def fire_due(now: datetime, limit: int = 500) -> int:
             fire_due_timers(SYSTEM, instance, now)
             db.session.commit()
             fired += 1
-        except Exception:  # one bad instance must not stop the others
-            db.session.rollback()
+        except OperationalError:
+            db.session.rollback()  # the database itself: nothing to record it in
             log.exception("Firing timers failed for instance %s", instance_id)
+        except Exception as error:  # one bad instance must not stop the others
+            log.exception("Firing timers failed for instance %s; pausing it", instance_id)
+            try:
+                record_failure(SYSTEM, instance_id, error)
+            except Exception:
+                db.session.rollback()
+                log.exception("Could not pause instance %s", instance_id)
     return fired
 
 

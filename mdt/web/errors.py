@@ -14,11 +14,12 @@ from mdt.services.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PathwayFailedError,
     PathwayRejectedError,
     PathwayWarningsError,
     PermissionDeniedError,
 )
-from mdt.web.api.errors import field_messages, is_api_request, json_error
+from mdt.web.api.errors import field_messages, is_api_request, json_error, pathway_paused
 
 PAGES = {
     400: ("Sorry, there is a problem with the request", "Go back and try again."),
@@ -92,6 +93,12 @@ def register(app: Flask) -> None:
                 details["needs_confirmation"] = isinstance(error, PathwayWarningsError)
             return json_error(422, str(error), details)
         return render_error(400, str(error))
+
+    @app.errorhandler(PathwayFailedError)
+    def _paused(error: PathwayFailedError) -> Any:
+        if is_api_request():
+            return pathway_paused(str(error), error.instance_id, error.reason)
+        return render_error(500, str(error))
 
     @app.errorhandler(ConflictError)
     def _conflict(error: ConflictError) -> Any:

@@ -56,6 +56,28 @@ def json_error(
     return jsonify(body), status
 
 
+PATHWAY_PAUSED = "pathway_paused"
+
+
+def pathway_paused(
+    message: str, instance_id: int | None, reason: str | None
+) -> tuple[Response, int]:
+    """The patient's pathway failed while this request ran it and is now paused (its last
+    good state kept, the service managers told): 409 ``pathway_paused``, naming the pause."""
+    body = {
+        "error": {
+            "code": PATHWAY_PAUSED,
+            "message": message,
+            "details": {
+                "pathway_instance_id": instance_id,
+                "pathway_status": "paused",
+                "reason": reason or message,
+            },
+        }
+    }
+    return jsonify(body), 409
+
+
 def field_messages(messages: Any) -> dict[str, str]:
     """webargs/marshmallow messages ({"json": {"field": ["..."]}}) as {"field": "..."}."""
     flat: dict[str, str] = {}
