@@ -147,7 +147,8 @@ def complete_task(
     declaration that it was decided outside one, why and by whom (``outside_meetings``)."""
     task = _task_for_change(actor, task_id)
     instance = task.instance
-    schema = form_schema(instance.pathway_version, task.form)
+    with pause_on_failure(actor, instance):  # a stored version that no longer loads
+        schema = form_schema(instance.pathway_version, task.form)
     data = split_hidden(schema, data)[0] if schema is not None else dict(data)
     errors = validate_submission(schema, data, date_context(instance)) if schema is not None else {}
     errors |= declaration_problems(task, outside_meeting)
