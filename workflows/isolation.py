@@ -171,7 +171,7 @@ def _perform(engines: dict[str, Any], request: _Request, limits: Limits) -> Outc
     if operation == "start":
         run = engine.start(args["data"])
     elif operation == "adopt":
-        run = engine.adopt(request.state, engines[request.previous_key].pathway)
+        run = engine.adopt(request.state, engines[request.previous_key or ""].pathway)
     else:
         run = engine.restore(request.state)
         if operation == "complete_task":

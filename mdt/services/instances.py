@@ -74,8 +74,10 @@ from workflows import (
     TaskNotReadyError,
     WorkflowRunError,
 )
+from workflows.isolation import IsolatedRun
 
 CLOSE_REASONS = ("death", "discharge", "transfer")
+AnyRun = PathwayRun | IsolatedRun  # in this process, or in the engine workers
 
 
 def start_pathway(
@@ -310,7 +312,7 @@ def retry_instance(actor: Actor, instance_id: int) -> None:
     commit_or_conflict()
 
 
-def _start_again(actor: Actor, instance: PathwayInstanceModel) -> PathwayRun:
+def _start_again(actor: Actor, instance: PathwayInstanceModel) -> AnyRun:
     """A pathway that failed at its start has no good state to run on from: it starts
     afresh, on the current version of its pathway (the corrected one, once published)."""
     version = current_version(instance.pathway_version.key) or instance.pathway_version
@@ -322,7 +324,7 @@ def _start_again(actor: Actor, instance: PathwayInstanceModel) -> PathwayRun:
     return run
 
 
-def _carry_open_tasks(instance: PathwayInstanceModel, run: PathwayRun) -> None:
+def _carry_open_tasks(instance: PathwayInstanceModel, run: AnyRun) -> None:
     """The engine predicts open tasks afresh on the new version; point their rows at the new
     engine tasks rather than cancel them and open new ones."""
     open_rows = {
@@ -428,11 +430,11 @@ def _running_instance(instance_id: int) -> PathwayInstanceModel:
     return instance
 
 
-def _restore(instance: PathwayInstanceModel) -> PathwayRun:
+def _restore(instance: PathwayInstanceModel) -> AnyRun:
     return engine_for(instance.pathway_version).restore(instance.state)
 
 
-def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:
+def _save(instance: PathwayInstanceModel, run: AnyRun, now: datetime) -> None:
     instance.state = run.state()
     instance.state_format = STATE_FORMAT
     instance.updated_at = now
@@ -449,7 +451,7 @@ def _save(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> Non
     refresh_cases(instance.id)
 
 
-def _sync_tasks(instance: PathwayInstanceModel, run: PathwayRun, now: datetime) -> None:
+def _sync_tasks(instance: PathwayInstanceModel, run: AnyRun, now: datetime) -> None:
     """Make the task table match the engine: add new ready tasks, cancel vanished ones."""
     open_rows = {
         row.spiff_task_id: row
@@ -510,7 +512,7 @@ def _known_episodes(instance: PathwayInstanceModel, ids: set[int | None]) -> set
     )
 
 
-def _sync_timers(instance: PathwayInstanceModel, run: PathwayRun) -> None:
+def _sync_timers(instance: PathwayInstanceModel, run: AnyRun) -> None:
     # The timer table is a projection of the engine state, rebuilt wholesale.
     wanted = {(t.event_name, t.due_at) for t in run.pending_timers()}
     for row in db.session.scalars(select(TimerModel).where(TimerModel.instance_id == instance.id)):

@@ -41,7 +41,7 @@ DEFAULT_PATHWAY_KEY = "secondary-breast-cancer"
 TIMER_HELPERS = ("working_days_from_now", "morning_of")
 
 _cache_lock = threading.Lock()
-_engines: OrderedDict[str, PathwayEngine] = OrderedDict()
+_engines: OrderedDict[str, PathwayEngine | IsolatedEngine] = OrderedDict()
 _ENGINE_CACHE_SIZE = 32
 
 
@@ -286,10 +286,10 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine | IsolatedEngine:
     closed = closures()
     cache_key = f"{version.sha256}:{limit}:{closed}:{isolated}"
     with _cache_lock:
-        engine = _engines.get(cache_key)
-        if engine is not None:
+        cached = _engines.get(cache_key)
+        if cached is not None:
             _engines.move_to_end(cache_key)
-            return engine
+            return cached
     bpmn, forms = version_files(version)
     compiled = compile_files(bpmn, forms, version.process_id)
     engine: PathwayEngine | IsolatedEngine
