@@ -70,6 +70,7 @@ from workflows import (
     STATE_FORMAT,
     EngineError,
     MessageNotAcceptedError,
+    MigrationRefusedError,
     PathwayRun,
     TaskNotReadyError,
     WorkflowRunError,
@@ -569,9 +570,14 @@ def record_failure(actor: Actor, instance_id: int, error: BaseException) -> None
     are told; operations lists it). The scheduler calls this when a save fails."""
     db.session.rollback()
     instance = db.session.get(PathwayInstanceModel, instance_id)
-    if instance is None or instance.status == InstanceStatus.ERROR:
+    if instance is None:
         return
-    _mark_error(actor, instance, plain_failure(error))
+    if instance.status == InstanceStatus.ERROR:
+        # Paused already (a retry that failed again): it stays paused with the new reason;
+        # the managers were told when it first paused.
+        instance.error_message = str(plain_failure(error))
+    else:
+        _mark_error(actor, instance, plain_failure(error))
     db.session.commit()
 
 
@@ -600,7 +606,8 @@ def pause_on_failure(actor: Actor, instance: PathwayInstanceModel) -> Iterator[N
     instance_id = instance.id
     try:
         yield
-    except (DomainError, OperationalError):
+    except (DomainError, OperationalError, MigrationRefusedError):
+        # A refusal (the safe migration policy's included) is an answer, not a failure.
         raise
     except Exception as error:
         _fail(actor, instance_id, plain_failure(error))

@@ -66,9 +66,19 @@ def version_files(version: PathwayVersionModel) -> tuple[dict[str, bytes], dict[
 
 
 def compile_files(
-    bpmn: dict[str, bytes], forms: dict[str, bytes], process_id: str | None = None
+    bpmn: dict[str, bytes],
+    forms: dict[str, bytes],
+    process_id: str | None = None,
+    *,
+    published: bool = False,
 ) -> CompiledPathway:
-    """Validate a pathway's files: the engine's checks, then its measures against it."""
+    """Validate a pathway's files: the engine's checks, then its measures against it.
+
+    ``published``: the files of a stored version, checked by the upload rules of the day it
+    was published. They are loaded without today's upload rules (the project's lint), so a
+    rule added since never strands the patients already running on it; what keeps a run safe
+    does not depend on them (the engine's own parse, the sandbox, the workers' limits and the
+    validator's hard caps)."""
     forms = dict(forms)
     measures = forms.pop(MEASURES_FILE, None)
     roles_unknown = user_role_problems(forms)
@@ -82,6 +92,7 @@ def compile_files(
             process_id=process_id,
             max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
             timer_helpers={n: _pathway_helpers(closures())[n] for n in TIMER_HELPERS},
+            lint=not published,
         )
     except PathwayInvalidError as error:
         # The measures are checked against the compiled pathway; without one, still say
@@ -291,7 +302,7 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine | IsolatedEngine:
             _engines.move_to_end(cache_key)
             return cached
     bpmn, forms = version_files(version)
-    compiled = compile_files(bpmn, forms, version.process_id)
+    compiled = compile_files(bpmn, forms, version.process_id, published=True)
     engine: PathwayEngine | IsolatedEngine
     if isolated:
         recipe = EngineRecipe(
@@ -358,6 +369,7 @@ def build_worker_engine(
         process_id=process_id,
         max_bytes=max(max_bytes, 1024),
         timer_helpers=TIMER_HELPERS,
+        lint=False,  # checked when it was published (see compile_files)
     )
     return PathwayEngine(
         compiled,
