@@ -139,17 +139,21 @@ def update_user(
     return user
 
 
-def reset_password(actor: Actor, user_id: int, password: str | None = None) -> str:
-    user = get_user(user_id)
-    password = password or generate_password()
-    _check_password(password)
+def _set_password(user: UserModel, password: str) -> tuple[int, int]:
+    """A new password (reset or changed): the lock is lifted, and whoever knew the old one
+    may hold a session or have made a token, so both end. Returns (sessions, tokens) ended."""
     user.password_hash = generate_password_hash(password)
     user.password_changed_at = clock.now()
     user.failed_sign_ins = 0
     user.locked_until = None
-    # Whoever knew the old password may hold a session or have made a token: both end.
-    sessions = end_sessions_of(user.id, PASSWORD_RESET)
-    tokens = revoke_tokens_of(user.id, PASSWORD_RESET)
+    return end_sessions_of(user.id, PASSWORD_RESET), revoke_tokens_of(user.id, PASSWORD_RESET)
+
+
+def reset_password(actor: Actor, user_id: int, password: str | None = None) -> str:
+    user = get_user(user_id)
+    password = password or generate_password()
+    _check_password(password)
+    sessions, tokens = _set_password(user, password)
     record_event(
         actor,
         "user.password_reset",
@@ -313,12 +317,7 @@ def change_own_password(
         record_event(actor, "user.password_change_refused", object_type="user", object_id=user.id)
         db.session.commit()
         raise InvalidInputError({"current_password": "Enter your current password correctly"})
-    user.password_hash = generate_password_hash(new)
-    user.password_changed_at = clock.now()
-    user.failed_sign_ins = 0
-    user.locked_until = None
-    sessions = end_sessions_of(user.id, PASSWORD_RESET)
-    tokens = revoke_tokens_of(user.id, PASSWORD_RESET)
+    sessions, tokens = _set_password(user, new)
     record_event(
         actor,
         "user.password_changed",
