@@ -43,6 +43,7 @@ from mdt.services.pathways import (
     publish_files,
     version_files,
 )
+from mdt.services.profiles import PROFILE_FILE
 from mdt.services.settings import setting
 from workflows import (
     CompiledPathway,
@@ -230,7 +231,7 @@ def _compile_unchecked(
     try:
         return compile_pathway(
             bpmn,
-            {name: content for name, content in forms.items() if name != MEASURES_FILE},
+            {n: c for n, c in forms.items() if n not in (MEASURES_FILE, PROFILE_FILE)},
             role_for_lane=role_for_lane,
             known_roles=[role.value for role in TASK_ROLES],
             process_id=process_id,

@@ -24,6 +24,7 @@ from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
 from mdt.services.form_validation import user_role_problems
 from mdt.services.measures import MEASURES_FILE, Measure, parse_measures, validated
+from mdt.services.profiles import PROFILE_FILE, validated_profile
 from mdt.services.settings import setting
 from workflows import (
     CompiledPathway,
@@ -47,15 +48,18 @@ _ENGINE_CACHE_SIZE = 32
 
 def read_pathway_directory(directory: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """The BPMN files of a directory, and its JSON files: the forms in its forms/ folder and
-    its measures.json (kept with the forms: the pathway's JSON files)."""
+    its measures.json and profile.json (kept with the forms: the pathway's JSON files)."""
     bpmn = {p.name: p.read_bytes() for p in sorted(directory.glob("*.bpmn"))}
     forms = {p.name: p.read_bytes() for p in sorted((directory / "forms").glob("*.json"))}
-    if (directory / MEASURES_FILE).exists():
-        forms[MEASURES_FILE] = (directory / MEASURES_FILE).read_bytes()
+    for name in (MEASURES_FILE, PROFILE_FILE):
+        if (directory / name).exists():
+            forms[name] = (directory / name).read_bytes()
     return bpmn, forms
 
 
 def file_kind(name: str) -> str:
+    if name == PROFILE_FILE:
+        return "profile"
     return "bpmn" if name.endswith(".bpmn") else "measures" if name == MEASURES_FILE else "form"
 
 
@@ -80,7 +84,9 @@ def compile_files(
     does not depend on them (the engine's own parse, the sandbox, the workers' limits and the
     validator's hard caps)."""
     forms = dict(forms)
+    names = frozenset(forms)
     measures = forms.pop(MEASURES_FILE, None)
+    profile = forms.pop(PROFILE_FILE, None)
     roles_unknown = user_role_problems(forms)
     try:
         compiled = compile_pathway(
@@ -104,8 +110,12 @@ def compile_files(
     if roles_unknown:
         raise PathwayInvalidError(roles_unknown)
     validated(measures, compiled)
+    validated_profile(profile, compiled, names)
     if measures is not None:  # a change of measures alone is a new version too
         digest = compiled.sha256 + hashlib.sha256(measures).hexdigest()
+        compiled.sha256 = hashlib.sha256(digest.encode()).hexdigest()
+    if profile is not None:  # and so is a change of profile
+        digest = compiled.sha256 + hashlib.sha256(profile).hexdigest()
         compiled.sha256 = hashlib.sha256(digest.encode()).hexdigest()
     return compiled
 
@@ -359,7 +369,7 @@ def build_worker_engine(
 ) -> PathwayEngine:
     """In an engine worker: the engine of a version the web process has already checked
     (no app, no database here: everything comes in the arguments)."""
-    forms = {name: content for name, content in forms.items() if name != MEASURES_FILE}
+    forms = {n: c for n, c in forms.items() if n not in (MEASURES_FILE, PROFILE_FILE)}
     compiled = compile_pathway(
         bpmn,
         forms,
