@@ -20,6 +20,13 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from workflows.clock import run_now
+from workflows.decision_checks import (
+    add_decisions,
+    check_decisions,
+    parse_decisions,
+    test_run_decisions,
+)
+from workflows.dmn import split_files
 from workflows.errors import PathwayInvalidError, Problem
 from workflows.lint import NS, LintContext, call_cycles, lint_bpmn, load_forms, sample_data
 from workflows.problems import at_shape, engine_problem, sentence, shape_of, xsd_problems
@@ -30,7 +37,7 @@ from workflows.xml_safety import parse_untrusted_xml
 _SAID_BY_LINT = re.compile(
     r"Non-default exclusive outgoing sequence flow|Invalid Script Task|Time Specification|"
     r"Expected a(?:n)? \w+ node|unexpected keyword argument 'node'|no support implemented|"
-    r"Service Task must have an operator"
+    r"Service Task must have an operator|No DMN Diagram available"
 )
 
 
@@ -183,11 +190,15 @@ def check_pathway(
 ) -> Checked:
     """Run every check; raise PathwayInvalidError listing every problem at once.
 
+    ``bpmn_files`` holds the decision tables too (names ending .dmn, see ``dmn.py``).
+
     ``timer_helpers`` are the names a timer may call, or the functions themselves: given the
     functions, a timer that calls one is evaluated with the forms' example answers and its
     due time range-checked."""
     problems: list[Problem] = []
     trees: dict[str, etree._ElementTree] = {}
+    bpmn_files, dmn_files = split_files(bpmn_files)
+    dmn_trees = parse_decisions(dmn_files, max_bytes, problems)
     for name, raw in bpmn_files.items():
         try:
             tree = parse_untrusted_xml(raw, name, max_bytes)
@@ -203,6 +214,7 @@ def check_pathway(
         schemas, form_problems = {}, _guarded(None, "the form checks", _raise(error))
     lint_problems: list[Problem] = []
     cycles: list[Problem] = []
+    ctx: LintContext | None = None
     if lint:
         functions = dict(timer_helpers) if isinstance(timer_helpers, Mapping) else None
         try:
@@ -228,6 +240,7 @@ def check_pathway(
             )
         cycles = _guarded(None, "the call activities", partial(call_cycles, trees))
         lint_problems.extend(cycles)
+        lint_problems.extend(check_decisions(trees, dmn_trees, ctx))
         problems.extend(form_problems + lint_problems)
     linted = {(p.file, p.element_id) for p in lint_problems}
 
@@ -241,6 +254,10 @@ def check_pathway(
             problems.append(problem)
 
     parser = SpiffBpmnParser()
+    add_decisions(parser, dmn_trees, add_engine)
+    if ctx is not None:  # the test run of each table the lint found nothing wrong with
+        faulty = {problem.file for problem in lint_problems}
+        problems.extend(test_run_decisions(parser, dmn_trees, ctx, faulty))
     for name, tree in trees.items():
         try:
             parser.add_bpmn_xml(tree, name)

@@ -139,7 +139,13 @@ def prerequisites(roots: list[etree._Element]) -> dict[tuple[str, str], tuple[Wa
 def prerequisites_of_files(files: Mapping[str, bytes]) -> dict[tuple[str, str], tuple[Waits, ...]]:
     from workflows.xml_safety import parse_untrusted_xml
 
-    return prerequisites([parse_untrusted_xml(raw, name).getroot() for name, raw in files.items()])
+    return prerequisites(
+        [
+            parse_untrusted_xml(raw, name).getroot()
+            for name, raw in files.items()
+            if not name.endswith(".dmn")  # decision tables have no tasks
+        ]
+    )
 
 
 def upstream_tasks(files: Mapping[str, bytes]) -> dict[str, frozenset[str]]:

@@ -57,7 +57,6 @@ FORM_PROPERTY = "formJsonSchemaFilename"
 HUMAN_TASKS = ("userTask", "manualTask", "task")
 UNSUPPORTED = {
     "serviceTask": "Service tasks call external systems and are not supported; use a user task.",
-    "businessRuleTask": "Business rule (DMN) tasks are not supported; use a script task.",
     "sendTask": "Send tasks are not supported; use a message throw event.",
     "complexGateway": "Complex gateways are not supported; use exclusive or parallel gateways.",
 }

@@ -18,7 +18,9 @@ from typing import Any
 
 from lxml import etree
 
+from workflows.dmn import split_files
 from workflows.lint import FORM_PROPERTY, NS, extension_text, local, properties_of
+from workflows.trial_decisions import add_decision_tasks, read_decisions
 from workflows.xml_safety import parse_untrusted_xml
 
 # Flow nodes: the shapes a patient's path goes through.
@@ -48,6 +50,7 @@ class Node:
     attached_to: str | None = None  # a boundary event's activity
     called: str | None = None  # a call activity's process
     default: str | None = None  # a gateway's default flow
+    decision: str | None = None  # a business rule task's decision table
     # An event's triggers: ("message", name), ("signal", name), ("timer", "").
     triggers: tuple[tuple[str, str], ...] = ()
 
@@ -115,6 +118,8 @@ class PathwayGraph:
 
 def build_graph(files: Mapping[str, bytes], forms: Mapping[str, Any]) -> PathwayGraph:
     graph = PathwayGraph()
+    files, decision_files = split_files(files)
+    decisions = read_decisions(decision_files)
     for name, raw in sorted(files.items()):
         root = parse_untrusted_xml(raw, name).getroot()
         messages = {m.get("id"): m for m in root.xpath("./bpmn:message", namespaces=NS)}
@@ -125,6 +130,7 @@ def build_graph(files: Mapping[str, bytes], forms: Mapping[str, Any]) -> Pathway
         }
         for process in root.xpath("./bpmn:process", namespaces=NS):
             _read_scope(graph, process, name, None, messages, forms, refs)
+    add_decision_tasks(graph, decisions)
     return graph
 
 
@@ -214,6 +220,7 @@ def _read_node(
         called=element.get("calledElement"),
         default=element.get("default"),
         triggers=tuple(triggers),
+        decision=(extension_text(element, "calledDecisionId") or "").strip() or None,
     )
     graph.nodes[(scope, node.id)] = node
     # What the element sets.

@@ -43,7 +43,7 @@ from workflows import PathwayInvalidError
 # Matched whole (fullmatch): "$" would also accept a trailing newline, and a second
 # pathway "secondary-breast-cancer\n" would look like the first.
 KEY = re.compile(r"[a-z0-9][a-z0-9-]{1,79}")
-FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(bpmn|json)")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.(bpmn|dmn|json)")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ def read_pathway_directory(directory: Path) -> tuple[dict[str, bytes], dict[str,
     """The BPMN files of a directory, and its JSON files: the forms in its forms/ folder and
     its measures.json and profile.json (kept with the forms: the pathway's JSON files)."""
     bpmn = {p.name: p.read_bytes() for p in sorted(directory.glob("*.bpmn"))}
+    # Decision tables travel with the diagrams (workflows.dmn.split_files).
+    bpmn.update({p.name: p.read_bytes() for p in sorted(directory.glob("*.dmn"))})
     forms = {p.name: p.read_bytes() for p in sorted((directory / "forms").glob("*.json"))}
     for name in (MEASURES_FILE, PROFILE_FILE):
         if (directory / name).exists():
@@ -60,12 +62,14 @@ def read_pathway_directory(directory: Path) -> tuple[dict[str, bytes], dict[str,
 def file_kind(name: str) -> str:
     if name == PROFILE_FILE:
         return "profile"
+    if name.endswith(".dmn"):
+        return "dmn"
     return "bpmn" if name.endswith(".bpmn") else "measures" if name == MEASURES_FILE else "form"
 
 
 def version_files(version: PathwayVersionModel) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    bpmn = {f.name: f.content for f in version.files if f.kind == "bpmn"}
-    json_files = {f.name: f.content for f in version.files if f.kind != "bpmn"}
+    bpmn = {f.name: f.content for f in version.files if f.kind in ("bpmn", "dmn")}
+    json_files = {f.name: f.content for f in version.files if f.kind not in ("bpmn", "dmn")}
     return bpmn, json_files
 
 

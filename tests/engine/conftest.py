@@ -31,6 +31,7 @@ def _clean_database() -> Iterator[None]:
 
 def read_dir(directory: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
     bpmn = {p.name: p.read_bytes() for p in sorted(directory.glob("*.bpmn"))}
+    bpmn.update({p.name: p.read_bytes() for p in sorted(directory.glob("*.dmn"))})
     forms = {p.name: p.read_bytes() for p in sorted((directory / "forms").glob("*.json"))}
     return bpmn, forms
 
