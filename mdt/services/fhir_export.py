@@ -1,5 +1,5 @@
-"""A patient's care plan as an HL7 FHIR R4 Bundle (collection): Patient, Condition per
-metastatic site, CarePlan for the pathway with a Task per human task, CareTeam for the key
+"""A patient's care plan as an HL7 FHIR R4 Bundle (collection): Patient, a Condition per
+coded condition the pathway's profile names (e.g. each metastatic site), CarePlan for the pathway with a Task per human task, CareTeam for the key
 worker, and a CarePlan per MDT outcome (at a meeting, or marked as decided outside one).
 
 Built from the tables (never by loading a workflow) and checked against the FHIR models of
@@ -33,22 +33,13 @@ from mdt.services.episodes import episodes_of
 from mdt.services.outside_meetings import MdtOutcome, patient_outcomes
 from mdt.services.patient_standards import ScorecardRow, patient_cases
 from mdt.services.patients import read_patient
+from mdt.services.profiles import Conditions, Profile, profile_for
 
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+# Code systems a profile's conditions name (`conditions.system`), as other systems know them.
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 SNOMED = "http://snomed.info/sct"
-METASTASIS = ("128462008", "Metastatic malignant neoplasm")
-# ICD-10 secondary sites and their SNOMED CT concepts (shared/clinical-reference.md);
-# sites without their own concept map to metastatic malignant neoplasm.
-SITES: dict[str, tuple[str, tuple[str, str]]] = {
-    "C78.0": ("Secondary malignant neoplasm of lung", ("94391008", "Secondary malignant neoplasm of lung")),
-    "C78.2": ("Secondary malignant neoplasm of pleura", ("94493005", "Secondary malignant neoplasm of pleura")),
-    "C78.7": ("Secondary malignant neoplasm of liver", ("94381002", "Secondary malignant neoplasm of liver")),
-    "C79.3": ("Secondary malignant neoplasm of brain", ("94225005", "Secondary malignant neoplasm of brain")),
-    "C79.5": ("Secondary malignant neoplasm of bone and bone marrow", ("94222008", "Secondary malignant neoplasm of bone")),
-    "C79.7": ("Secondary malignant neoplasm of adrenal gland", ("94161006", "Secondary malignant neoplasm of adrenal gland")),
-}  # fmt: skip
 MDT_CATEGORY = ("312384001", "Multidisciplinary assessment")
 # Where an MDT recommendation was decided: "meeting" or "outside-meeting" (no meeting, no
 # attendance, not counted as discussed by the MDT).
@@ -93,9 +84,10 @@ def patient_bundle(actor: Actor, patient_id: int) -> dict[str, Any]:
         )
     )
     resources = [_patient(patient)]
-    conditions = _conditions(patient, tasks, instances)
+    profiles = _profiles(instances)
+    conditions = _conditions(patient, tasks, instances, profiles)
     resources += conditions
-    team = _care_team(patient)
+    team = _care_team(patient, profiles)
     if team:
         resources.append(team)
     for instance in instances:
@@ -142,9 +134,19 @@ def _patient(patient: PatientModel) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if v is not None}
 
 
-def _sites(tasks: list[HumanTaskModel], episodes: list[EpisodeModel]) -> dict[str, date | None]:
-    """Every metastatic site recorded on a completed form or event (ICD-10 codes in a
-    ``sites`` or ``new_sites`` field), with when it was first recorded."""
+def _profiles(instances: list[PathwayInstanceModel]) -> list[Profile]:
+    """The profile of each of the patient's pathways (its newest instance's version)."""
+    found: dict[str, Profile] = {}
+    for instance in reversed(instances):
+        found.setdefault(instance.pathway_version.key, profile_for(instance.pathway_version))
+    return list(found.values())
+
+
+def _coded(
+    conditions: Conditions, tasks: list[HumanTaskModel], episodes: list[EpisodeModel]
+) -> dict[str, date | None]:
+    """Every code the profile's condition fields recorded on a completed form or event (of
+    the prefixes it counts), with when it was first recorded."""
     found: dict[str, date | None] = {}
     records = [(t.data, t.completed_at) for t in tasks if t.status == TaskStatus.COMPLETED] + [
         (e.data, e.recorded_at) for e in episodes
@@ -152,47 +154,65 @@ def _sites(tasks: list[HumanTaskModel], episodes: list[EpisodeModel]) -> dict[st
     for data, when in sorted(records, key=lambda r: r[1] or datetime.min.replace(tzinfo=UTC)):
         if not isinstance(data, dict):
             continue
-        for code in (data.get("sites") or []) + (data.get("new_sites") or []):
-            if isinstance(code, str) and code.startswith(("C77", "C78", "C79")):
-                found.setdefault(code, when.date() if when else None)
+        for name in conditions.fields:
+            for code in data.get(name) or []:
+                if isinstance(code, str) and code.startswith(conditions.prefixes):
+                    found.setdefault(code, when.date() if when else None)
     return found
 
 
 def _conditions(
-    patient: PatientModel, tasks: list[HumanTaskModel], instances: list[PathwayInstanceModel]
+    patient: PatientModel,
+    tasks: list[HumanTaskModel],
+    instances: list[PathwayInstanceModel],
+    profiles: list[Profile],
 ) -> list[dict[str, Any]]:
     index_date = next((i.index_date for i in instances if i.index_date), None)
+    episodes = episodes_of([i.id for i in instances])
     conditions = []
-    for code, recorded in sorted(_sites(tasks, episodes_of([i.id for i in instances])).items()):
-        display, (snomed, snomed_display) = SITES.get(
-            code, (f"Secondary malignant neoplasm ({code})", METASTASIS)
-        )
-        condition: dict[str, Any] = {
-            "_urn": _urn("Condition", f"{patient.id}/{code}"),
-            "resourceType": "Condition",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}],
-            "code": {
-                "coding": [
-                    {"system": ICD10, "code": code, "display": display},
-                    {"system": SNOMED, "code": snomed, "display": snomed_display},
-                ],
-                "text": display,
-            },
-            "subject": {"reference": _urn("Patient", patient.id)},
-        }  # fmt: skip
-        if index_date:
-            condition["onsetDateTime"] = index_date.isoformat()
-        if recorded:
-            condition["recordedDate"] = recorded.isoformat()
-        conditions.append(condition)
+    for profile in profiles:
+        if profile.conditions is None:
+            continue
+        for code, recorded in sorted(_coded(profile.conditions, tasks, episodes).items()):
+            conditions.append(_condition(patient, profile.conditions, code, recorded, index_date))
     return conditions
 
 
-def _care_team(patient: PatientModel) -> dict[str, Any] | None:
+def _condition(
+    patient: PatientModel,
+    coded: Conditions,
+    code: str,
+    recorded: date | None,
+    index_date: date | None,
+) -> dict[str, Any]:
+    known = coded.codes.get(code, coded.otherwise)
+    display = known.display.replace("{code}", code)
+    condition: dict[str, Any] = {
+        "_urn": _urn("Condition", f"{patient.id}/{code}"),
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "problem-list-item"}]}],
+        "code": {
+            "coding": [
+                {"system": coded.system, "code": code, "display": display},
+                {"system": SNOMED, "code": known.snomed, "display": known.snomed_display},
+            ],
+            "text": display,
+        },
+        "subject": {"reference": _urn("Patient", patient.id)},
+    }  # fmt: skip
+    if index_date:
+        condition["onsetDateTime"] = index_date.isoformat()
+    if recorded:
+        condition["recordedDate"] = recorded.isoformat()
+    return condition
+
+
+def _care_team(patient: PatientModel, profiles: list[Profile]) -> dict[str, Any] | None:
     if not patient.key_worker_name:
         return None
+    worker = next((p.key_worker for p in profiles if p.key_worker), None)
     member: dict[str, Any] = {"display": patient.key_worker_name}
     team: dict[str, Any] = {
         "_urn": _urn("CareTeam", patient.id),
@@ -201,7 +221,7 @@ def _care_team(patient: PatientModel) -> dict[str, Any] | None:
         "name": "Key worker",
         "subject": {"reference": _urn("Patient", patient.id)},
         "participant": [
-            {"role": [{"text": "Clinical nurse specialist (key worker)"}], "member": member}
+            {"role": [{"text": worker.title if worker else "Key worker"}], "member": member}
         ],
     }
     if patient.key_worker_phone:
@@ -292,7 +312,7 @@ def _mdt_recommendation(patient: PatientModel, outcome: MdtOutcome) -> dict[str,
         "intent": "proposal",
         "category": [{"coding": [{"system": SNOMED, "code": MDT_CATEGORY[0], "display": MDT_CATEGORY[1]}]}],
         "title": title,
-        "description": str(data.get("recommendation") or fallback),
+        "description": str(data.get(_outcome_field(task) or "") or fallback),
         "subject": {"reference": _urn("Patient", patient.id)},
         "created": _instant((listing.confirmed_at if listing else None) or task.completed_at),
         "supportingInfo": [{"reference": _urn("Task", task.id)}],
@@ -303,6 +323,11 @@ def _mdt_recommendation(patient: PatientModel, outcome: MdtOutcome) -> dict[str,
             {"display": f"{c['name']} ({c['discipline']})"} for c in outcome.clinicians
         ]
     return resource
+
+
+def _outcome_field(task: HumanTaskModel) -> str | None:
+    """The outcome form's field that says what the MDT recommended (the profile names it)."""
+    return profile_for(task.instance.pathway_version).outcome_field
 
 
 MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"

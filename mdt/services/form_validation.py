@@ -238,6 +238,8 @@ class DateContext:
 
     today: date
     index_date: date | None = None
+    # How the pathway's profile names its index date in a sentence ("must be on or after ...").
+    index_wording: str = "the pathway's index date"
 
 
 def validate_submission(
@@ -299,7 +301,7 @@ def _date_problems(
             continue
         after = prop.get("x-not-before")
         if after == "@index":
-            earliest, what = dates.index_date, "the date the secondary diagnosis was confirmed"
+            earliest, what = dates.index_date, dates.index_wording
         else:
             earliest, what = _as_date(data.get(after)), _lower_first(_title(schema, str(after)))
         if earliest is not None and value < earliest:

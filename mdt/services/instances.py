@@ -64,6 +64,7 @@ from mdt.services.pathways import (
     form_schema,
 )
 from mdt.services.policy import may_do_task, require
+from mdt.services.profiles import profile_for
 from mdt.services.report_cases import refresh_cases
 from mdt.services.settings import setting
 from workflows import (
@@ -170,7 +171,7 @@ def complete_task(
         task.completed_at = now
         task.completed_by_id = actor.user_id
         task.data = dict(data)
-        _apply_patient_facts(actor, task.patient, data)
+        _apply_patient_facts(actor, task, data)
         pathway = engine_for(instance.pathway_version).pathway
         info = pathway.task_info(task.process_id, task.bpmn_id)
         date_episode(task, info.properties.get("episodeDateField") if info else None, data)
@@ -183,7 +184,11 @@ def complete_task(
 
 
 def date_context(instance: PathwayInstanceModel) -> DateContext:
-    return DateContext(today=clock.today(), index_date=instance.index_date)
+    return DateContext(
+        today=clock.today(),
+        index_date=instance.index_date,
+        index_wording=profile_for(instance.pathway_version).index_wording,
+    )
 
 
 def deliver_message(
@@ -381,13 +386,16 @@ def _initial_data(patient: PatientModel, episode: EpisodeModel) -> dict[str, Any
     }
 
 
-def _apply_patient_facts(actor: Actor, patient: PatientModel, data: Mapping[str, Any]) -> None:
-    """Facts a form records about the patient that every page shows (the banner)."""
-    if data.get("key_worker_name"):
-        # The key worker is a CNS account (the form offers their names); a name with no
-        # active CNS account here (a pathway older than that) is kept as written.
-        name = str(data["key_worker_name"])[:200]
-        phone = str(data.get("key_worker_phone") or "")[:30] or None
+def _apply_patient_facts(actor: Actor, task: HumanTaskModel, data: Mapping[str, Any]) -> None:
+    """Facts a form records about the patient that every page shows (the banner): the key
+    worker, from the task and fields the pathway's profile names."""
+    patient = task.patient
+    worker = profile_for(task.instance.pathway_version).key_worker
+    if worker is not None and task.bpmn_id == worker.task and data.get(worker.name_field):
+        # The key worker is an account of the profile's role (the form offers their names);
+        # a name with no active account here (a pathway older than that) is kept as written.
+        name = str(data[worker.name_field])[:200]
+        phone = str(data.get(worker.phone_field or "") or "")[:30] or None
         nurse = key_worker_by_name(name)
         if nurse is not None:
             assign_key_worker(actor, patient, nurse, phone)

@@ -34,6 +34,8 @@ from mdt.models.types import UTCDateTime
 from mdt.services.actor import SYSTEM, Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError
+from mdt.services.pathways import DEFAULT_PATHWAY_KEY
+from mdt.services.profiles import service_profile
 from mdt.services.settings import setting
 
 log = logging.getLogger(__name__)
@@ -306,11 +308,14 @@ def _send(user: UserModel, notes: list[NotificationModel]) -> None:
     message["From"] = str(setting("MDT_SMTP_FROM"))
     message["To"] = str(user.email)
     digest = user.digest_hour is not None
-    message["Subject"] = (
+    subject = (
         f"Your daily summary: {len(notes)} update(s) from the care pathway"
         if digest
         else f"{len(notes)} update(s) from the care pathway"
     )
+    # The service's prefix, if its pathway's profile gives one: "[Lymphoedema] 2 update(s)...".
+    prefix = service_profile(DEFAULT_PATHWAY_KEY).email_subject_prefix
+    message["Subject"] = f"[{prefix}] {subject}" if prefix else subject
     # No patient-identifiable details in e-mail: the task and a link, nothing more.
     opening = "Since your last summary:" if digest else "These tasks need your attention:"
     lines = [f"Hello {user.display_name},", "", opening, ""]

@@ -107,6 +107,8 @@ PROFILE_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "question_field": _NAME,
+                "outcome_field": _NAME,
+                "informed_field": _NAME,
                 "needs": {
                     "type": "object",
                     "additionalProperties": False,

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from mdt.models import PathwayVersionModel
+from mdt.extensions import db
+from mdt.models import PathwayStatus, PathwayVersionModel
 from mdt.models.roles import TASK_ROLES
 from mdt.services.profile_schema import PROFILE_SCHEMA
 from workflows import CompiledPathway, PathwayInvalidError, Problem
@@ -117,6 +120,8 @@ class Profile:
     key_worker: KeyWorker | None = None
     care_plan: CarePlan = CarePlan()
     question_field: str | None = None
+    outcome_field: str | None = None
+    informed_field: str | None = None
     needs: Needs | None = None
     conditions: Conditions | None = None
 
@@ -149,6 +154,8 @@ def parse_profile(raw: bytes) -> Profile:
             sections=tuple(_section(s) for s in plan.get("sections", [])),
         ),
         question_field=mdt_list.get("question_field"),
+        outcome_field=mdt_list.get("outcome_field"),
+        informed_field=mdt_list.get("informed_field"),
         needs=_needs(mdt_list["needs"]) if "needs" in mdt_list else None,
         conditions=_conditions(doc["conditions"]) if "conditions" in doc else None,
     )
@@ -323,8 +330,9 @@ class _Checks:
                         self.found.append(f"{path}/referrals/otherwise: '{form}' is not listed.")
 
     def _mdt_list(self, doc: dict[str, Any]) -> None:
-        if "question_field" in doc:
-            self._any_field("mdt_list/question_field", doc["question_field"])
+        for key in ("question_field", "outcome_field", "informed_field"):
+            if key in doc:
+                self._any_field(f"mdt_list/{key}", doc[key])
         needs = doc.get("needs")
         if needs and self._form("mdt_list/needs/form", needs["form"]):
             for name in needs["fields"]:
@@ -357,3 +365,33 @@ def profile_for(version: PathwayVersionModel) -> Profile:
         found = parse_profile(raw) if raw is not None else generic_profile(version.title)
         _PROFILES[version.sha256] = found
     return found
+
+
+def service_profile(key: str) -> Profile:
+    """What the layout, e-mails and new meetings call the service: the profile of pathway
+    ``key``'s published version; the generic product's without one (or when the database
+    cannot say, e.g. on an error page)."""
+    generic = Profile(title=GENERIC_TITLE, short_name="", declared=False)
+    try:
+        version = db.session.scalar(
+            select(PathwayVersionModel)
+            .where(
+                PathwayVersionModel.key == key,
+                PathwayVersionModel.status == PathwayStatus.PUBLISHED,
+            )
+            .order_by(PathwayVersionModel.version.desc())
+            .limit(1)
+        )
+    except SQLAlchemyError:
+        return generic
+    profile = profile_for(version) if version is not None else generic
+    return profile if profile.declared else generic
+
+
+def shipped_title(raw: bytes | None) -> str:
+    """The title of a profile file as shipped (the API's title is set before any database is
+    read); the generic product name without one."""
+    try:
+        return str(json.loads(raw)["title"]) if raw else GENERIC_TITLE
+    except (ValueError, KeyError, TypeError):
+        return GENERIC_TITLE

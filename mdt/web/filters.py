@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_login import current_user
 
 from mdt import clock
@@ -12,7 +12,9 @@ from mdt.clock import LONDON
 from mdt.models.roles import role_label
 from mdt.models.standards import STANDARDS
 from mdt.services.notifications import unread_count
+from mdt.services.pathways import DEFAULT_PATHWAY_KEY
 from mdt.services.policy import may
+from mdt.services.profiles import Profile, service_profile
 from mdt.services.worklist import due_flag
 
 
@@ -47,6 +49,13 @@ def month_label(month: str) -> str:
     return date.fromisoformat(month + "-01").strftime("%b %Y")
 
 
+def _service() -> Profile:
+    """The default pathway's profile, read once per request however often the layout asks."""
+    if "service_profile" not in g:
+        g.service_profile = service_profile(DEFAULT_PATHWAY_KEY)
+    return g.service_profile  # type: ignore[no-any-return]
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(month_label, "month_label")
     app.add_template_filter(short_date, "short_date")
@@ -59,6 +68,10 @@ def register_filters(app: Flask) -> None:
     def _globals() -> dict:
         return {
             "STANDARDS": STANDARDS,
+            # The layout's service name: the default pathway's title (read only when drawn),
+            # and the default name of a new meeting series.
+            "service_name": lambda: _service().title,
+            "default_meeting_name": lambda: f"{_service().short_name} MDT".strip(),
             "today": clock.today(),
             "due_flag": lambda task: due_flag(
                 task, clock.now(), current_app.config["MDT_DUE_SOON_DAYS"]

@@ -16,6 +16,7 @@ from mdt.services.calendar import add_working_days
 from mdt.services.meetings.attendance import missing_disciplines
 from mdt.services.meetings.outcomes import gp_letter_task
 from mdt.services.pathways import closures
+from mdt.services.profiles import profile_for
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def meeting_kpis(
             continue
         if letter.completed_at <= add_working_days(item.confirmed_at, 1, closures()):
             on_time += 1
-        if (letter.data or {}).get("patient_informed"):
+        informed_field = profile_for(letter.instance.pathway_version).informed_field
+        if informed_field and (letter.data or {}).get(informed_field):
             informed += 1
     missing = missing_disciplines(meeting)
     circulated = (

@@ -42,6 +42,7 @@ from mdt.services.meetings.base import (
 )
 from mdt.services.notifications import tell_role
 from mdt.services.patients import patient_matches
+from mdt.services.profiles import profile_for
 
 CANDIDATES_PER_PAGE = 25
 
@@ -112,6 +113,8 @@ def _is_waiting(task_id: int) -> bool:
 
 
 def clinical_question(patient_id: int) -> str:
+    """The question the patient's latest referral asks the MDT (the field the pathway's
+    profile names: ``mdt_list.question_field``)."""
     referral = db.session.scalar(
         select(HumanTaskModel)
         .where(
@@ -122,7 +125,10 @@ def clinical_question(patient_id: int) -> str:
         .order_by(HumanTaskModel.completed_at.desc())
         .limit(1)
     )
-    return str((referral.data or {}).get("clinical_question", "")) if referral else ""
+    if referral is None:
+        return ""
+    question = profile_for(referral.instance.pathway_version).question_field
+    return str((referral.data or {}).get(question, "")) if question else ""
 
 
 def add_listing(

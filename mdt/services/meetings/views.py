@@ -13,17 +13,27 @@ from mdt.services.errors import NotFoundError
 from mdt.services.meetings.base import active_listings, get_meeting
 from mdt.services.meetings.preparation import Referral, referral_for
 from mdt.services.policy import may_see_meetings, require
+from mdt.services.profiles import Needs, Profile, profile_for
 from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
 
-HNA_FLAGS = ("distress", "physical", "practical", "emotional", "family", "spiritual")
+
+@dataclass(frozen=True)
+class Score:
+    """One needs-assessment score, and whether it reaches the pathway's referral threshold."""
+
+    label: str
+    value: Any
+    flagged: bool
 
 
 @dataclass(frozen=True)
 class ListingView:
     listing: ListingModel
     summary: list[SummaryRow]
-    hna: dict[str, Any]
+    needs: Needs | None  # what the pathway's profile says of needs assessments, if anything
+    scores: list[Score]
     previous_outcomes: list[HumanTaskModel]
+    outcome_field: str | None  # the outcome form's field that says what the MDT recommended
     referral: Referral
     # Where this patient is on the list, for presenting one after another.
     position: int
@@ -40,7 +50,7 @@ def listing_for_view(
     if listing is None:
         raise NotFoundError("No such listing")
     completed = completed_tasks(listing.patient_id)
-    hna = next((t.data or {} for t in completed if "distress" in (t.data or {})), {})
+    profile = profile_for(listing.task.instance.pathway_version)
     if audit:
         record_event(
             actor,
@@ -53,11 +63,40 @@ def listing_for_view(
     return ListingView(
         listing=listing,
         summary=clinical_summary(completed),
-        hna={k: hna[k] for k in HNA_FLAGS if k in hna},
+        needs=profile.needs,
+        scores=_scores(profile, completed),
         previous_outcomes=[t for t in completed if t.mdt_step == "outcome"],
+        outcome_field=profile.outcome_field,
         referral=referral_for(listing),
         **_place(listing),
     )
+
+
+def _scores(profile: Profile, completed: list[HumanTaskModel]) -> list[Score]:
+    """The newest needs assessment that recorded scores, each flagged at or above the
+    threshold the pathway's profile gives."""
+    needs = profile.needs
+    if needs is None:
+        return []
+    answers = next(
+        (
+            t.data
+            for t in completed
+            if t.form == needs.form and any(f in (t.data or {}) for f in needs.fields)
+        ),
+        None,
+    )
+    if not answers:
+        return []
+    return [
+        Score(
+            name.replace("_", " ").capitalize(),
+            answers[name],
+            isinstance(answers[name], int | float) and answers[name] >= needs.threshold,
+        )
+        for name in needs.fields
+        if name in answers
+    ]
 
 
 def _place(listing: ListingModel) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from flask_smorest import Api
 from mdt.extensions import csrf, login_manager
 from mdt.models import UserModel
 from mdt.services.api_tokens import user_for_token
+from mdt.services.profiles import PROFILE_FILE, shipped_title
 from mdt.web.access import any_signed_in, public
 from mdt.web.api import fhir_patient, meetings, pathways, patients, reports, tasks
 from mdt.web.api.errors import API_PREFIX, json_error
@@ -35,9 +36,17 @@ class _Api(Api):  # type: ignore[misc]
 api = _Api()
 
 
+def _shipped_profile() -> bytes | None:
+    from mdt import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "bpmn" / PROFILE_FILE
+    return path.read_bytes() if path.exists() else None
+
+
 def register_api(app: Flask) -> None:
     app.config.update(
-        API_TITLE="Secondary breast cancer pathway API",
+        # The shipped pathway's title (its profile), read before any database is.
+        API_TITLE=f"{shipped_title(_shipped_profile())} API",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
