@@ -24,26 +24,11 @@ from mdt.models import (
 )
 from mdt.services.form_labels import answer_label, field_title
 from mdt.services.pathways import engine_for, form_schema
+from mdt.services.profiles import Profile, SummaryItem, profile_for
 
-# (label, the fields that can answer it, newest answer wins). Answers come from completed
-# tasks and from recorded events (a progression's new sites and re-tested receptors).
-SUMMARY_ITEMS: list[tuple[str, tuple[str, ...]]] = [
-    ("Secondary diagnosis confirmed", ("index_date",)),
-    ("Latest progression", ("progression_date",)),
-    ("ER", ("er_status",)),
-    ("PR", ("pr_status",)),
-    ("HER2", ("her2_status",)),
-    ("Performance status", ("ecog", "performance_status")),
-    ("Treatment intent", ("treatment_intent",)),
-    ("Planned treatment", ("planned_treatment",)),
-    ("Care plan agreed", ("agreed_on",)),
-    ("Next steps", ("next_steps",)),
-    ("What matters to the patient", ("what_matters",)),
-    ("Preferred place of death", ("preferred_place_of_death",)),
-    ("Place of death", ("place_of_death",)),
-]
-# Items whose answers add up (every site recorded so far), newest first.
-SUMMARY_UNIONS: list[tuple[str, tuple[str, ...]]] = [("Metastatic sites", ("sites", "new_sites"))]
+# A pathway without a profile summarises each form answered by its first few answers.
+GENERIC_ANSWERS = 3
+
 TIMELINE_ACTIONS = (
     "patient.registered",
     "pathway.started",
@@ -119,25 +104,93 @@ def _sources(
 def clinical_summary(
     completed: Iterable[HumanTaskModel], episodes: Iterable[EpisodeModel] = ()
 ) -> list[SummaryRow]:
-    newest_first = _sources(completed, episodes)
+    """The summary rows of each pathway the answers come from, as its profile lists them
+    (answers come from completed tasks and from recorded events, e.g. a progression's new
+    sites and re-tested receptors)."""
     rows = []
-    for label, fields in SUMMARY_ITEMS:
-        for source in newest_first:
-            found = next((f for f in fields if source.data.get(f) not in (None, "", [])), None)
-            if found:
-                value = answer_label(source.schema, found, source.data[found])
-                rows.append(SummaryRow(label, value, source.name, source.at))
-                break
-    for label, fields in SUMMARY_UNIONS:
-        seen: list[str] = []
-        for source in reversed(newest_first):  # as they were found: the newest last
-            for name in fields:
-                for code in source.data.get(name) or []:
-                    text = answer_label(source.schema, name, [code])
-                    if text not in seen:
-                        seen.append(text)
-        if seen:
-            rows.insert(1, SummaryRow(label, ", ".join(seen), "every site recorded", None))
+    for profile, tasks, events in _by_pathway(list(completed), list(episodes)):
+        newest_first = _sources(tasks, events)
+        if profile.summary is None:
+            rows += _generic_rows(newest_first)
+            continue
+        for item in profile.summary:
+            row = (
+                _every_answer(item, newest_first)
+                if item.every_answer
+                else _newest(item, newest_first)
+            )
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def _by_pathway(
+    tasks: list[HumanTaskModel], episodes: list[EpisodeModel]
+) -> list[tuple[Profile, list[HumanTaskModel], list[EpisodeModel]]]:
+    """Answers grouped by pathway (its key), each with the profile of its newest instance's
+    version: a patient moved to a new version is summarised by the new version's profile."""
+    instances = {t.instance.id: t.instance for t in tasks} | {
+        e.instance.id: e.instance for e in episodes
+    }
+    keys: dict[str, list[int]] = {}
+    for instance_id in sorted(instances):
+        keys.setdefault(instances[instance_id].pathway_version.key, []).append(instance_id)
+    groups = []
+    for ids in keys.values():
+        profile = profile_for(instances[ids[-1]].pathway_version)
+        own = set(ids)
+        groups.append(
+            (
+                profile,
+                [t for t in tasks if t.instance_id in own],
+                [e for e in episodes if e.instance_id in own],
+            )
+        )
+    return groups
+
+
+def _newest(item: SummaryItem, newest_first: list[_Source]) -> SummaryRow | None:
+    for source in newest_first:
+        found = next((f for f in item.fields if source.data.get(f) not in (None, "", [])), None)
+        if found:
+            value = answer_label(source.schema, found, source.data[found])
+            return SummaryRow(item.label, value, source.name, source.at)
+    return None
+
+
+def _every_answer(item: SummaryItem, newest_first: list[_Source]) -> SummaryRow | None:
+    """Answers that add up (every site recorded so far), as they were found: the newest last."""
+    seen: list[str] = []
+    for source in reversed(newest_first):
+        for name in item.fields:
+            answers = source.data.get(name)
+            if answers in (None, "", []):
+                continue
+            for one in answers if isinstance(answers, list) else [answers]:
+                text = answer_label(
+                    source.schema, name, [one] if isinstance(answers, list) else one
+                )
+                if text not in seen:
+                    seen.append(text)
+    if not seen:
+        return None
+    return SummaryRow(item.label, ", ".join(seen), item.source or "every answer recorded", None)
+
+
+def _generic_rows(newest_first: list[_Source]) -> list[SummaryRow]:
+    """Without a profile: each form answered (by its title), with its newest first answers."""
+    rows, seen = [], set()
+    for source in newest_first:
+        title = str(source.schema.get("title") or source.name)
+        answered = [(k, v) for k, v in source.data.items() if v not in (None, "", [])]
+        if title in seen or not answered:
+            continue
+        seen.add(title)
+        lines = [
+            f"{field_title(source.schema, k)}: {answer_label(source.schema, k, v)}"
+            for k, v in answered[:GENERIC_ANSWERS]
+        ]
+        rows.append(SummaryRow(title, "\n".join(lines), source.name, source.at))
     return rows
 
 
