@@ -110,9 +110,17 @@
     }
   }
 
+  // "The answer that shows it" only once there is a question it answers.
+  function showRevealAnswer(question) {
+    const select = question.querySelector('[data-reveal-select]');
+    question.querySelector('[data-reveal-answer]').hidden = !select.value;
+  }
+
   for (const question of form.querySelectorAll('[data-question]')) {
     showKindSettings(question);
+    showRevealAnswer(question);
     question.querySelector('[data-kind-select]').addEventListener('change', () => showKindSettings(question));
+    question.querySelector('[data-reveal-select]').addEventListener('change', () => showRevealAnswer(question));
   }
 
   const json = document.getElementById('form-json');

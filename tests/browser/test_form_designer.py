@@ -1,0 +1,145 @@
+"""A manager builds a form in the form designer, beside the diagram editor: a text, a number
+with a range, a yes/no that reveals a choice, checkboxes; reorders, previews it as clinicians
+will see it, and saves it into the draft."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mdt.extensions import db
+from mdt.models import PathwayStatus, PathwayVersionModel
+
+from ..conftest import PASSWORD
+from .conftest import axe_violations, shoot, sign_in
+
+
+def _question(page: Any, number: int) -> Any:
+    return page.get_by_role("group", name=f"Question {number}", exact=True)
+
+
+def _add_question(page: Any, number: int, text: str, kind: str) -> Any:
+    page.get_by_role("button", name="Add a question").click()
+    question = _question(page, number)
+    question.get_by_label("Question text").fill(text)
+    question.get_by_label("Type of answer").select_option(label=kind)
+    return question
+
+
+def test_manager_builds_previews_and_saves_a_form(
+    page: Any, tiny_pathway: Any, make_user: Any
+) -> None:
+    make_user("manager", username="designer-boss")
+    sign_in(page, "designer-boss", PASSWORD)
+    page.goto("/pathways")
+    page.get_by_role("button", name="Make a new draft").click()
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.get_by_role("link", name="Build forms question by question in the form designer").click()
+    assert "Design assess.schema.json" in page.content()  # the draft's forms are listed
+    page.get_by_role("link", name="Add a form").click()
+
+    page.get_by_label("File name").fill("lymphoedema-review")
+    page.get_by_label("Form title").fill("Lymphoedema review")
+    first = _question(page, 1)
+    first.get_by_label("Question text").fill("Therapist's name")
+    first.get_by_label("Hint (optional)").fill("As on their badge")
+
+    arm = _add_question(page, 2, "Arm circumference (cm)", "Number (decimals allowed)")
+    # Only the settings of the chosen type show.
+    assert arm.get_by_label("Lowest number allowed").is_visible()
+    assert not arm.get_by_label("Answers to choose from").is_visible()
+    arm.get_by_label("Lowest number allowed").fill("10")
+    arm.get_by_label("Highest number allowed").fill("80")
+    arm.get_by_label("An answer is required").check()
+
+    swelling = _add_question(page, 3, "Is there swelling?", "Yes or no")
+    swelling.get_by_label("An answer is required").check()
+
+    where = _add_question(page, 4, "Where is the swelling?", "One answer from a list")
+    where.get_by_label("Answers to choose from").fill("Left arm\nRight arm\nBoth arms")
+    where.get_by_label("Ask this question only after an answer to").select_option(
+        label="Question 3: Is there swelling?"
+    )
+    where.get_by_label("The answer that shows it").fill("Yes")
+    where.get_by_label("An answer is required").check()
+
+    garments = _add_question(page, 5, "Garments supplied", "Checkboxes (any answers from a list)")
+    garments.get_by_label("Answers to choose from").fill("Sleeve\nGlove\nNight garment")
+
+    # Reordered with buttons: the garments before the reveal, then back.
+    garments.get_by_role("button", name="Move up").click()
+    assert _question(page, 4).get_by_label("Question text").input_value() == "Garments supplied"
+    _question(page, 4).get_by_role("button", name="Move down").click()
+    assert _question(page, 5).get_by_label("Question text").input_value() == "Garments supplied"
+
+    # The live preview follows typing, rendered as the task screen renders it.
+    _question(page, 1).get_by_label("Hint (optional)").fill("As on their badge, in full")
+    preview = page.locator("#form-preview")
+    preview.get_by_text("As on their badge, in full").wait_for()
+    assert preview.get_by_role("heading", name="Lymphoedema review").is_visible()
+    assert preview.get_by_text("A number from 10 to 80").is_visible()
+    assert not preview.get_by_label("Left arm").is_visible()  # revealed by Yes only
+    preview.get_by_label("Yes").check()
+    preview.get_by_label("Left arm").wait_for()
+    assert preview.get_by_label("Night garment").is_visible()
+    shoot(page, "form-designer-built")
+    assert axe_violations(page) == []
+
+    page.get_by_role("button", name="Save form to the draft").click()
+    page.get_by_text("lymphoedema-review.schema.json is saved in the draft.").wait_for()
+    shoot(page, "form-designer-saved")
+
+    draft = db.session.query(PathwayVersionModel).filter_by(status=PathwayStatus.DRAFT).one()
+    db.session.refresh(draft)
+    stored = next(f for f in draft.files if f.name == "lymphoedema-review.schema.json")
+    schema = json.loads(stored.content)
+    assert list(schema["properties"]) == [
+        "therapist_s_name",
+        "arm_circumference_cm",
+        "is_there_swelling",
+        "where_is_the_swelling",
+        "garments_supplied",
+    ]
+    assert schema["required"] == ["arm_circumference_cm", "is_there_swelling"]
+    assert schema["properties"]["arm_circumference_cm"] | {} == {
+        "type": "number",
+        "title": "Arm circumference (cm)",
+        "minimum": 10,
+        "maximum": 80,
+    }
+    assert schema["properties"]["where_is_the_swelling"]["x-show-if"] == {
+        "field": "is_there_swelling",
+        "equals": True,
+    }
+    assert schema["allOf"][0]["then"] == {"required": ["where_is_the_swelling"]}
+    assert schema["properties"]["garments_supplied"]["maxItems"] == 3
+
+
+def test_experts_edit_raw_json_checked_as_they_type(
+    page: Any, tiny_pathway: Any, make_user: Any
+) -> None:
+    make_user("manager", username="json-boss")
+    sign_in(page, "json-boss", PASSWORD)
+    page.goto("/pathways")
+    page.get_by_role("button", name="Make a new draft").click()
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.get_by_role("link", name="Build forms question by question in the form designer").click()
+    page.get_by_role("link", name="Design assess.schema.json").click()
+    page.get_by_text("JSON Schema (for experts)").click()
+    page.get_by_role("button", name="Edit as JSON").click()
+
+    area = page.get_by_label("JSON Schema", exact=True)
+    text = area.input_value()
+    area.fill(text.replace('"maxLength": 2000', '"maxLength": 2000,,'))
+    problems = page.locator("#raw-problem-list")
+    problems.get_by_text("the JSON is not valid").wait_for()
+    assert "Line " in problems.inner_text() and "column" in problems.inner_text()
+    area.fill(text.replace(', "maxLength": 2000', "").replace(',\n      "maxLength": 2000', ""))
+    problems.get_by_text('needs "maxLength"').wait_for()
+    shoot(page, "form-designer-raw")
+    assert axe_violations(page) == []
+
+    area.fill(text)
+    page.locator("#raw-problems[hidden]").wait_for(state="attached")
+    page.get_by_role("button", name="Open in the designer").click()
+    assert _question(page, 1).get_by_label("Question text").input_value() == "Wound size (cm)"
