@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import pytest
 from flask import Flask
@@ -207,7 +208,7 @@ def test_the_sign_in_page_is_served_while_four_hostile_requests_run(
     # in a service that has been running), and the token's use this minute is written (its
     # first use in a minute is written with the request's own transaction, which on SQLite
     # would hold the database's lock while the pathway runs).
-    _all_at_once([lambda t=t: _expect_completed(gunicorn, secret, t) for t in ordinary[:-1]])
+    _all_at_once([partial(_expect_completed, gunicorn, secret, t) for t in ordinary[:-1]])
 
     hostile: dict[int, Answer] = {}
 
@@ -218,7 +219,7 @@ def test_the_sign_in_page_is_served_while_four_hostile_requests_run(
     for thread in threads:
         thread.start()
     time.sleep(0.5)  # the four requests reach the four workers
-    probes = []
+    probes: list[Answer] = []
     while any(thread.is_alive() for thread in threads) or not probes:
         probes.append(_request(gunicorn, "GET", "/sign-in"))
         time.sleep(0.25)  # a person reloading, not a flood
@@ -249,7 +250,7 @@ def test_the_sign_in_page_is_served_while_four_hostile_requests_run(
     }
     for task in tasks:
         instance = db.session.get(PathwayInstanceModel, task.instance_id)
-        assert instance.status == InstanceStatus.ERROR
+        assert instance is not None and instance.status == InstanceStatus.ERROR
         assert "Stopped" in (instance.error_message or ""), instance.error_message
         assert paused[task.instance_id] == instance.error_message
         assert ready_task(task.patient_id, ASSESS).id == task.id
