@@ -211,8 +211,9 @@ class _Reporter:
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, details: str | None = None) -> None:
+        # The row or column a manager sees (a cell's own id means nothing to them).
         owner: etree._Element | None = element
-        while owner is not None and owner.get("id") is None:
+        while owner is not None and (owner.get("id") is None or _local(owner) not in _KINDS):
             owner = owner.getparent()
         self.problems.append(
             Problem(
@@ -235,9 +236,6 @@ _KINDS = {
     "rule": "rule",
     "input": "input",
     "output": "output",
-    "inputEntry": "rule",
-    "outputEntry": "rule",
-    "inputExpression": "input",
 }
 
 
@@ -418,7 +416,7 @@ def test_run_decision(
     samples: Mapping[str, Any],
     today: date,
     title: str = "",
-    seconds: float = TEST_RUN_SECONDS,
+    seconds: float | None = None,
 ) -> list[Problem]:
     """Run one parsed decision table (SpiffWorkflow's ``DecisionTable``) against its declared
     inputs: first as written, with the pathway's sample data (each form's ordinary answers)
@@ -426,19 +424,21 @@ def test_run_decision(
     column declares or compares with. A rule that fails, an output that cannot be stored, or
     two rules of a UNIQUE table matching at once, is a problem on that rule's line."""
     reporter = _Reporter(filename)
+    seconds = TEST_RUN_SECONDS if seconds is None else seconds
     elements = {
         e.get("id"): e for e in tree.getroot().iter(etree.Element) if e.get("id") is not None
     }
     engine = sandboxed_script_engine(helpers)
     candidates = [_candidates(column, today) for column in table.inputs]
-    base = _written_data(table, candidates, samples)
+    written = _written_data(table, candidates, samples, helpers)
+    base = written if written is not None else dict(samples)
     valued = copy.copy(table)
     valued.inputs = [copy.copy(column) for column in table.inputs]
     valued.rules = [_rule_on(rule, valued.inputs) for rule in table.rules]
     for number, column in enumerate(valued.inputs):
         column.expression = f"dmn_value_{number}"
     plain = [(column.expression or "").strip() for column in table.inputs]
-    trials = [(table, base)]
+    trials = [(table, base)] if written is not None else []
     for values in _combinations(candidates):
         data = dict(base)
         for number, value in enumerate(values):
@@ -556,16 +556,24 @@ def _shown_inputs(subject: Any, original: Any, data: Mapping[str, Any]) -> str:
 
 
 def _written_data(
-    table: Any, candidates: list[list[Any]], samples: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Data to run the table as written: the samples, and for each name an input expression
-    reads that the samples lack, the input's own values (a variable a script sets)."""
-    known = sandbox_names() | {"dmninputexpr"}
+    table: Any,
+    candidates: list[list[Any]],
+    samples: Mapping[str, Any],
+    helpers: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Data to run the table as written: the samples, and for an input that is a plain
+    variable the samples lack (one a script sets), its first value. None when an input reads
+    something else the samples do not hold (data the registration gives): the runs with
+    each input's values still test every rule."""
+    known = sandbox_names() | set(helpers)
     base = dict(samples)
     for column, values in zip(table.inputs, candidates, strict=False):
-        for name in _free_names(column.expression or ""):
-            if name not in base and name not in known:
-                base[name] = values[0] if values else None
+        source = (column.expression or "").strip()
+        if source.isidentifier() and source not in base and source not in known:
+            base[source] = values[0] if values else None
+    for column in table.inputs:
+        if _free_names(column.expression or "") - known - set(base):
+            return None
     return base
 
 
