@@ -49,6 +49,14 @@ POLICY: dict[str, str | frozenset[str]] = {
     # So is editing a draft, and restarting a paused pathway; the operations view is theirs.
     "pathways.start_draft": MANAGER,
     "pathways.edit": MANAGER,
+    # The form designer is part of editing a draft: managers only.
+    "form_designer.forms": MANAGER,
+    "form_designer.new_form": MANAGER,
+    "form_designer.form": MANAGER,
+    "form_designer.post_new_form": MANAGER,
+    "form_designer.post_form": MANAGER,
+    "form_designer.preview": MANAGER,
+    "form_designer.check": MANAGER,
     "pathways.operations_view": MANAGER,
     "pathways.retry": MANAGER,
     "pathways.compare": ANY,
