@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from workflows import PathwayInvalidError, ScriptTimeoutError, WorkflowRunError
+from workflows import CompiledPathway, PathwayInvalidError, ScriptTimeoutError, WorkflowRunError
 from workflows import dmn as dmn_module
 
 from .bpmn_builders import FORM, chain, process, user_task
@@ -67,7 +67,9 @@ def pathway_files(dmn: bytes, decision: str = "referral", pre: str = "") -> dict
     return {"p.bpmn": process(chain(rule_task(decision, pre), user_task())), "rules.dmn": dmn}
 
 
-def compiled(dmn: bytes, decision: str = "referral", pre: str = "", **kwargs: object):
+def compiled(
+    dmn: bytes, decision: str = "referral", pre: str = "", **kwargs: object
+) -> CompiledPathway:
     return compile_bpmn(pathway_files(dmn, decision, pre), {"f.json": FORM}, **kwargs)
 
 
@@ -77,7 +79,7 @@ def refused(dmn: bytes, decision: str = "referral") -> list:
     return error.value.problems
 
 
-def decided(pathway, data: dict) -> dict:
+def decided(pathway: CompiledPathway, data: dict) -> dict:
     """The data of the task after the business rule task, for a patient starting with
     ``data``."""
     run = make_engine(pathway).start(data)
@@ -210,7 +212,7 @@ def test_a_call_to_a_function_scripts_do_not_have_is_refused() -> None:
 # -- the pathway's own rules, moved from scripts into bpmn/*.dmn --------------------------
 
 
-def _own(decision: str, pre: str = "") -> object:
+def _own(decision: str, pre: str = "") -> CompiledPathway:
     dmn = (ROOT / "bpmn" / f"{decision}.dmn").read_bytes()
     return compiled(dmn, decision, pre)
 
