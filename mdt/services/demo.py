@@ -31,6 +31,7 @@ from mdt.services.meetings import (
 )
 from mdt.services.nhs_number import check_digit_ok
 from mdt.services.pas import handle_hl7
+from mdt.services.pathway_migration import move_running_to
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
     form_schema,
@@ -266,6 +267,8 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 SYSTEM, username, name, roles, password, discipline
             )
     actors = {role: actor_for(find_user(u)) for u, _, roles, _ in DEMO_USERS for role in roles}
+    # Patients already running on an older version (an install upgraded) move when they can.
+    move_running_to(actors["manager"], version)
     series = next(iter(list_series()), None) or create_series(
         actors["coordinator"], "Secondary breast MDT", 3, "13:00", "Seminar room 2 and Teams"
     )
