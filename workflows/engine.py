@@ -101,7 +101,7 @@ class PathwayEngine:
     def adopt(self, state: str, previous: CompiledPathway) -> PathwayRun:
         """An instance saved on ``previous``, moved onto this version and advanced; raises
         MigrationRefusedError (with the reasons) when the safe policy forbids it."""
-        workflow = migrated_workflow(state, previous, self.pathway)
+        workflow = migrated_workflow(state, previous, self.pathway, self._script_engine)
         workflow.script_engine = self._script_engine
         run = PathwayRun(self, workflow)
         run._advance()

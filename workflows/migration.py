@@ -149,13 +149,18 @@ def migration_blockers(state: str, old: CompiledPathway, new: CompiledPathway) -
     return _plan(state, old, new)[3]
 
 
-def migrated_workflow(state: str, old: CompiledPathway, new: CompiledPathway) -> Any:
+def migrated_workflow(
+    state: str, old: CompiledPathway, new: CompiledPathway, script_engine: Any = None
+) -> Any:
     """The instance's workflow on ``new`` (not yet advanced); raises MigrationRefusedError
     when it cannot move. Ready and waiting tasks are reset to be predicted again from the new
-    version, so timers waiting in the instance start again from now."""
+    version, so timers waiting in the instance start again from now: with ``script_engine``
+    (the pathway's own, with its helpers), as a timer such as working_days_from_now(2) needs."""
     workflow, top, subprocess_diffs, reasons = _plan(state, old, new)
     if reasons:
         raise MigrationRefusedError(reasons)
+    if script_engine is not None:
+        workflow.script_engine = script_engine
     migrate_workflow(top, workflow, new.spec)
     for sp_id, sp_diff in subprocess_diffs.items():
         subprocess = workflow.subprocesses[sp_id]

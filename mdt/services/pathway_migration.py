@@ -191,3 +191,27 @@ def migrate_all(actor: Actor, source_id: int, target_id: int) -> MigrationResult
     )
     db.session.commit()
     return MigrationResult(moved, stayed)
+
+
+def move_running_to(actor: Actor, target: PathwayVersionModel) -> MigrationResult:
+    """After an upgrade publishes a new version of a shipped pathway (e.g. one that adds its
+    profile), move the running patients of every older version who can (the safe policy,
+    as a manager's move); those who cannot stay where they are."""
+    older = db.session.scalars(
+        select(PathwayVersionModel.id)
+        .join(
+            PathwayInstanceModel, PathwayInstanceModel.pathway_version_id == PathwayVersionModel.id
+        )
+        .where(
+            PathwayVersionModel.key == target.key,
+            PathwayVersionModel.id != target.id,
+            PathwayVersionModel.version < target.version,
+            PathwayInstanceModel.status == InstanceStatus.RUNNING,
+        )
+        .distinct()
+    )
+    moved = stayed = 0
+    for source_id in list(older):
+        result = migrate_all(actor, source_id, target.id)
+        moved, stayed = moved + result.moved, stayed + result.stayed
+    return MigrationResult(moved, stayed)
