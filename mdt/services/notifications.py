@@ -49,6 +49,7 @@ KIND_WORDS = {
     "meeting_moved": "MDT meeting moved",
     "pas_death": "Death reported by the PAS",
     "pas_merge": "Records merged by the PAS",
+    "nhs_clash": "NHS number on two records",  # migration 0022's repair found a duplicate
 }
 
 DIGEST_HOURS = tuple(range(6, 21))  # the hours (London) a daily summary can be asked for
