@@ -14,6 +14,13 @@ from ..conftest import PASSWORD
 from .conftest import axe_violations, shoot, sign_in
 
 
+def expect(locator: Any) -> Any:
+    """Playwright's retrying assertions (imported here: the browser fixtures skip without it)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 def _question(page: Any, number: int) -> Any:
     return page.get_by_role("group", name=f"Question {number}", exact=True)
 
@@ -67,10 +74,12 @@ def test_manager_builds_previews_and_saves_a_form(
     garments.get_by_label("Answers to choose from").fill("Sleeve\nGlove\nNight garment")
 
     # Reordered with buttons: the garments before the reveal, then back.
+    # (Each button is a form post: expect() waits for the page that comes back.)
     garments.get_by_role("button", name="Move up").click()
-    assert _question(page, 4).get_by_label("Question text").input_value() == "Garments supplied"
+    expect(_question(page, 4).get_by_label("Question text")).to_have_value("Garments supplied")
     _question(page, 4).get_by_role("button", name="Move down").click()
-    assert _question(page, 5).get_by_label("Question text").input_value() == "Garments supplied"
+    expect(_question(page, 5).get_by_label("Question text")).to_have_value("Garments supplied")
+    expect(_question(page, 4).get_by_label("Question text")).to_have_value("Where is the swelling?")
 
     # The live preview follows typing, rendered as the task screen renders it.
     _question(page, 1).get_by_label("Hint (optional)").fill("As on their badge, in full")
@@ -142,4 +151,4 @@ def test_experts_edit_raw_json_checked_as_they_type(
     area.fill(text)
     page.locator("#raw-problems[hidden]").wait_for(state="attached")
     page.get_by_role("button", name="Open in the designer").click()
-    assert _question(page, 1).get_by_label("Question text").input_value() == "Wound size (cm)"
+    expect(_question(page, 1).get_by_label("Question text")).to_have_value("Wound size (cm)")
