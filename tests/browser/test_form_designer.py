@@ -152,3 +152,37 @@ def test_experts_edit_raw_json_checked_as_they_type(
     page.locator("#raw-problems[hidden]").wait_for(state="attached")
     page.get_by_role("button", name="Open in the designer").click()
     expect(_question(page, 1).get_by_label("Question text")).to_have_value("Wound size (cm)")
+
+
+def test_the_designer_works_without_javascript(
+    browser: Any, live_server: str, tiny_pathway: Any, make_user: Any
+) -> None:
+    """Progressive enhancement: every change is a form post, the preview a button."""
+    from mdt.services.actor import actor_for
+    from mdt.services.pathway_drafts import open_draft
+
+    boss = make_user("manager", username="plain-boss")
+    draft = open_draft(actor_for(boss), tiny_pathway.id)
+    context = browser.new_context(base_url=live_server, java_script_enabled=False)  # type: ignore[attr-defined]
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, "plain-boss", PASSWORD)
+        page.goto(f"/pathways/{draft.id}/forms/new")
+        page.get_by_label("File name").fill("plain")
+        _question(page, 1).get_by_label("Question text").fill("Pain score")
+        _question(page, 1).get_by_label("Type of answer").select_option(label="Whole number")
+        _question(page, 1).get_by_label("Highest number allowed").fill("x")
+        page.get_by_role("button", name="Save form to the draft").click()
+        # Refused with the NHS error summary, linking to the field.
+        summary = page.locator(".nhsuk-error-summary")
+        expect(summary).to_contain_text("The highest number for question 1 must be a whole number")
+        summary.get_by_role("link").first.click()
+        _question(page, 1).get_by_label("Highest number allowed").fill("10")
+        page.get_by_role("button", name="Preview", exact=True).click()
+        expect(page.locator("#form-preview")).to_contain_text("Pain score")
+        shoot(page, "form-designer-no-js")
+        page.get_by_role("button", name="Save form to the draft").click()
+        page.get_by_text("plain.schema.json is saved in the draft.").wait_for()
+    finally:
+        context.close()
