@@ -17,6 +17,7 @@ bp = Blueprint("assets", __name__)
 PACKAGES = {
     "nhsuk": "nhsuk-frontend/dist/nhsuk",
     "bpmn-js": "bpmn-js/dist",
+    "dmn-js": "dmn-js/dist",
     "axe-core": "axe-core",
     "chart.js": "chart.js/dist",
     "swagger-ui": "swagger-ui-dist",
