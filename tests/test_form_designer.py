@@ -371,3 +371,12 @@ def test_the_preview_is_the_task_screen_for_the_same_schema(designer: dict[str, 
     from_fields = _post(designer, f"/pathways/{draft.id}/forms/preview",
                         {**fields, "mode": "designer"}).get_data(as_text=True)  # fmt: skip
     assert _fields_html(from_fields) == _fields_html(preview)
+
+
+def test_the_preview_can_bring_the_json_schema_written(designer: dict[str, Any]) -> None:
+    """The page shows the JSON Schema the designer writes, refreshed with the preview."""
+    fields = _fields()
+    answer = _post(designer, f"/pathways/{designer['draft'].id}/forms/preview",
+                   {**fields, "mode": "designer", "with_schema": "yes"}).get_json()  # fmt: skip
+    assert answer["schema"] == schema_text(schema_from_design(read_design(fields)[0]))
+    assert 'name="which_side_left_or_right"' in answer["html"]

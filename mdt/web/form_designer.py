@@ -260,9 +260,10 @@ def preview(version_id: int) -> PageResult:
     if version.status != PathwayStatus.DRAFT:
         return "", 409
     if request.form.get("mode") == "raw":
-        schema = _parsed(request.form.get("json", ""))
-    else:
-        schema = schema_from_design(read_design(request.form.to_dict())[0])
+        return str(_preview(_parsed(request.form.get("json", ""))))
+    schema = schema_from_design(read_design(request.form.to_dict())[0])
+    if request.form.get("with_schema"):  # the page also shows the JSON Schema written
+        return jsonify(html=str(_preview(schema)), schema=schema_text(schema))
     return str(_preview(schema))
 
 

@@ -91,6 +91,9 @@ def test_manager_builds_previews_and_saves_a_form(
     preview.get_by_label("Yes").check()
     preview.get_by_label("Left arm").wait_for()
     assert preview.get_by_label("Night garment").is_visible()
+    page.get_by_text("JSON Schema (for experts)").click()
+    # Refreshed with the preview: the hint typed since the last post is in it.
+    expect(page.locator("#generated-json")).to_contain_text('"As on their badge, in full"')
     shoot(page, "form-designer-built")
     assert axe_violations(page) == []
 

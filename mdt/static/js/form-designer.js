@@ -16,9 +16,10 @@
     };
   }
 
-  function post(url) {
+  function post(url, extra = {}) {
     const body = new FormData(form);
     body.delete('action');
+    for (const [key, value] of Object.entries(extra)) body.set(key, value);
     return fetch(url, {
       method: 'POST',
       body,
@@ -31,9 +32,16 @@
   let previewSeq = 0;
   async function refreshPreview() {
     const seq = ++previewSeq;
-    const response = await post(form.dataset.previewUrl);
+    const generated = document.getElementById('generated-json');
+    const response = await post(form.dataset.previewUrl, generated ? { with_schema: 'yes' } : {});
     if (!response.ok || seq !== previewSeq) return;
-    preview.innerHTML = await response.text();
+    if (generated) {
+      const { html, schema } = await response.json();
+      preview.innerHTML = html;
+      generated.textContent = schema;
+    } else {
+      preview.innerHTML = await response.text();
+    }
     wirePreview();
     preview.dataset.refreshed = String(seq);
   }
