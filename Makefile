@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi:app
 
-.PHONY: run test lint format bench install install-dev migrate seed scheduler hl7-listener clean diagrams
+.PHONY: run test lint format bench bench-region install install-dev migrate seed scheduler hl7-listener clean diagrams
 
 # -- set-up (idempotent: stamps re-run an install only when its inputs change) ------------
 $(BIN)/python:
@@ -72,4 +72,9 @@ diagrams: install-dev
 
 # Benchmarks: results in docs/performance.md and artifacts/bench/results.json.
 bench: install-dev
-	$(BIN)/python -m mdt.benchmarks $(if $(BIG),--big,)
+	$(BIN)/python -m mdt.benchmarks $(if $(BIG),--big,) $(if $(SMALL),--small,)
+
+# A region on one PostgreSQL (3 app hosts, 2 schedulers, the HL7 listener), one host and one
+# scheduler killed mid-run; results in docs/performance.md and artifacts/bench/region.json.
+bench-region: install-dev
+	$(BIN)/python -m mdt.benchmarks.region $(if $(SMALL),--small,)

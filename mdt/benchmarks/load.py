@@ -114,6 +114,7 @@ def load_test(
         "MDT_DATABASE_URL": url,
         "MDT_INSTANCE_PATH": str(instance),
         "MDT_SECRET_KEY": "b" * 40,
+        "MDT_ENGINE_ISOLATION": "1",  # as production
     }
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     server = subprocess.Popen(
@@ -183,6 +184,7 @@ def load_test(
     total = done[0] + errors[0]
     return {
         "workers": workers,
+        "cores": os.cpu_count() or 1,
         "clients": clients,
         "completions": done[0],
         "completions_per_s": done[0] / elapsed,

@@ -7,16 +7,18 @@ import random
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from mdt.benchmarks import breakdown
 from mdt.benchmarks.cohort import DECIDED_OUTSIDE
 from mdt.benchmarks.forms_encoding import form_post
 from mdt.extensions import db
@@ -35,13 +37,33 @@ PASSWORD = "benchmark-password-1"
 
 @dataclass
 class Timing:
+    """Milliseconds per run, each split into the engine's share and SQL's when the
+    benchmark's instrumentation is on (``breakdown.instrumented``; zeros otherwise)."""
+
     samples: list[float] = field(default_factory=list)
+    engine: list[float] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
 
     def time(self, work: Callable[[], Any]) -> Any:
+        breakdown.reset()
         started = time.perf_counter()
         result = work()
         self.samples.append((time.perf_counter() - started) * 1000)
+        engine_ms, sql_ms = breakdown.read()
+        self.engine.append(engine_ms)
+        self.sql.append(sql_ms)
         return result
+
+    def figures(self) -> dict[str, float]:
+        """p50 and p95, and the median engine, SQL and remaining milliseconds per run."""
+        rest = [t - e - q for t, e, q in zip(self.samples, self.engine, self.sql, strict=True)]
+        return {
+            "p50_ms": self.p50,
+            "p95_ms": self.p95,
+            "engine_p50_ms": statistics.median(self.engine),
+            "sql_p50_ms": statistics.median(self.sql),
+            "rest_p50_ms": statistics.median(rest),
+        }
 
     @property
     def p50(self) -> float:
@@ -129,7 +151,8 @@ def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Ti
         instance = task.instance
         schema = form_schema(instance.pathway_version, task.form) or {}
         answers = example_answers(schema)
-        engine = engine_for(instance.pathway_version)
+        with isolation(False):  # the bare step: the engine itself, in this process
+            engine = engine_for(instance.pathway_version)
         state, spiff_id = instance.state, task.spiff_task_id
 
         def in_memory(
@@ -159,6 +182,17 @@ def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Ti
     return http, bare
 
 
+@contextmanager
+def isolation(on: bool) -> Iterator[None]:
+    """Run pathway code in the engine workers (on, as production) or in process (off)."""
+    saved = current_app.config["MDT_ENGINE_ISOLATION"]
+    current_app.config["MDT_ENGINE_ISOLATION"] = on
+    try:
+        yield
+    finally:
+        current_app.config["MDT_ENGINE_ISOLATION"] = saved
+
+
 def _outside_meeting_post() -> dict[str, str]:
     """The task page's declaration that an MDT outcome was decided between meetings, as the
     cohort's own outcomes are (a clinician would tick the box and name who decided)."""
@@ -179,15 +213,28 @@ def start_rate(actor: Actor, numbers: list[str]) -> float:
 
 
 def make_due(
-    count: int, when: datetime, rng: random.Random, spread: timedelta = timedelta(0)
+    count: int,
+    when: datetime,
+    rng: random.Random,
+    spread: timedelta = timedelta(0),
+    one_per_instance: bool = False,
+    instance_ids: list[int] | None = None,
 ) -> dict[int, datetime]:
     """Move ``count`` waiting timers to ``when`` (+ up to ``spread``), in the timer table and
-    in each instance's stored state (the engine decides from its own copy)."""
-    rows = list(
-        db.session.execute(
-            select(TimerModel.id, TimerModel.instance_id, TimerModel.due_at).order_by(TimerModel.id)
+    in each instance's stored state (the engine decides from its own copy). With
+    ``one_per_instance`` only instances waiting on a single timer are chosen, so each should
+    fire exactly once; with ``instance_ids``, only (all) their timers are moved."""
+    query = select(TimerModel.id, TimerModel.instance_id, TimerModel.due_at)
+    if instance_ids is not None:
+        query = query.where(TimerModel.instance_id.in_(instance_ids))
+    if one_per_instance:
+        single = (
+            select(TimerModel.instance_id)
+            .group_by(TimerModel.instance_id)
+            .having(func.count(TimerModel.id) == 1)
         )
-    )
+        query = query.where(TimerModel.instance_id.in_(single))
+    rows = list(db.session.execute(query.order_by(TimerModel.id)))
     chosen = rng.sample(rows, min(count, len(rows)))
     due: dict[int, datetime] = {}
     for timer_id, instance_id, old in chosen:

@@ -28,8 +28,9 @@ BENCH_USERS = {
 }
 
 
-def fresh_database(url: str | None, instance: Path) -> str:
-    """A URL to an empty database: a new SQLite file, or PostgreSQL database mdt_bench."""
+def fresh_database(url: str | None, instance: Path, name: str = "mdt_bench") -> str:
+    """A URL to an empty database: a new SQLite file, or PostgreSQL database ``name`` on the
+    server ``url`` points to (dropped first if it exists)."""
     if not url:
         instance.mkdir(parents=True, exist_ok=True)
         path = instance / "bench.sqlite3"
@@ -41,13 +42,13 @@ def fresh_database(url: str | None, instance: Path) -> str:
     )
     with admin.connect() as connection:
         exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = 'mdt_bench'")
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
         ).scalar()
         if exists:
-            connection.execute(text("DROP DATABASE mdt_bench WITH (FORCE)"))
-        connection.execute(text("CREATE DATABASE mdt_bench"))
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url.rsplit("/", 1)[0] + "/mdt_bench"
+    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def bench_app(url: str, instance: Path) -> Flask:

@@ -189,6 +189,7 @@ def _fresh(url: str | None, instance: Path, reuse: bool = False) -> str:
     ``reuse``: ``url`` is a database of your own, emptied (its public schema replaced)."""
     if not url:
         return fresh_database(None, instance)
+    name = os.environ.get("MDT_BENCH_DB", "mdt_bench") + "_search"
     admin = create_engine(
         url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
     )
@@ -197,10 +198,10 @@ def _fresh(url: str | None, instance: Path, reuse: bool = False) -> str:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         else:
-            connection.execute(text("DROP DATABASE IF EXISTS mdt_bench_search WITH (FORCE)"))
-            connection.execute(text("CREATE DATABASE mdt_bench_search"))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url if reuse else url.rsplit("/", 1)[0] + "/mdt_bench_search"
+    return url if reuse else url.rsplit("/", 1)[0] + "/" + name
 
 
 def render(results: list[dict[str, Any]]) -> str:

@@ -1,0 +1,192 @@
+"""The region's clients: threads completing tasks, registering patients and reading
+worklists over the API, spread over the app hosts by a round-robin balancer in the client,
+and a PAS sending ADT messages to the HL7 listener. Every answer is logged with its time;
+what was acknowledged (2xx, AA) is kept for the database proof."""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import hl7
+from hl7.client import MLLPClient
+
+from mdt.benchmarks.region_checks import Acks
+
+# Each client thread repeats this mix: 5 completions, 4 worklist reads, 1 registration.
+MIX: tuple[str, ...] = ("complete", "worklist", "complete", "complete", "worklist")
+MIX = MIX + MIX[:2] + ("register", "complete", "worklist")
+
+
+@dataclass
+class Answer:
+    at: float  # seconds since the load began, when the answer came
+    kind: str
+    ok: bool
+    status: int  # HTTP status; 0 = no answer (connection refused everywhere, or cut)
+    host: int
+
+
+@dataclass
+class Work:
+    """What the clients will do: tasks to complete (id, JSON body), NHS numbers to register,
+    patients the PAS will send an address change for."""
+
+    tasks: queue.Queue[tuple[int, dict[str, Any]]]
+    numbers: queue.Queue[str]
+    pas_patients: queue.Queue[str]
+
+
+class Balancer:
+    """Round robin over the hosts. A host that refuses a connection is passed over for a
+    second, as a load balancer's passive health check would; a refused connection sent
+    nothing, so the request goes to the next host. A request cut after it was sent is not
+    retried: its outcome is unknown to the client, so it is not counted as acknowledged."""
+
+    def __init__(self, ports: list[int], token: str):
+        self.ports = ports
+        self.token = token
+        self._turn = itertools.count()
+        self._down: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def _candidates(self) -> list[int]:
+        with self._lock:
+            start = next(self._turn)
+        now = time.monotonic()
+        order = [self.ports[(start + i) % len(self.ports)] for i in range(len(self.ports))]
+        up = [p for p in order if self._down.get(p, 0) <= now]
+        return up or order
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, int]:
+        """(status, decoded JSON or None, port); status 0 when no host answered."""
+        data = json.dumps(body) if body is not None else None
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        port = self.ports[0]
+        for port in self._candidates():
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                connection.connect()
+            except OSError:
+                with self._lock:
+                    self._down[port] = time.monotonic() + 1.0
+                continue
+            try:
+                connection.request(method, path, body=data, headers=headers)
+                response = connection.getresponse()
+                raw = response.read()
+            except (OSError, http.client.HTTPException):
+                return 0, None, port  # sent, then cut: unknown outcome
+            finally:
+                connection.close()
+            try:
+                return response.status, json.loads(raw) if raw else None, port
+            except ValueError:
+                return response.status, None, port
+        return 0, None, port
+
+
+@dataclass
+class Load:
+    balancer: Balancer
+    work: Work
+    hl7_port: int
+    started: float = field(default_factory=time.monotonic)
+    stop: threading.Event = field(default_factory=threading.Event)
+    answers: list[Answer] = field(default_factory=list)
+    acks: Acks = field(default_factory=Acks)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _log(self, kind: str, status: int, ok: bool, host: int) -> None:
+        with self._lock:
+            self.answers.append(Answer(time.monotonic() - self.started, kind, ok, status, host))
+
+    def client(self, offset: int) -> None:
+        for step in itertools.count(offset):
+            if self.stop.is_set():
+                return
+            kind = MIX[step % len(MIX)]
+            if kind == "complete":
+                self._complete()
+            elif kind == "register":
+                self._register()
+            else:
+                status, _, port = self.balancer.call("GET", "/api/v1/tasks?page_size=25")
+                self._log("worklist", status, status == 200, port)
+
+    def _complete(self) -> None:
+        try:
+            task_id, body = self.work.tasks.get_nowait()
+        except queue.Empty:
+            return
+        status, _, port = self.balancer.call("POST", f"/api/v1/tasks/{task_id}/complete", body)
+        if status == 200:
+            with self._lock:
+                self.acks.completions.append(task_id)
+        self._log("complete", status, status == 200, port)
+
+    def _register(self) -> None:
+        number = self.work.numbers.get_nowait()
+        body = {
+            "nhs_number": number,
+            "given_name": "Region",
+            "family_name": f"Client{number[-5:]}",
+            "date_of_birth": "1961-02-03",
+            "gp_practice": "Region Surgery",
+        }
+        status, answer, port = self.balancer.call("POST", "/api/v1/patients", body)
+        if status == 201 and answer:
+            with self._lock:
+                self.acks.registrations.append((int(answer["id"]), number))
+        self._log("register", status, status == 201, port)
+
+    def pas(self, per_second: float) -> None:
+        """The PAS: address changes (ADT^A08), one patient each, at a steady rate."""
+        for sequence in itertools.count(1):
+            if self.stop.wait(1 / per_second):
+                return
+            try:
+                number = self.work.pas_patients.get_nowait()
+            except queue.Empty:
+                return
+            control, line = f"REGION{sequence:06d}", f"{sequence} Region Road"
+            try:
+                with MLLPClient("127.0.0.1", self.hl7_port) as pas:
+                    reply = pas.send_message(address_change(control, number, line))
+                ack = hl7.parse(reply.strip(b"\x0b\x1c\r").decode("utf-8"))
+                code = str(ack["MSA.F1"])
+            except (OSError, ValueError):
+                code = ""
+            if code == "AA":
+                with self._lock:
+                    self.acks.hl7.append((control, number, line))
+            self._log("hl7", 200 if code else 0, code == "AA", self.hl7_port)
+
+
+def address_change(control_id: str, nhs_number: str, line: str) -> str:
+    """An ADT^A08 (update patient information) with a new first address line."""
+    return "\r".join(
+        [
+            f"MSH|^~\\&|PAS|RIVERSIDE|MDT|RIVERSIDE|20261130090000||ADT^A08^ADT_A01|"
+            f"{control_id}|P|2.4",
+            "EVN|A08|20261130090000",
+            f"PID|1||{nhs_number}^^^NHS^NH||||||||{line}^^Leeds^^LS1 4AB",
+        ]
+    )
+
+
+def run_clients(load: Load, clients: int, hl7_per_second: float) -> list[threading.Thread]:
+    threads = [
+        threading.Thread(target=load.client, args=(i * 3,), daemon=True) for i in range(clients)
+    ]
+    threads.append(threading.Thread(target=load.pas, args=(hl7_per_second,), daemon=True))
+    load.started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    return threads
