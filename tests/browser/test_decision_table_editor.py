@@ -1,5 +1,5 @@
-"""A manager changes a threshold in a decision table with dmn-js, from the pathway editor, and
-saves it into the draft."""
+"""A manager sees which decision table a business rule task applies, then changes a threshold in
+that table with dmn-js, from the pathway editor, and saves it into the draft."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_manager_changes_a_threshold_in_the_decision_table_editor(
     page.goto("/pathways")
     page.get_by_role("button", name="Make a new draft").click()
     page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
-    page.get_by_role("link", name="Decision tables").click()
+    page.get_by_role("link", name="Decision tables", exact=True).click()
     page.get_by_role("link", name=f"Edit {TABLE}").click()
 
     page.locator("#dmn-editor[data-ready='yes']").wait_for(state="attached")
@@ -54,3 +54,36 @@ def test_manager_changes_a_threshold_in_the_decision_table_editor(
     content = next(f.content for f in draft.files if f.name == TABLE).decode()
     assert "&gt;= 3" in content and "&gt;= 5" not in content
     assert "wound_severity" in content and "Large wounds are reviewed" in content
+
+
+def test_the_pathways_own_rules_open_in_both_editors(
+    page: Any, pathway: Any, make_user: Any
+) -> None:
+    make_user("manager", username="rules-reader")
+    sign_in(page, "rules-reader", PASSWORD)
+    page.goto("/pathways")
+    page.get_by_role("button", name="Make a new draft").click()
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    # The diagram editor shows which table a business rule task applies.
+    page.locator("#diagram-file").select_option("holistic_needs_assessment.bpmn")
+    diagram = "#pathway-editor[data-diagram='holistic_needs_assessment.bpmn']"
+    page.locator(diagram).wait_for(state="attached")
+    page.locator("#editor-canvas").scroll_into_view_if_needed()
+    page.locator("g.djs-element[data-element-id='decide_referrals'] .djs-hit-all").click()
+    choice = page.locator("#prop-decision")
+    choice.wait_for()
+    assert choice.input_value() == "hna_referrals"
+    assert sorted(choice.locator("option").all_inner_texts())[1:] == [
+        "financial_eligibility",
+        "hna_referrals",
+        "palliative_triggers",
+    ]
+    shoot(page, "pathway-editor-business-rule-task")
+
+    page.get_by_role("link", name="Decision tables", exact=True).click()
+    page.get_by_role("link", name="Edit hna_referrals.dmn").click()
+    page.locator("#dmn-editor[data-ready='yes']").wait_for(state="attached")
+    table = page.locator("#dmn-editor")
+    assert table.get_by_text("Distress thermometer").is_visible()
+    assert table.locator("td.input-cell", has_text=">= 4").count() == 4  # "4 or more"
+    shoot(page, "decision-table-hna-referrals")

@@ -11,7 +11,7 @@
 
   const SPIFF = 'spiffworkflow:';
   const files = {};            // name -> text, for every file of the draft
-  const kinds = {};            // name -> 'bpmn' | 'form'
+  const kinds = {};            // name -> 'bpmn' | 'dmn' | 'form' | ...
   const roles = JSON.parse(root.dataset.roles);
   const standards = JSON.parse(root.dataset.standards);
   let sha256 = root.dataset.sha256;
@@ -247,6 +247,27 @@
     }), mapped ? 'This lane\'s name means ' + mapped.label + '.' : 'Choose a role: the lane is renamed to it.'));
   }
 
+  // The decisions of the draft's .dmn files (their ids), as a business rule task names them.
+  function decisionIds() {
+    const ids = [];
+    Object.keys(kinds).filter(function (n) { return kinds[n] === 'dmn'; }).sort().forEach(function (name) {
+      const pattern = /<(?:[A-Za-z0-9_]+:)?decision\s[^>]*?\bid="([^"]+)"/g;
+      let match = pattern.exec(files[name]);
+      while (match) { ids.push(match[1]); match = pattern.exec(files[name]); }
+    });
+    return ids;
+  }
+
+  function businessRuleTaskFields(element, body) {
+    const chosen = bodyValue(element.businessObject, 'CalledDecisionId');
+    const ids = decisionIds();
+    const options = [['', 'Choose a decision table']].concat(ids.map(function (d) { return [d, d]; }));
+    if (chosen && ids.indexOf(chosen) < 0) { options.push([chosen, chosen + ' (missing)']); }
+    body.appendChild(field('prop-decision', 'Decision table', select(options, chosen, function (value) {
+      setBody(element, 'CalledDecisionId', value);
+    }), 'The table that decides here; its outputs become data the next steps read. Tables are edited under Decision tables below.'));
+  }
+
   function makeUserTaskButton(element, body) {
     const button = el('button', { type: 'button', className: 'nhsuk-button nhsuk-button--secondary', text: 'Make it a user task' });
     button.addEventListener('click', function () {
@@ -255,6 +276,13 @@
     });
     body.appendChild(el('p', { text: 'A user task is work for a person, with a form.' }));
     body.appendChild(button);
+    const rules = el('button', { type: 'button', className: 'nhsuk-button nhsuk-button--secondary', text: 'Make it a business rule task' });
+    rules.addEventListener('click', function () {
+      const replaced = modeler.get('bpmnReplace').replaceElement(element, { type: 'bpmn:BusinessRuleTask' });
+      modeler.get('selection').select(replaced);
+    });
+    body.appendChild(el('p', { text: 'A business rule task applies a decision table.' }));
+    body.appendChild(rules);
   }
 
   function showProperties(element) {
@@ -269,6 +297,7 @@
     renderProblems(element, body);
     nameField(element, body);
     if (element.type === 'bpmn:UserTask') { userTaskFields(element, body); }
+    else if (element.type === 'bpmn:BusinessRuleTask') { businessRuleTaskFields(element, body); }
     else if (element.type === 'bpmn:Lane' || element.type === 'bpmn:Participant') { laneFields(element, body); }
     else if (element.type === 'bpmn:Task') { makeUserTaskButton(element, body); }
   }
