@@ -289,8 +289,11 @@ def test_saving_a_new_form_writes_it_into_the_draft_audited(designer: dict[str, 
     }
     assert load_forms({"review2.schema.json": stored["review2.schema.json"]})[1] == []
     audit = db.session.scalars(
-        select(AuditEventModel).where(AuditEventModel.action == "pathway.draft_saved")
-    ).all()[-1]
+        select(AuditEventModel)
+        .where(AuditEventModel.action == "pathway.draft_saved")
+        .order_by(AuditEventModel.id.desc())
+    ).first()
+    assert audit is not None and audit.actor_name == "boss"
     assert audit.detail is not None and "review2.schema.json" in audit.detail["files"]
     # The same name again is refused, naming the field.
     again = _post(designer, f"/pathways/{draft.id}/forms/new",
