@@ -14,6 +14,7 @@ from mdt.extensions import db
 from mdt.models import PathwayFileModel, PathwayInstanceModel, PatientModel
 from mdt.services.actor import SYSTEM
 from mdt.services.care_plan import patient_care_plan
+from mdt.services.errors import PathwayRejectedError
 from mdt.services.instances import complete_task
 from mdt.services.pathway_migration import MigrationResult, move_running_to, plan_migration
 from mdt.services.pathways import compile_files, publish_files, read_pathway_directory
@@ -210,3 +211,22 @@ def test_the_demo_moves_patients_of_an_install_from_before_profiles(
         )
     ).all()
     assert running and all(i.pathway_version_id == new.id for i in running)
+
+
+def test_a_profile_uploaded_with_a_draft_is_published_with_it(make_user: Any, actor: Any) -> None:
+    from mdt.services.pathway_drafts import publish_version, save_draft
+
+    manager = actor(make_user("manager"))
+    bpmn, forms = _wound(WOUND_PROFILE)
+    draft = save_draft(manager, "wound-care", "Wound care", {**bpmn, **forms})
+    version = publish_version(manager, draft.id)
+    assert {f.name: f.kind for f in version.files}[PROFILE_FILE] == "profile"
+    assert profile_for(version).title == "Wound care clinic"
+    wrong = {**WOUND_PROFILE, "summary": [{"label": "Depth", "fields": ["depth_cm"]}]}
+    bpmn, forms = _wound(wrong)
+    draft = save_draft(manager, "wound-care", "Wound care", {**bpmn, **forms})
+    with pytest.raises(PathwayRejectedError) as refused:
+        publish_version(manager, draft.id)
+    assert [(p["file"], p["message"]) for p in refused.value.problems] == [
+        (PROFILE_FILE, "summary/0/fields: no form of this pathway has a field 'depth_cm'.")
+    ]

@@ -1,6 +1,7 @@
 """A patient's care plan as an HL7 FHIR R4 Bundle (collection): Patient, a Condition per
-coded condition the pathway's profile names (e.g. each metastatic site), CarePlan for the pathway with a Task per human task, CareTeam for the key
-worker, and a CarePlan per MDT outcome (at a meeting, or marked as decided outside one).
+coded condition the pathway's profile names (e.g. each metastatic site), CarePlan for the
+pathway with a Task per human task, CareTeam for the key worker, and a CarePlan per MDT
+outcome (at a meeting, or marked as decided outside one).
 
 Built from the tables (never by loading a workflow) and checked against the FHIR models of
 the `fhir.resources` package (its R4B models: FHIR 4.3, the maintained release of R4, whose
