@@ -25,6 +25,7 @@ MEASURES_START = "| measure | who is counted |"
 
 def _files() -> tuple[dict[str, bytes], dict[str, bytes]]:
     bpmn = {p.name: p.read_bytes() for p in sorted((ROOT / "bpmn").glob("*.bpmn"))}
+    bpmn.update({p.name: p.read_bytes() for p in sorted((ROOT / "bpmn").glob("*.dmn"))})
     forms = {p.name: p.read_bytes() for p in sorted((ROOT / "bpmn" / "forms").glob("*.json"))}
     return bpmn, forms
 
