@@ -65,6 +65,17 @@ class PathwayFailedError(DomainError):
         super().__init__(message)
 
 
+class PathwayPausedError(DomainError):
+    """The patient's pathway is paused, found so while reading it (its state could not be
+    read by the engine workers, and it has just been paused for that): what was asked needs
+    it running. The web shows a page saying so (409), the API answers ``pathway_paused``."""
+
+    def __init__(self, message: str, instance_id: int | None = None, reason: str | None = None):
+        self.instance_id = instance_id
+        self.reason = reason
+        super().__init__(message)
+
+
 class SignInError(DomainError):
     pass
 

@@ -196,7 +196,8 @@ def deliver_message(
 ) -> None:
     """Deliver a message (e.g. a progression) to a running pathway and save it; the caller
     commits. ConflictError when the pathway is not waiting for it now."""
-    run = _restore(instance)
+    with pause_on_failure(actor, instance):  # a state that cannot be read pauses it too
+        run = _restore(instance)
     if not run.accepts_message(message):
         raise InvalidInputError({"event": f"This pathway has no '{message}' event."})
     now = clock.now()

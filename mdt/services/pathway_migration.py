@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from mdt.extensions import db
@@ -32,9 +33,10 @@ from mdt.services.errors import (
     InvalidInputError,
     PermissionDeniedError,
 )
-from mdt.services.instances import migrate_instance
+from mdt.services.instances import migrate_instance, plain_failure, record_failure
 from mdt.services.pathways import engine_for, get_version
 from workflows import (
+    CompiledPathway,
     ElementChange,
     MigrationRefusedError,
     PathwayInvalidError,
@@ -164,10 +166,26 @@ def plan_migration(actor: Actor, source_id: int, target_id: int) -> MigrationPla
                 instance.id,
                 instance.patient,
                 _waiting_at(instance.id),
-                migration_blockers(instance.state, old, new),
+                _blockers(actor, instance, old, new),
             )
         )
     return plan
+
+
+def _blockers(
+    actor: Actor, instance: PathwayInstanceModel, old: CompiledPathway, new: CompiledPathway
+) -> list[str]:
+    """Why this patient cannot move. A stored state that cannot be read pauses that patient's
+    pathway with the reason, as a failed run does, and the dry run says so for them rather
+    than failing for everyone."""
+    try:
+        return migration_blockers(instance.state, old, new)
+    except (DomainError, OperationalError):
+        raise
+    except Exception as error:
+        reason = str(plain_failure(error))
+        record_failure(actor, instance.id, error)
+        return [f"This patient's pathway is paused: {reason}"]
 
 
 def migrate_all(actor: Actor, source_id: int, target_id: int) -> MigrationResult:

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from mdt import clock
 from mdt.extensions import db
@@ -32,8 +33,10 @@ from mdt.services.audit import record_event
 from mdt.services.episodes import engine_view, open_episode
 from mdt.services.errors import (
     ConflictError,
+    DomainError,
     InvalidInputError,
     NotFoundError,
+    PathwayPausedError,
     PermissionDeniedError,
 )
 from mdt.services.form_validation import split_hidden, validate_submission
@@ -44,6 +47,8 @@ from mdt.services.instances import (
     deliver_message,
     end_care,
     end_pathway,
+    plain_failure,
+    record_failure,
 )
 from mdt.services.meetings import withdraw_from_lists
 from mdt.services.pathways import engine_for
@@ -102,8 +107,7 @@ def available_events(actor: Actor, patient_id: int) -> list[AvailableEvent]:
     if instance is None:
         return []
     engine = engine_for(instance.pathway_version)
-    run = engine.restore(instance.state)
-    waiting = run.waiting_messages()
+    waiting = _waiting_messages(actor, instance, engine)
     declared = engine.pathway.events.values()
     events = [
         AvailableEvent(
@@ -124,6 +128,26 @@ def available_events(actor: Actor, patient_id: int) -> list[AvailableEvent]:
         if reason not in handled
     ]
     return events
+
+
+def _waiting_messages(actor: Actor, instance: PathwayInstanceModel, engine: Any) -> frozenset[str]:
+    """The messages the pathway waits for, read from its state in an engine worker. A state
+    that cannot be read (the worker stopped at its limits, a state it cannot load) pauses the
+    pathway as a failed run does (the managers told, listed in operations), and the person
+    is told so in plain words instead of an error page."""
+    try:
+        return engine.restore(instance.state).waiting_messages()  # type: ignore[no-any-return]
+    except (DomainError, OperationalError):
+        raise
+    except Exception as error:
+        reason = str(plain_failure(error))
+        record_failure(actor, instance.id, error)
+        raise PathwayPausedError(
+            f"This patient's pathway is paused: {reason}. Nothing can be recorded on it until "
+            "it runs again.",
+            instance.id,
+            reason,
+        ) from None
 
 
 def event_form(actor: Actor, patient_id: int, name: str) -> AvailableEvent:

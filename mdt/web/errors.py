@@ -15,6 +15,7 @@ from mdt.services.errors import (
     InvalidInputError,
     NotFoundError,
     PathwayFailedError,
+    PathwayPausedError,
     PathwayRejectedError,
     PathwayWarningsError,
     PermissionDeniedError,
@@ -99,6 +100,16 @@ def register(app: Flask) -> None:
         if is_api_request():
             return pathway_paused(str(error), error.instance_id, error.reason)
         return render_error(500, str(error))
+
+    @app.errorhandler(PathwayPausedError)
+    def _found_paused(error: PathwayPausedError) -> Any:
+        if is_api_request():
+            return pathway_paused(str(error), error.instance_id, error.reason)
+        advice = "A service manager has been told and can try it again once it is put right."
+        page = render_template(
+            "error.html", title="This patient's pathway is paused", advice=advice, detail=str(error)
+        )
+        return page, 409
 
     @app.errorhandler(ConflictError)
     def _conflict(error: ConflictError) -> Any:
