@@ -237,6 +237,18 @@ class TaskDetailSchema(TaskSchema):
         }
 
 
+class CompletedTaskSchema(TaskDetailSchema):
+    next_tasks = fields.List(
+        fields.Nested(TaskSchema),
+        required=True,
+        metadata={
+            "description": "The patient's tasks now ready that wait for you (one of your roles, "
+            "given to no one else; the worklist's rule), oldest first: a client walking the "
+            "pathway needs no second call to find them."
+        },
+    )
+
+
 class TaskSearchSchema(Strict):
     role = fields.String(validate=validate.OneOf(sorted(TASK_ROLES)))
     assigned = fields.String(
