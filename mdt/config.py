@@ -13,6 +13,8 @@ from pathlib import Path
 
 # Local numbers the pathways read, unless set in MDT_PATHWAY_SETTINGS.
 DEFAULT_PATHWAY_SETTINGS = {"pension_age": 66}
+# The pathway a registration starts unless staff choose another.
+DEFAULT_PATHWAY = "secondary-breast-cancer"
 
 
 class ConfigError(RuntimeError):
@@ -58,6 +60,13 @@ def _clock(name: str, default: str) -> str:
         time.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a time like 12:00, not {raw!r}") from None
+    return raw
+
+
+def _pathway_key(name: str, default: str) -> str:
+    raw = os.environ.get(name, default).strip()
+    if not raw or len(raw) > 80 or not all(ch.isalnum() or ch in "-_." for ch in raw):
+        raise ConfigError(f"{name} must be a pathway key like {default}, not {raw!r}")
     return raw
 
 
@@ -145,6 +154,8 @@ class Settings:
                     _number("MDT_BPMN_MAX_BYTES", 2 * 1024 * 1024, 1024, 50 * 1024 * 1024)
                 ),
                 "MDT_ALLOW_TEST_NHS_NUMBERS": _bool("MDT_ALLOW_TEST_NHS_NUMBERS", not production),
+                # The pathway registration starts unless staff choose another published one.
+                "MDT_DEFAULT_PATHWAY": _pathway_key("MDT_DEFAULT_PATHWAY", DEFAULT_PATHWAY),
                 # Sign-in failures from one address within 15 minutes before it must wait.
                 "MDT_SIGNIN_FAILURES_PER_ADDRESS": int(
                     _number("MDT_SIGNIN_FAILURES_PER_ADDRESS", 30, 1, 10_000)

@@ -40,6 +40,7 @@ FLOW_NODES = {
     "userTask": "task",
     "manualTask": "task",
     "scriptTask": "task",
+    "businessRuleTask": "task",
     "task": "task",
     "callActivity": "task",
     "subProcess": "task",

@@ -102,6 +102,8 @@ POLICY: dict[str, str | frozenset[str]] = {
     # Registering patients and reporting events are clinical acts, not managers'.
     "patients.register": frozenset({Role.COORDINATOR, Role.CNS}),
     "patients.new_event": CLINICAL,
+    # Starting a registered patient on one more pathway: the coordinators, who register.
+    "patients.start_pathway": COORDINATOR,
     "patients.closings": MANAGER,
     "patients.correct_closing": MANAGER,
     "tasks.my_tasks": RECORDS,
@@ -146,6 +148,7 @@ POLICY: dict[str, str | frozenset[str]] = {
     # PAS demographic updates as FHIR Patients: those who register patients.
     "api_fhir_patient.put_patient": frozenset({Role.COORDINATOR, Role.CNS}),
     "api_patients.event": CLINICAL,
+    "api_patients.start_pathway": COORDINATOR,
     "api_patients.events": CLINICAL,
     "api_patients.standards": RECORDS,
     "api_tasks.search": RECORDS,

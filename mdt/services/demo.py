@@ -31,6 +31,7 @@ from mdt.services.meetings import (
 )
 from mdt.services.nhs_number import check_digit_ok
 from mdt.services.pas import handle_hl7
+from mdt.services.pathway_choice import other_pathways, start_another_pathway
 from mdt.services.pathway_migration import move_running_to
 from mdt.services.pathways import (
     DEFAULT_PATHWAY_KEY,
@@ -255,11 +256,30 @@ def _pas_sends_someone_new(number: str) -> None:
     )
 
 
+# The example pathways shipped beside the main one (bpmn/examples/<key>/, files only), with
+# the title each is published under: the demo shows more than one pathway.
+EXAMPLE_PATHWAYS = {"lymphoedema": ("lymphoedema-clinic", "Lymphoedema clinic")}
+
+
+def _publish_examples(examples: Path) -> None:
+    for folder, (key, title) in EXAMPLE_PATHWAYS.items():
+        if (examples / folder).is_dir():
+            publish_files(SYSTEM, key, title, *read_pathway_directory(examples / folder))
+
+
+def _also_on_an_example(stories: list[Story], coordinator: Actor) -> None:
+    """The first demo patient is also on the lymphoedema clinic: a patient on two pathways."""
+    key = EXAMPLE_PATHWAYS["lymphoedema"][0]
+    if stories and any(choice.key == key for choice in other_pathways(stories[0].patient_id)):
+        start_another_pathway(coordinator, stories[0].patient_id, key)
+
+
 def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
     bpmn, forms = read_pathway_directory(bpmn_dir)
     version = publish_files(
         SYSTEM, DEFAULT_PATHWAY_KEY, "Secondary breast cancer care pathway", bpmn, forms
     )
+    _publish_examples(bpmn_dir / "examples")
     new_passwords = {}
     for username, name, roles, discipline in DEMO_USERS:
         if find_user(username) is None:
@@ -300,6 +320,7 @@ def seed_demo(bpmn_dir: Path, password: str | None = None) -> DemoResult:
                 _register_diagnosis(patient, actors["coordinator"], registered)
         stories.append(Story(patient.id, registered, stop_at, overrides))
     replay(stories, series, actors, demo_answers)
+    _also_on_an_example(stories, actors["coordinator"])
     _list_the_waiting(actors["coordinator"], schedule_next(actors["coordinator"], series.id))
     _pas_sends_someone_new(next(numbers))
     added = len(stories)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.exc import OperationalError
 
 from mdt import clock
@@ -25,6 +25,7 @@ from mdt.models import (
     InstanceStatus,
     ListingModel,
     PathwayInstanceModel,
+    PathwayVersionModel,
     PatientModel,
 )
 from mdt.services import closing_corrections as closings
@@ -53,6 +54,7 @@ from mdt.services.instances import (
 from mdt.services.meetings import withdraw_from_lists
 from mdt.services.pathways import engine_for
 from mdt.services.policy import EVENT_ROLES
+from mdt.services.settings import setting
 from workflows import EngineError, EventInfo, MessageNotAcceptedError, WorkflowRunError
 
 CLOSE_LABELS = {
@@ -85,15 +87,22 @@ class AvailableEvent:
 
 
 def running_instance(patient_id: int) -> PathwayInstanceModel | None:
-    """The patient's pathway that is still in care (not closed by a death or transfer)."""
+    """The patient's pathway that is still in care (not closed by a death or transfer). On
+    several pathways at once (pathway_choice), the default pathway's (MDT_DEFAULT_PATHWAY):
+    events such as a progression or a death are recorded on it, as before a second one."""
+    preferred = str(setting("MDT_DEFAULT_PATHWAY"))
     return db.session.scalar(
         select(PathwayInstanceModel)
+        .join(PathwayInstanceModel.pathway_version)
         .where(
             PathwayInstanceModel.patient_id == patient_id,
             PathwayInstanceModel.status == InstanceStatus.RUNNING,
             PathwayInstanceModel.close_reason.is_(None),
         )
-        .order_by(PathwayInstanceModel.started_at.desc())
+        .order_by(
+            case((PathwayVersionModel.key == preferred, 0), else_=1),
+            PathwayInstanceModel.started_at.desc(),
+        )
         .limit(1)
     )
 

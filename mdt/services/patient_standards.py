@@ -60,23 +60,27 @@ class EpisodeCard:
         return entered if entered and entered > self.episode.started_on else None
 
 
-def patient_cases(patient_id: int) -> list[ScorecardRow]:
-    """Every case of the patient, in the order of the measures, oldest episode first."""
-    instances = list(
-        db.session.scalars(
-            select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
-        )
-    )
+def patient_cases(patient_id: int, instance_id: int | None = None) -> list[ScorecardRow]:
+    """Every case of the patient (``instance_id``: on that pathway instance only), in the
+    order of the measures, oldest episode first. Each case is read with the measures of its
+    own pathway: two pathways may use the same measure key for different things."""
+    query = select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
+    if instance_id is not None:
+        query = query.where(PathwayInstanceModel.id == instance_id)
+    instances = list(db.session.scalars(query))
     if not is_current():  # an upgrade or new local periods: this patient's now, the rest later
         for instance in instances:
             refresh_cases(instance.id)
-    measures: dict[str, Measure] = {}
+    measures: dict[tuple[int, str], Measure] = {}
+    order: dict[tuple[int, str], int] = {}
     for instance in instances:
-        measures.update({m.key: m for m in measures_for(instance.pathway_version)})
-    order = {key: index for index, key in enumerate(measures)}
+        for index, measure in enumerate(measures_for(instance.pathway_version)):
+            measures[(instance.id, measure.key)] = measure
+            order[(instance.id, measure.key)] = index
     rows = db.session.execute(
         select(ReportCaseModel, status_expression(clock.today())).where(
-            ReportCaseModel.patient_id == patient_id
+            ReportCaseModel.patient_id == patient_id,
+            ReportCaseModel.instance_id.in_([i.id for i in instances]),
         )
     ).all()
     waiting_on = {
@@ -90,18 +94,26 @@ def patient_cases(patient_id: int) -> list[ScorecardRow]:
     cases = [
         ScorecardRow(
             CaseView(row, Status(status)),
-            measures[row.measure],
+            measures[(row.instance_id, row.measure)],
             waiting_on[row.open_task_id].name if row.open_task_id in waiting_on else None,
             waiting_on.get(row.open_task_id) if row.open_task_id else None,
         )
         for row, status in rows
-        if row.measure in measures
+        if (row.instance_id, row.measure) in measures
     ]
-    return sorted(cases, key=lambda c: (c.view.row.start_on, order[c.measure.key], c.view.row.id))
+    return sorted(
+        cases,
+        key=lambda c: (
+            c.view.row.start_on,
+            order[(c.view.row.instance_id, c.measure.key)],
+            c.view.row.id,
+        ),
+    )
 
 
-def patient_scorecard(patient_id: int) -> list[EpisodeCard]:
-    """The patient's cases by episode, the latest episode first."""
+def patient_scorecard(patient_id: int, instance_id: int | None = None) -> list[EpisodeCard]:
+    """The patient's cases by episode (``instance_id``: of that pathway instance only), the
+    latest episode first."""
     cards: dict[int | None, EpisodeCard] = {}
     episodes = {
         e.id: e
@@ -109,7 +121,7 @@ def patient_scorecard(patient_id: int) -> list[EpisodeCard]:
             select(EpisodeModel).where(EpisodeModel.patient_id == patient_id)
         )
     }
-    for case in patient_cases(patient_id):
+    for case in patient_cases(patient_id, instance_id):
         episode_id = case.view.row.episode_id
         card = cards.setdefault(episode_id, EpisodeCard(episodes.get(episode_id or -1)))
         card.rows.append(case)

@@ -17,6 +17,7 @@ from mdt.models import (
     HumanTaskModel,
     InstanceStatus,
     PathwayInstanceModel,
+    PathwayVersionModel,
     PatientIdentifierModel,
     PatientModel,
     TaskStatus,
@@ -33,6 +34,11 @@ from mdt.services.errors import (
     PermissionDeniedError,
 )
 from mdt.services.instances import begin_pathway
+from mdt.services.pathway_choice import (
+    default_pathway_key,
+    pathway_key_problem,
+    startable_pathways,
+)
 from mdt.services.patient_contact import ContactDetails, apply_contact, checked
 from mdt.services.patient_identity import (
     clean_name,
@@ -44,6 +50,7 @@ from mdt.services.patient_identity import (
 )
 from mdt.services.patient_standards import EpisodeCard, patient_scorecard
 from mdt.services.policy import RECORD_ROLES
+from mdt.services.record_sections import PathwaySection, pathway_sections
 from mdt.services.record_views import (
     SummaryRow,
     TimelineEntry,
@@ -62,6 +69,8 @@ class PatientRecord:
     summary: list[SummaryRow]
     timeline: list[TimelineEntry]
     scorecard: list[EpisodeCard]
+    # One per pathway the patient has been on, the latest first: the page shows each apart.
+    sections: list[PathwaySection]
 
 
 # Administrative sex as the PAS records it (the FHIR and HL7 v2 codes for each are fixed).
@@ -84,6 +93,7 @@ REGISTRATION_FIELDS = (
     "gp_practice_code",
     "gp_practice",
     "gp_practice_address_lines",
+    "pathway_key",
 )
 
 
@@ -177,8 +187,11 @@ def register_patient(
     contact: ContactDetails | None = None,
     identity: Identity | None = None,
     date_of_birth_unreal: bool = False,
+    pathway_key: str | None = None,
 ) -> PatientModel:
-    """Register a patient and start their pathway, in one transaction. ``contact``: their
+    """Register a patient and start their pathway, in one transaction. ``pathway_key``: the
+    published pathway to start (None: the default, ``MDT_DEFAULT_PATHWAY``, or the only one
+    published); an unknown or unpublished one is reported with the other problems. ``contact``: their
     address, GP practice code and address, and whether they want copies of letters;
     ``identity``: sex, hospital number, consultant. ``date_of_birth_unreal``: what was typed
     is no date (31 February), reported with every other problem at once.
@@ -201,6 +214,12 @@ def register_patient(
         identity,
         date_of_birth_unreal,
     )
+    if start:
+        choices = startable_pathways()
+        pathway_key = pathway_key or default_pathway_key(choices)
+        problem = pathway_key_problem(pathway_key, choices)
+        if problem:
+            errors = in_form_order({**errors, "pathway_key": problem})
     number = nhs_number.normalise(nhs)
     mrn = mrn_value(identity.mrn) or None
     # Someone already registered comes first, whatever else is wrong: there is nothing
@@ -246,7 +265,8 @@ def register_patient(
         object_id=patient.id,
     )
     if start:
-        begin_pathway(actor, patient.id)
+        assert pathway_key is not None
+        begin_pathway(actor, patient.id, pathway_key)
     db.session.commit()
     return patient
 
@@ -331,17 +351,25 @@ def view_patient(actor: Actor, patient_id: int) -> PatientRecord:
     )
     db.session.commit()
     history = [t for t in tasks if t.status != TaskStatus.READY]
+    sections = pathway_sections(patient_id, instances, tasks)
+    if len(sections) == 1:  # one pathway: the whole record is its section
+        only = sections[0]
+        summary, events, scorecard = only.summary, only.timeline, only.scorecard
+    else:
+        summary = clinical_summary(
+            (t for t in history if t.status == TaskStatus.COMPLETED),
+            episodes_of([i.id for i in instances]),
+        )
+        events, scorecard = timeline(patient_id, history), patient_scorecard(patient_id)
     return PatientRecord(
         patient=patient,
         instances=instances,
         open_tasks=[t for t in tasks if t.status == TaskStatus.READY],
         history=history,
-        summary=clinical_summary(
-            (t for t in history if t.status == TaskStatus.COMPLETED),
-            episodes_of([i.id for i in instances]),
-        ),
-        timeline=timeline(patient_id, history),
-        scorecard=patient_scorecard(patient_id),
+        summary=summary,
+        timeline=events,
+        scorecard=scorecard,
+        sections=sections,
     )
 
 
@@ -374,13 +402,18 @@ def read_patient(actor: Actor, patient_id: int, part: str = "details") -> Patien
     return patient
 
 
-def patient_pathway(actor: Actor, patient_id: int) -> PathwayView:
+def patient_pathway(actor: Actor, patient_id: int, key: str | None = None) -> PathwayView:
+    """The patient's latest pathway, or their latest on pathway ``key``."""
     read_patient(actor, patient_id, "pathway")
+    query = select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
+    if key:
+        query = query.join(PathwayInstanceModel.pathway_version).where(
+            PathwayVersionModel.key == key
+        )
     instance = db.session.scalar(
-        select(PathwayInstanceModel)
-        .where(PathwayInstanceModel.patient_id == patient_id)
-        .order_by(PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc())
-        .limit(1)
+        query.order_by(
+            PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc()
+        ).limit(1)
     )
     if instance is None:
         raise NotFoundError("This patient has no pathway.")

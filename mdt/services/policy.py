@@ -36,6 +36,8 @@ MEETING_READERS = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MDT_MEMBER,
 PREPARERS = frozenset({*CLINICAL_ROLES, Role.COORDINATOR, Role.MDT_MEMBER})
 # The coordinators run the meeting: the list, attendance, outcomes, letters.
 MEETING_RUNNERS = frozenset({Role.COORDINATOR})
+# Starting a registered patient on one more pathway (a trial's follow-up, a clinic).
+PATHWAY_STARTERS = frozenset({Role.COORDINATOR})
 
 
 def _user_id(who: Who) -> int | None:
@@ -71,6 +73,10 @@ def may_see_meetings(who: Who) -> bool:
     return who.has_role(*MEETING_READERS)
 
 
+def may_start_pathways(who: Who) -> bool:
+    return who.has_role(*PATHWAY_STARTERS)
+
+
 def may_prepare(who: Who) -> bool:
     return who.has_role(*PREPARERS)
 
@@ -88,6 +94,7 @@ RULES = {
     "move_caseloads": may_move_caseloads,
     "prepare": may_prepare,
     "run_meetings": may_run_meetings,
+    "start_pathways": may_start_pathways,
 }
 
 

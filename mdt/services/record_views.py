@@ -252,16 +252,24 @@ def _event_entry(
     return TimelineEntry(row.at, title, row.actor_name, "event", details)
 
 
-def timeline(patient_id: int, done: Iterable[HumanTaskModel]) -> list[TimelineEntry]:
+def timeline(
+    patient_id: int, done: Iterable[HumanTaskModel], instance_ids: Iterable[int] | None = None
+) -> list[TimelineEntry]:
+    """The record's timeline; ``instance_ids``: only the events of these pathway instances
+    (and the patient's own, such as the registration), for a patient on several pathways."""
     events = db.session.scalars(
         select(AuditEventModel).where(
             AuditEventModel.patient_id == patient_id, AuditEventModel.action.in_(TIMELINE_ACTIONS)
         )
     )
     forms = _event_forms(patient_id)
+    ours = None if instance_ids is None else {str(i) for i in instance_ids}
     # A closure by the pathway's own event shows once, as that event with its answers.
     shown = [
-        e for e in events if not (e.action == "pathway.closed" and (e.detail or {}).get("message"))
+        e
+        for e in events
+        if not (e.action == "pathway.closed" and (e.detail or {}).get("message"))
+        and (ours is None or e.object_type != "pathway_instance" or e.object_id in ours)
     ]
     entries = [_task_entry(t) for t in done] + [_event_entry(e, forms) for e in shown]
     return sorted(entries, key=lambda e: e.at, reverse=True)

@@ -18,7 +18,13 @@ from sqlalchemy import ColumnElement, func, select
 
 from mdt import clock
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PatientModel, ReportCaseModel
+from mdt.models import (
+    HumanTaskModel,
+    PathwayInstanceModel,
+    PathwayVersionModel,
+    PatientModel,
+    ReportCaseModel,
+)
 from mdt.models.roles import Role
 from mdt.models.standards import STANDARDS
 from mdt.services import report_cases
@@ -31,6 +37,7 @@ from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeni
 from mdt.services.measure_words import MeasureWords, describe
 from mdt.services.measure_words import deadline_words as _deadline_words
 from mdt.services.measures import Measure
+from mdt.services.pathway_choice import startable_pathways
 from mdt.services.pathways import DEFAULT_PATHWAY_KEY, current_version, engine_for, measures_for
 from mdt.services.settings import setting
 
@@ -60,14 +67,27 @@ def cohorts(key: str = DEFAULT_PATHWAY_KEY) -> dict[str, str]:
     return found
 
 
+def measured_pathways() -> dict[str, str]:
+    """The published pathways that declare measures (key: title), the default first: what
+    the report's pathway chooser offers."""
+    return {
+        choice.key: choice.title
+        for choice in startable_pathways()
+        if catalogue(choice.key) or choice.key == DEFAULT_PATHWAY_KEY
+    }
+
+
 @dataclass(frozen=True)
 class ReportQuery:
     since: date
     until: date
     cohort: str = "all"
+    pathway: str = DEFAULT_PATHWAY_KEY  # each pathway's report counts its own cases only
 
     @classmethod
-    def parse(cls, since: str | None, until: str | None, cohort: str | None) -> ReportQuery:
+    def parse(
+        cls, since: str | None, until: str | None, cohort: str | None, pathway: str | None = None
+    ) -> ReportQuery:
         """From form or URL text; the last twelve months by default."""
         errors = {}
         today = clock.today()
@@ -83,11 +103,15 @@ class ReportQuery:
             start = end - timedelta(days=365)
         if not errors and start > end:
             errors["since"] = "The start date must be on or before the end date"
-        if cohort and cohort not in cohorts():
+        pathway = pathway or DEFAULT_PATHWAY_KEY
+        if pathway != DEFAULT_PATHWAY_KEY and pathway not in measured_pathways():
+            errors["pathway"] = "Select a pathway from the list"
+            pathway = DEFAULT_PATHWAY_KEY
+        if cohort and cohort not in cohorts(pathway):
             errors["cohort"] = "Select a cohort from the list"
         if errors:
             raise InvalidInputError(errors)
-        return cls(start, end, cohort or "all")
+        return cls(start, end, cohort or "all", pathway)
 
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as UTC instants: from midnight of the first day to midnight after the last."""
@@ -99,6 +123,7 @@ class ReportQuery:
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "cohort": self.cohort,
+            **({"pathway": self.pathway} if self.pathway != DEFAULT_PATHWAY_KEY else {}),
         }
 
 
@@ -211,6 +236,15 @@ def _months(since: date, until: date) -> list[str]:
 def _cases_in(query: ReportQuery, keys: Sequence[str]) -> list[ColumnElement[bool]]:
     c = ReportCaseModel
     where = [c.start_on >= query.since, c.start_on <= query.until, c.measure.in_(list(keys))]
+    # Only this pathway's patients: two pathways may use the same measure key.
+    on_pathway = (
+        select(PathwayInstanceModel.id)
+        .join(
+            PathwayVersionModel, PathwayVersionModel.id == PathwayInstanceModel.pathway_version_id
+        )
+        .where(PathwayVersionModel.key == query.pathway)
+    )
+    where.append(c.instance_id.in_(on_pathway))
     if query.cohort != "all":
         where.append(c.cohort == query.cohort)
     return where
@@ -252,7 +286,7 @@ def _figures(measures: Sequence[Measure], query: ReportQuery) -> list[MeasureFig
 def standards_report(actor: Actor, query: ReportQuery) -> StandardsReport:
     require_report_role(actor)
     ensure_projection()
-    figures = _figures(catalogue(), query)
+    figures = _figures(catalogue(query.pathway), query)
     return StandardsReport(query, figures, _months(query.since, query.until))
 
 
@@ -262,7 +296,7 @@ def measure_cases(
     """The patients behind one measure, oldest first, with why; ``status`` narrows to one
     status, or "not_achieved" to every way of not achieving it."""
     require_report_role(actor)
-    measure = next((m for m in catalogue() if m.key == key), None)
+    measure = next((m for m in catalogue(query.pathway) if m.key == key), None)
     if measure is None:
         raise NotFoundError("There is no such measure.")
     if status and status != MISSED_FILTER and status not in LABELS:

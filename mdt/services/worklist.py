@@ -11,11 +11,18 @@ from sqlalchemy.orm import contains_eager
 
 from mdt.clock import LONDON
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models import (
+    HumanTaskModel,
+    PathwayInstanceModel,
+    PathwayVersionModel,
+    PatientModel,
+    TaskStatus,
+)
 from mdt.models.roles import TASK_ROLES
 from mdt.services.actor import Actor
 from mdt.services.audit import record_task_event
 from mdt.services.errors import NotFoundError
+from mdt.services.pathway_choice import startable_pathways
 from mdt.services.patient_identity import fold, nhs_digits
 from mdt.services.policy import REASSIGNERS, may_open_task, require
 
@@ -53,10 +60,11 @@ class WorklistQuery:
     search: str = ""  # the patient: names in any order, or the NHS number from its start
     task_name: str | None = None
     standard: str | None = None
+    pathway: str | None = None  # a pathway's key: its tasks only
 
     @property
     def filtered(self) -> bool:
-        return bool(self.due or self.search or self.task_name or self.standard)
+        return bool(self.due or self.search or self.task_name or self.standard or self.pathway)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class WorklistPage:
     counts: dict[str, int]
     query: WorklistQuery
     task_names: list[str] = field(default_factory=list)  # what the task filter offers
+    # The published pathways (key, title): the pathway filter shows when there are several.
+    pathways: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -149,6 +159,13 @@ def _filters(query: WorklistQuery, now: datetime, soon_days: int) -> list[Column
         # standards holds the task's codes comma-separated ("IS1,TC2")
         codes = literal(",") + HumanTaskModel.standards + literal(",")
         conditions.append(codes.like(f"%,{_escaped(query.standard)},%", escape="\\"))
+    if query.pathway:
+        on_pathway = (
+            select(PathwayInstanceModel.id)
+            .join(PathwayInstanceModel.pathway_version)
+            .where(PathwayVersionModel.key == query.pathway)
+        )
+        conditions.append(HumanTaskModel.instance_id.in_(on_pathway))
     return conditions
 
 
@@ -219,7 +236,12 @@ def worklist(actor: Actor, query: WorklistQuery, now: datetime, soon_days: int) 
     position = {task_id: index for index, task_id in enumerate(ids)}
     tasks = sorted(rows, key=lambda task: position[task.id])
     return WorklistPage(
-        tasks, counts.get(query.view, 0), counts, query, task_names(views[query.view])
+        tasks,
+        counts.get(query.view, 0),
+        counts,
+        query,
+        task_names(views[query.view]),
+        [(choice.key, choice.title) for choice in startable_pathways()],
     )
 
 

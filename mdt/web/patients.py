@@ -13,6 +13,12 @@ from mdt.services.closing_corrections import closings_page, mark_entered_in_erro
 from mdt.services.errors import ConflictError, InvalidInputError, PathwayFailedError
 from mdt.services.form_validation import split_hidden
 from mdt.services.pas import pas_details
+from mdt.services.pathway_choice import (
+    default_pathway_key,
+    other_pathways,
+    start_another_pathway,
+    startable_pathways,
+)
 from mdt.services.pathway_library import diagram_for
 from mdt.services.patient_contact import ContactDetails, split_lines
 from mdt.services.patient_events import (
@@ -104,6 +110,7 @@ def register() -> Response | tuple[str, int]:
                 consultant_name=form.get("consultant_name"),
             ),
             date_of_birth_unreal=not real,
+            pathway_key=form.get("pathway_key") or None,
         )
     except InvalidInputError as error:
         return _register_page(values, error.errors, status=400)
@@ -161,12 +168,16 @@ def _register_page(
     existing: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
+    pathways = startable_pathways()
     return render_template(
         "patients/register.html",
         values=values,
         errors=in_form_order(errors),
         existing=existing,
         sexes=SEXES,
+        pathways=pathways,
+        pathway_options=[(choice.key, choice.title) for choice in pathways],
+        default_pathway=default_pathway_key(pathways),
     ), status
 
 
@@ -181,6 +192,44 @@ def show(patient_id: int) -> str:
         patient=record.patient,
         diagram=diagram,
     )
+
+
+@bp.route("/<int:patient_id>/pathways/new", methods=["GET", "POST"])
+@roles_required(Role.COORDINATOR)
+def start_pathway(patient_id: int) -> Response | tuple[str, int]:
+    """Start the patient on one more published pathway, beside those they are on."""
+    record = view_patient(current_actor(), patient_id)
+    if request.method == "GET":
+        return _start_pathway_page(record, {})
+    key = request.form.get("pathway_key", "")
+    try:
+        instance = start_another_pathway(current_actor(), patient_id, key)
+    except InvalidInputError as error:
+        return _start_pathway_page(record, error.errors, 400)
+    except ConflictError as error:
+        return _start_pathway_page(record, {"pathway_key": str(error)}, 409)
+    title = instance.pathway_version.title
+    if instance.status == "error":
+        flash(
+            f"{record.patient.display_name} is on the {title} but it could not start and is "
+            f"paused: {instance.error_message}. The service managers have been told.",
+            "warning",
+        )
+    else:
+        flash(f"{record.patient.display_name} has started the {title}.", "success")
+    return redirect(url_for("patients.show", patient_id=patient_id))
+
+
+def _start_pathway_page(record: Any, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    choices = other_pathways(record.patient.id)
+    return render_template(
+        "patients/start_pathway.html",
+        record=record,
+        patient=record.patient,
+        options=[(choice.key, choice.title) for choice in choices],
+        errors=errors,
+        value=request.form.get("pathway_key", ""),
+    ), status
 
 
 @bp.route("/<int:patient_id>/events/new", methods=["GET", "POST"])

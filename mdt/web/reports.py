@@ -19,6 +19,7 @@ from mdt.services.standards_report import (
     deadline_words,
     figure_dict,
     measure_cases,
+    measured_pathways,
     median_days,
     standards_report,
     words_for,
@@ -34,7 +35,9 @@ OUTSIDE_A_MEETING = "Decided outside a meeting"
 def _query() -> tuple[ReportQuery, dict[str, str]]:
     args = request.args
     try:
-        return ReportQuery.parse(args.get("since"), args.get("until"), args.get("cohort")), {}
+        return ReportQuery.parse(
+            args.get("since"), args.get("until"), args.get("cohort"), args.get("pathway")
+        ), {}
     except InvalidInputError as error:
         return ReportQuery.parse(None, None, None), error.errors
 
@@ -44,7 +47,7 @@ def _page(
 ) -> tuple[str, int]:
     # A bad filter re-renders the form with what was typed and an error summary.
     if errors:
-        values = {key: request.args.get(key, "") for key in ("since", "until", "cohort")}
+        values = {key: request.args.get(key, "") for key in ("since", "until", "cohort", "pathway")}
     else:
         values = query.args()
     return render_template(
@@ -52,7 +55,8 @@ def _page(
         query=query,
         errors=errors,
         values=values,
-        cohorts=cohorts(),
+        cohorts=cohorts(query.pathway),
+        pathways=measured_pathways(),
         status_labels=LABELS,
         not_achieved=MISSED_FILTER,
         deadline_words=deadline_words,
@@ -85,7 +89,7 @@ def kpi(key: str) -> tuple[str, int]:
         rows=rows,
         status=status,
         median=median_days(rows),
-        words=words_for(figure.measure),
+        words=words_for(figure.measure, query.pathway),
     )
 
 

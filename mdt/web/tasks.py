@@ -70,6 +70,7 @@ def _query() -> WorklistQuery:
         search=args.get("q", "").strip(),
         task_name=args.get("task") or None,
         standard=args.get("standard") if args.get("standard") in STANDARDS else None,
+        pathway=args.get("pathway") or None,
     )
 
 

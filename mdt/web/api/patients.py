@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from mdt.models.roles import Role
 from mdt.services.fhir_export import patient_bundle
+from mdt.services.pathway_choice import start_another_pathway
 from mdt.services.patient_contact import ContactDetails
 from mdt.services.patient_events import EVENT_ROLES, available_events, record_patient_event
 from mdt.services.patient_standards import case_body, patient_cases
@@ -30,11 +31,13 @@ from mdt.web.api.schemas import (
     EventSchema,
     FhirBundleSchema,
     NewPatientSchema,
+    PathwayChoiceSchema,
     PathwaySchema,
     PatientSchema,
     PatientSearchSchema,
     RegisteredPatientSchema,
     StandardsCaseSchema,
+    StartPathwaySchema,
 )
 from mdt.web.api.tasks import pathway_body
 
@@ -88,6 +91,7 @@ def register(args: dict[str, Any]) -> Any:
                 mrn=args.get("mrn"),
                 consultant_name=args.get("consultant_name"),
             ),
+            pathway_key=args.get("pathway_key"),
         )
     except DuplicateIdentifierError as error:
         return json_error(
@@ -103,11 +107,25 @@ def show(patient_id: int) -> Any:
 
 
 @bp.route("/patients/<int:patient_id>/pathway", methods=["GET"])
+@bp.arguments(PathwayChoiceSchema, location="query")
 @bp.response(200, PathwaySchema)
 @roles_required(*RECORD_ROLES)
-def pathway(patient_id: int) -> Any:
-    """The patient's current (or last) pathway: version, status, open and completed tasks."""
-    return pathway_body(patient_pathway(current_actor(), patient_id))
+def pathway(args: dict[str, Any], patient_id: int) -> Any:
+    """The patient's current (or last) pathway, or with ``pathway_key`` their latest on that
+    pathway (a patient can be on several): version, status, open and completed tasks."""
+    return pathway_body(patient_pathway(current_actor(), patient_id, args.get("pathway_key")))
+
+
+@bp.route("/patients/<int:patient_id>/pathways", methods=["POST"])
+@bp.arguments(StartPathwaySchema)
+@bp.response(201, PathwaySchema)
+@roles_required(Role.COORDINATOR)
+def start_pathway(args: dict[str, Any], patient_id: int) -> Any:
+    """Start the patient on one more published pathway, beside those they are on (a trial's
+    follow-up, a clinic): each keeps its own tasks and standards. Returns that pathway."""
+    actor = current_actor()
+    instance = start_another_pathway(actor, patient_id, args["pathway_key"])
+    return pathway_body(patient_pathway(actor, patient_id, instance.pathway_version.key))
 
 
 @bp.route("/patients/<int:patient_id>/events", methods=["GET"])

@@ -21,12 +21,16 @@ bp = Blueprint("api_reports", __name__, url_prefix="/api/v1", description="Repor
 def standards(args: dict[str, Any]) -> Any:
     since, until = args.get("from_"), args.get("to")
     query = ReportQuery.parse(
-        since.isoformat() if since else None, until.isoformat() if until else None, args["cohort"]
+        since.isoformat() if since else None,
+        until.isoformat() if until else None,
+        args["cohort"],
+        args.get("pathway_key"),
     )
     report = standards_report(current_actor(), query)
     return {
         "from_": query.since,
         "to": query.until,
         "cohort": query.cohort,
+        "pathway_key": query.pathway,
         "figures": [figure_dict(f) for f in report.figures],
     }

@@ -170,6 +170,16 @@ class NewPatientSchema(Strict):
         allow_none=True,
         metadata={"description": "Copies of letters about them go to the patient too."},
     )
+    pathway_key = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={
+            "description": "The published pathway to start (GET /api/v1/pathways lists them; "
+            "null: the default, MDT_DEFAULT_PATHWAY). An unknown or unpublished key is 422.",
+            "example": "secondary-breast-cancer",
+        },
+    )
 
 
 # -- tasks ----------------------------------------------------------------------------
@@ -324,6 +334,25 @@ class PathwaySchema(Strict):
     )
     open_tasks = fields.List(fields.Nested(TaskSchema), required=True)
     completed_tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class StartPathwaySchema(Strict):
+    pathway_key = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={
+            "description": "A published pathway the patient is not already on (422 if unknown "
+            "or unpublished, 409 if they are on it and their care on it has not ended).",
+            "example": "lymphoedema-clinic",
+        },
+    )
+
+
+class PathwayChoiceSchema(Strict):
+    pathway_key = fields.String(
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "Which of the patient's pathways (default: the latest)."},
+    )
 
 
 class EventSchema(Strict):
@@ -497,6 +526,11 @@ class ReportQuerySchema(Strict):
         validate=validate.Length(max=40),
         metadata={"description": "all, or a kind of episode (diagnosis, progression, ...)"},
     )
+    pathway_key = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "The pathway whose measures (default: secondary-breast-cancer)."},
+    )
 
 
 STATUS_ENUM = ["met", "met_late", "declined", "overdue", "missed", "pending", "not_applicable"]
@@ -547,6 +581,7 @@ class StandardsReportSchema(Strict):
     from_ = fields.Date(data_key="from", required=True)
     to = fields.Date(required=True)
     cohort = fields.String(required=True)
+    pathway_key = fields.String(required=True)
     figures = fields.List(fields.Nested(KpiFigureSchema), required=True)
 
 
