@@ -40,11 +40,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from mdt import cli, models  # noqa: F401 - models register their tables
     from mdt.web import register_web
+    from mdt.web.request_transaction import install_request_transaction
 
     # Ids in addresses fit the database's integer columns: a larger number is simply not
     # found (404), rather than an error from PostgreSQL's int4.
     app.url_map.converters["int"] = _DatabaseId
     register_web(app)
+    install_request_transaction(app)  # a session's or token's use rides on the request's commit
     cli.register(app)
     if app.config["MDT_TRUSTED_PROXIES"]:
         # Behind a proxy, the client's address (audit rows, sign-in limits) is the one the

@@ -212,7 +212,7 @@ def test_fhir_over_http_validates(pathway: Any, client: FlaskClient, bearer: Any
     assert [i["value"] for i in person["identifier"]] == [NHS_NUMBERS[0], "RX1234"]
 
 
-def test_every_token_call_and_every_record_read_is_audited(
+def test_token_use_and_every_record_read_are_audited(
     pathway: Any, client: FlaskClient, bearer: Any
 ) -> None:
     coordinator = bearer("coordinator", username="api-audited")
@@ -222,7 +222,9 @@ def test_every_token_call_and_every_record_read_is_audited(
     client.get("/api/v1/patients/1", headers={"Authorization": "Bearer mdt_not-a-real-token"})
     rows = db.session.scalars(select(AuditEventModel).order_by(AuditEventModel.id)).all()
     actions = [r.action for r in rows]
-    assert actions.count("token.used") == 3 and actions.count("token.refused") == 1
+    # Three calls within a minute: their token's use is one row (tests/test_request_cost.py
+    # moves the clock on); every refusal and every read of the record is a row of its own.
+    assert actions.count("token.used") == 1 and actions.count("token.refused") == 1
     reads = [r.detail["part"] for r in rows if r.action == "patient.viewed"]
     assert reads == ["details", "fhir"]
     assert all(r.actor_name == "api-audited" for r in rows if r.action == "patient.viewed")

@@ -28,6 +28,7 @@ and ``PathwayRun``, so the application does not know which it was given.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -115,6 +116,7 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    gc.freeze()  # what was imported lives as long as the worker: the collector skips it
     engines: dict[str, Any] = {}
     while True:
         try:
@@ -126,6 +128,7 @@ def _worker_main(conn: Connection, limits: Limits) -> None:
             for recipe in request.recipes:
                 if recipe.key not in engines:
                     engines[recipe.key] = recipe.builder(*recipe.args)
+                    gc.freeze()  # a compiled pathway is kept for the worker's life too
             answer: tuple[str, Any] = ("ok", _perform(engines, request, limits))
         except MemoryError:
             engines.clear()

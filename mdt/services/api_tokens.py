@@ -1,4 +1,4 @@
-"""Personal API tokens: created (shown once), used, revoked; every use audited.
+"""Personal API tokens: created (shown once), used, revoked; their use audited once a minute.
 
 A token acts for its owner with the owner's roles, so the API applies exactly the rules the
 screens apply. Each token lasts 30, 90 or 365 days (chosen when it is made) and has a scope:
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from mdt import clock
 from mdt.extensions import db
@@ -22,12 +24,16 @@ from mdt.models.roles import Role
 from mdt.services.actor import SYSTEM, Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from mdt.services.request_writes import write_with_request
 
 SECRET_PREFIX = "mdt_"  # noqa: S105 - marks our tokens in logs and scanners, not a secret
 LIFETIMES_DAYS = (30, 90, 365)
 DEFAULT_DAYS = 90
 SCOPES = {"read": "Read only", "write": "Read and write"}
 REVOKED = "revoked"
+# A token's use is recorded (``last_used_at`` and one ``token.used`` audit row) at most once
+# a minute: an integration polling every second would otherwise write a row per call.
+USE_RECORDED_EVERY = timedelta(minutes=1)
 
 
 def _digest(secret: str) -> str:
@@ -137,11 +143,15 @@ READ_ONLY = (
 
 
 def user_for_token(secret: str, ip_address: str | None, writes: bool = False) -> UserModel | None:
-    """The active owner of a valid (unrevoked, unexpired) token, or None; both are audited.
-    A call that ``writes`` with a read-only token is refused (PermissionDeniedError). One
-    lookup of the token and its owner per call, as before tokens had an expiry and a scope."""
+    """The active owner of a valid (unrevoked, unexpired) token, or None. Every refusal is
+    audited (and committed: the request ends there); a use is recorded at most once a minute
+    per token, inside the request's own transaction (``request_writes``). A call that
+    ``writes`` with a read-only token is refused (PermissionDeniedError). One lookup of the
+    token with its owner and their roles per call (one statement)."""
     token = db.session.scalar(
-        select(ApiTokenModel).where(ApiTokenModel.secret_hash == _digest(secret))
+        select(ApiTokenModel)
+        .options(joinedload(ApiTokenModel.user).joinedload(UserModel.role_rows))
+        .where(ApiTokenModel.secret_hash == _digest(secret))
     )
     now = clock.now()
     refusal = (
@@ -161,12 +171,32 @@ def user_for_token(secret: str, ip_address: str | None, writes: bool = False) ->
         if refusal == "read only":
             raise PermissionDeniedError(READ_ONLY)
         return None
-    token.last_used_at = now
     user = token.user
-    who = Actor(user.id, user.username, user.roles, ip_address)
-    record_event(
-        who, "token.used", object_type="api_token", object_id=token.id,
-        detail={"prefix": token.prefix},
-    )  # fmt: skip
-    db.session.commit()
+    if token.last_used_at is None or now - token.last_used_at >= USE_RECORDED_EVERY:
+        who = Actor(user.id, user.username, user.roles, ip_address)
+        write_with_request(
+            partial(_record_use, token.id, token.prefix, token.last_used_at, now, who)
+        )
     return user
+
+
+def _record_use(
+    token_id: int, prefix: str, last_used: datetime | None, now: datetime, who: Actor
+) -> None:
+    """The token's use this minute: ``last_used_at`` moved on and one ``token.used`` row,
+    written only by the request whose update finds ``last_used_at`` as it was read (so two
+    calls in the same minute write once between them)."""
+    moved = db.session.execute(
+        update(ApiTokenModel)
+        .where(
+            ApiTokenModel.id == token_id,
+            ApiTokenModel.last_used_at.is_(None)
+            if last_used is None
+            else ApiTokenModel.last_used_at == last_used,
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount:  # type: ignore[attr-defined]
+        detail = {"prefix": prefix}
+        record_event(who, "token.used", object_type="api_token", object_id=token_id, detail=detail)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
 
 from mdt import clock
 from mdt.clock import LONDON
@@ -476,17 +477,11 @@ def _facts_for(instances: list[PathwayInstanceModel], settings: Settings) -> lis
             )
         ).all()
     )
-    born = dict(
-        db.session.execute(
-            select(PatientModel.id, PatientModel.date_of_birth).where(
-                PatientModel.id.in_({i.patient_id for i in instances})
-            )
-        ).all()
-    )
+    born = _born({i.patient_id for i in instances})
     facts = []
     for instance in instances:
         version = instance.pathway_version
-        measures = measures_for(version)
+        measures = _measures(version)
         forms = engine_for(version).pathway.forms if measures else {}
         facts.append(
             Facts(
@@ -504,15 +499,34 @@ def _facts_for(instances: list[PathwayInstanceModel], settings: Settings) -> lis
     return facts
 
 
+def _born(patient_ids: set[int]) -> dict[int, date]:
+    """Dates of birth: a save has its one patient loaded already (no statement for it)."""
+    if len(patient_ids) == 1:
+        [patient_id] = patient_ids
+        patient = db.session.get(PatientModel, patient_id)
+        return {patient_id: patient.date_of_birth} if patient is not None else {}
+    return dict(
+        db.session.execute(
+            select(PatientModel.id, PatientModel.date_of_birth).where(
+                PatientModel.id.in_(patient_ids)
+            )
+        ).all()
+    )
+
+
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[name] for name in sorted(row))
 
 
 def refresh_cases(instance_id: int) -> None:
-    """Derive one instance's cases again (flushing first); writes only when one changed."""
+    """Derive one instance's cases again (flushing first); writes only when one changed.
+
+    Nothing is read when this session changed nothing the instance's measures read
+    (``_unchanged``): completing a task no measure names, with no episode, meeting, patient
+    or closure changed, leaves every case as it was."""
     db.session.flush()
     instance = db.session.get(PathwayInstanceModel, instance_id)
-    if instance is None:
+    if instance is None or _unchanged(instance):
         return
     [facts] = _facts_for([instance], _settings())
     wanted = derive(facts)
@@ -523,6 +537,7 @@ def refresh_cases(instance_id: int) -> None:
         )
     ).all() if columns else []  # fmt: skip
     have = sorted(tuple(row) for row in existing)
+    _derived(instance_id)
     if columns and have == sorted(tuple(r[c] for c in columns) for r in wanted):
         return
     db.session.execute(delete(ReportCaseModel).where(ReportCaseModel.instance_id == instance_id))
@@ -574,3 +589,132 @@ def fingerprint() -> str:
 def is_current() -> bool:
     state = db.session.get(ReportProjectionModel, PROJECTION)
     return state is not None and state.fingerprint == fingerprint()
+
+
+# -- what a save touched --------------------------------------------------------------------
+# The cases are kept current by every save (this function runs in each), so a save need only
+# derive again when it changed something the derivation reads. Every flush notes in the
+# session which instances had such a change: a task's answers, status, episode or dates (by
+# its BPMN id: only tasks some measure names matter), an episode, the instance's closure or
+# version. A new instance, or a change to a meeting, a listing or a patient's date of birth,
+# may concern any case: it is noted for all. A note stays until the instance is derived.
+
+_TOUCHED = "mdt.cases.touched"  # instance id -> BPMN ids of changed tasks, or _ALL
+_ALL = "*"
+_EVERY = -1  # a change that may concern every instance
+TASK_FIELDS = ("instance_id", "bpmn_id", "status", "episode_id", "data", "context", "form",
+               "created_at", "completed_at")  # fmt: skip
+INSTANCE_FIELDS = ("patient_id", "pathway_version_id", "closed_at", "close_reason")
+_SHARED: dict[type, tuple[str, ...] | None] = {
+    ListingModel: None,
+    MeetingModel: None,
+    PatientModel: ("date_of_birth",),
+}
+_READS: dict[str, frozenset[str]] = {}  # by version sha256: the BPMN ids a derivation reads
+_MEASURES: dict[str, tuple[Measure, ...]] = {}  # by version sha256 (versions never change)
+
+
+def _measures(version: PathwayVersionModel) -> tuple[Measure, ...]:
+    found = _MEASURES.get(version.sha256)
+    if found is None:
+        found = _MEASURES[version.sha256] = measures_for(version)
+    return found
+
+
+def tasks_read(version: PathwayVersionModel) -> frozenset[str]:
+    """Every BPMN id the version's measures read: evidence, cases, eligibility answers, and
+    the tasks that come before evidence (a case waits on them)."""
+    found = _READS.get(version.sha256)
+    if found is None:
+        names: set[str] = set()
+        upstream = upstream_for(version)
+        for measure in _measures(version):
+            names |= measure.evidence_tasks | set(measure.cases.get("tasks", []))
+            for rule in measure.eligible:
+                names |= set(rule.get("answer", {}).get("tasks", []))
+            for task in measure.evidence_tasks:
+                names |= upstream.get(task, frozenset())
+        found = _READS[version.sha256] = frozenset(names)
+    return found
+
+
+def _changed(obj: Any, names: Iterable[str]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+def _instances_of(obj: Any) -> set[int]:
+    """The instance a task or episode belongs to, before and after this flush."""
+    history = inspect(obj).attrs["instance_id"].history
+    return {i for i in (*history.deleted, obj.instance_id) if i is not None} or {_EVERY}
+
+
+@event.listens_for(Session, "before_flush")
+def _note_touched(session: Session, context: Any, instances: Any) -> None:
+    touched: dict[int, set[str] | str] = session.info.setdefault(_TOUCHED, {})
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        created = obj in session.new or obj in session.deleted
+        if isinstance(obj, HumanTaskModel) and (created or _changed(obj, TASK_FIELDS)):
+            for instance_id in _instances_of(obj):
+                _note(touched, instance_id, obj.bpmn_id)
+        elif isinstance(obj, EpisodeModel):
+            for instance_id in _instances_of(obj):
+                _note(touched, instance_id, _ALL)
+        elif isinstance(obj, PathwayInstanceModel):
+            if created or _changed(obj, INSTANCE_FIELDS):
+                _note(touched, obj.id if obj.id is not None else _EVERY, _ALL)
+        elif type(obj) in _SHARED:
+            fields = _SHARED[type(obj)]
+            if created or fields is None or _changed(obj, fields):
+                _note(touched, _EVERY, _ALL)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk(execute_state: Any) -> None:
+    """An INSERT, UPDATE or DELETE by statement (past the objects) of what cases are derived
+    from: which instances it reached is not known, so it counts for all."""
+    if execute_state.is_select:
+        return
+    table = getattr(execute_state.statement, "table", None)
+    if getattr(table, "name", None) in _DERIVED_FROM:
+        _note(execute_state.session.info.setdefault(_TOUCHED, {}), _EVERY, _ALL)
+
+
+_DERIVED_FROM = {
+    "human_task",
+    "episode",
+    "pathway_instance",
+    "meeting_listing",
+    "meeting",
+    "patient",
+}
+
+
+def _note(touched: dict[int, set[str] | str], instance_id: int, name: str) -> None:
+    names = touched.setdefault(instance_id, set())
+    if name == _ALL:
+        touched[instance_id] = _ALL
+    elif isinstance(names, set):
+        names.add(name)
+
+
+def _unchanged(instance: PathwayInstanceModel) -> bool:
+    """Nothing this session changed since the instance's cases were last derived is read by
+    them (every other save derived them when it changed something they read)."""
+    touched = db.session.info.get(_TOUCHED, {})
+    if _EVERY in touched:
+        return False
+    names = touched.get(instance.id)
+    if names is None:
+        return True
+    if names == _ALL or not names.isdisjoint(tasks_read(instance.pathway_version)):
+        return False
+    del touched[instance.id]  # what it touched no case reads
+    return True
+
+
+def _derived(instance_id: int) -> None:
+    """The instance's cases are current: its notes are done with. A note for every instance
+    stays until each has been derived; that is not known per instance here, so it stays until
+    the session ends (each instance saved meanwhile is derived in full, as before)."""
+    db.session.info.get(_TOUCHED, {}).pop(instance_id, None)

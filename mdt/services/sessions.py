@@ -4,7 +4,8 @@ The browser's cookie holds only a random secret (256 bits) naming a row of ``use
 a SHA-256 of it is stored, never the secret. Every request looks the row up: a session that
 was ended (signed out, password reset, deactivated), has been idle too long or is older than
 the absolute limit is no session, whatever cookie comes with it. ``last_seen_at`` is moved on
-at most once a minute, so an active user costs one small write a minute, not one a request.
+at most once a minute, so an active user costs one small write a minute, not one a request,
+and that write rides on the request's own transaction (``request_writes``): no extra commit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -20,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from mdt import clock
 from mdt.extensions import db
 from mdt.models import SessionModel, UserModel
+from mdt.services.request_writes import write_with_request
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -84,7 +87,8 @@ def end_session(secret: str, reason: str = SIGNED_OUT) -> None:
 def live_session(secret: str, idle: timedelta, longest: timedelta) -> LiveSession | None:
     """Use case, run once per request: the session's active user, or None when the session
     is unknown, ended, idle for ``idle`` or older than ``longest``. A session found idle or
-    too old is ended there and then (so the record says why)."""
+    too old is ended there and then (so the record says why: that request ends there, so
+    this is its one commit); a live one is touched inside the request's transaction."""
     if not secret or len(secret) > 200:
         return None
     row = db.session.scalar(
@@ -104,16 +108,19 @@ def live_session(secret: str, idle: timedelta, longest: timedelta) -> LiveSessio
         return None
     if now - row.last_seen_at < TOUCH_EVERY:
         return LiveSession(row.user, touched=False)
-    # Conditional, so two requests in the same minute write once between them.
+    # Written with the request's own transaction (no commit of its own), conditional on the
+    # value read, so two requests in the same minute write once between them.
+    write_with_request(partial(_touch, row.id, row.last_seen_at, now))
+    return LiveSession(row.user, touched=True)
+
+
+def _touch(session_id: int, seen: datetime, now: datetime) -> None:
     db.session.execute(
         update(SessionModel)
-        .where(SessionModel.id == row.id, SessionModel.last_seen_at == row.last_seen_at)
+        .where(SessionModel.id == session_id, SessionModel.last_seen_at == seen)
         .values(last_seen_at=now)
         .execution_options(synchronize_session=False)
     )
-    user = row.user
-    db.session.commit()
-    return LiveSession(user, touched=True)
 
 
 def _lapsed(row: SessionModel, now: datetime, idle: timedelta, longest: timedelta) -> str | None:

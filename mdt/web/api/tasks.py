@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, jsonify
 from flask_smorest import Blueprint
 
 from mdt import clock
 from mdt.models.roles import TASK_ROLES
 from mdt.services.instances import complete_task
+from mdt.services.next_tasks import ready_for
 from mdt.services.outside_meetings import OutsideMeeting
 from mdt.services.patients import PathwayView
 from mdt.services.worklist import WorklistQuery, open_task, worklist
 from mdt.web.access import current_actor, roles_required
-from mdt.web.api.schemas import CompletionSchema, TaskDetailSchema, TaskPageSchema, TaskSearchSchema
+from mdt.web.api.schemas import (
+    CompletedTaskSchema,
+    CompletionSchema,
+    TaskDetailSchema,
+    TaskPageSchema,
+    TaskSchema,
+    TaskSearchSchema,
+)
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1", description="Tasks")
 
@@ -67,11 +75,21 @@ def show(task_id: int) -> Any:
 
 @bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 @bp.arguments(CompletionSchema)
-@bp.response(200, TaskDetailSchema)
+@bp.response(200, CompletedTaskSchema)
 @roles_required(*TASK_ROLES)
 def complete(args: dict[str, Any], task_id: int) -> Any:
     """Complete a task: 422 with each field's problem, 409 if it was completed or changed
-    meanwhile. An MDT outcome needs `outside_meeting` (it is not at a meeting here)."""
+    meanwhile. An MDT outcome needs `outside_meeting` (it is not at a meeting here). The
+    answer includes `next_tasks`: the patient's tasks now waiting for you."""
     declared = args.get("outside_meeting")
     outside_meeting = OutsideMeeting.from_mapping(declared) if declared is not None else None
-    return complete_task(current_actor(), task_id, args["data"], outside_meeting)
+    actor = current_actor()
+    task = complete_task(actor, task_id, args["data"], outside_meeting)
+    body = TaskDetailSchema().dump(task)
+    body["next_tasks"] = _TASKS.dump(ready_for(actor, task.patient_id))
+    # Dumped here (the task's fields and the list come from two objects); the response is
+    # still described by CompletedTaskSchema.
+    return jsonify(body)
+
+
+_TASKS = TaskSchema(many=True)

@@ -1,0 +1,34 @@
+"""What a caller can do next for a patient, answered with the completion that made it ready.
+
+A client walking a pathway through the API completes a task and is told, in the same answer,
+which of the patient's tasks are now waiting for them: no second call to find them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import false, or_, select
+
+from mdt.extensions import db
+from mdt.models import HumanTaskModel, TaskStatus
+from mdt.services.actor import Actor
+
+
+def ready_for(actor: Actor, patient_id: int) -> list[HumanTaskModel]:
+    """The patient's ready tasks (on any of their pathways) that wait for the actor: the
+    worklist's "waiting for my roles" rule for one patient, so one of the actor's roles
+    (only the task's own role may complete it) and given to no one else. Oldest first."""
+    if not actor.roles:
+        return []
+    mine = HumanTaskModel.assigned_to_id == actor.user_id if actor.user_id else false()
+    return list(
+        db.session.scalars(
+            select(HumanTaskModel)
+            .where(
+                HumanTaskModel.patient_id == patient_id,
+                HumanTaskModel.status == TaskStatus.READY,
+                HumanTaskModel.role.in_(sorted(actor.roles)),
+                or_(HumanTaskModel.assigned_to_id.is_(None), mine),
+            )
+            .order_by(HumanTaskModel.created_at, HumanTaskModel.id)
+        )
+    )
