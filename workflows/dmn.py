@@ -530,8 +530,10 @@ def _check_outputs(outputs: Mapping[str, Any]) -> None:
 
 
 def _row_of(error: BaseException) -> int | None:
-    for note in getattr(error, "__notes__", []) or []:
-        found = re.search(r"row (\d+)", note)
+    """The rule the DMN engine was testing, from the note it adds ("... on row 3")."""
+    notes = [*(getattr(error, "__notes__", None) or []), *(getattr(error, "notes", None) or [])]
+    for note in [*notes, str(error)]:
+        found = re.search(r"on row (\d+)", str(note))
         if found:
             return int(found.group(1))
     return None

@@ -5,6 +5,7 @@ pathway's own tables decide exactly as the scripts they replaced."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
@@ -288,3 +289,56 @@ def test_the_pathway_compiles_with_its_decision_tables_and_no_rule_is_left_in_a_
     scripts = "".join(p.read_text() for p in (ROOT / "bpmn").glob("*.bpmn"))
     assert "&gt;= 4" not in scripts and "&gt;= 3" not in scripts
     assert "pension_age &lt;" not in scripts and "&lt; pension_age" not in scripts
+
+
+# -- the test run of a draft (trial_run, trial_graph) with business rule tasks ------------------
+
+
+def _wound_trial(table: bytes | None = None, lint: bool = True) -> Any:
+    from datetime import UTC, datetime
+
+    from mdt.services.episodes import CONTEXT_KEYS
+    from mdt.services.pathways import _pathway_helpers
+    from workflows import TrialBudget, run_trial
+
+    from ..decision_pathway import TABLE, decision_files
+    from .conftest import ROLES
+
+    bpmn, forms = decision_files()
+    if table is not None:
+        bpmn[TABLE] = table
+    pathway = compile_bpmn(bpmn, forms, lint=lint)
+    start = {"patient_id": 1, "patient_age": 60, "episode": {"id": 1, "kind": "diagnosis"}}
+    return run_trial(
+        pathway,
+        bpmn,
+        patients=[("a patient of 60", start)],
+        start_at=datetime(2026, 3, 3, 9, 30, tzinfo=UTC),
+        known_roles=ROLES,
+        helpers=_pathway_helpers([]),
+        context_keys=CONTEXT_KEYS,
+        budget=TrialBudget(max_seconds=60),
+    )
+
+
+def test_the_test_run_follows_each_route_a_decision_table_chooses() -> None:
+    report = _wound_trial()
+    assert report.errors == ()  # the gateway's condition reads the table's output: it is set
+    coverage = report.coverage
+    assert (coverage.user_tasks_reached, coverage.user_tasks) == (2, 2)
+    assert (coverage.branches_taken, coverage.branches) == (2, 2)
+
+
+def test_the_test_run_says_when_a_table_reads_a_field_its_form_does_not_have() -> None:
+    from ..decision_pathway import TABLE, severity_table
+
+    misspelt = severity_table().replace(b'assessment["size_cm"]', b'assessment["size_mm"]')
+    with pytest.raises(PathwayInvalidError) as refused:  # the upload's test run of the table
+        _wound_trial(misspelt)
+    [problem] = refused.value.problems
+    assert (problem.file, problem.element_id) == (TABLE, "large")  # the rule that reads it
+    assert "KeyError: 'size_mm'" in problem.message
+    # The draft's test run (the checks aside) names the business rule task that reads it.
+    report = _wound_trial(misspelt, lint=False)
+    unset = [p for p in report.problems if p.kind == "unset_data"]
+    assert unset and unset[0].element_id == "score" and "no field 'size_mm'" in unset[0].message
