@@ -104,6 +104,8 @@ POLICY: dict[str, str | frozenset[str]] = {
     "patients.new_event": CLINICAL,
     # Starting a registered patient on one more pathway: the coordinators, who register.
     "patients.start_pathway": COORDINATOR,
+    # A new pathway from nothing: managers own the pathways.
+    "pathways.new_pathway": MANAGER,
     "patients.closings": MANAGER,
     "patients.correct_closing": MANAGER,
     "tasks.my_tasks": RECORDS,

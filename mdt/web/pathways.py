@@ -8,8 +8,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from mdt.models import PathwayStatus, PathwayVersionModel
 from mdt.models.roles import Role, editor_roles
 from mdt.models.standards import STANDARDS
-from mdt.services.errors import NotFoundError, PathwayFailedError
+from mdt.services.errors import InvalidInputError, NotFoundError, PathwayFailedError
 from mdt.services.instances import retry_instance
+from mdt.services.new_pathway import create_pathway
 from mdt.services.pathway_drafts import open_draft
 from mdt.services.pathway_library import (
     current_versions,
@@ -34,6 +35,24 @@ bp = Blueprint("pathways", __name__, url_prefix="/pathways")
 @bp.get("")
 @any_signed_in
 def library() -> str:
+    return _library_page()[0]
+
+
+@bp.post("/new")
+@roles_required(Role.MANAGER)
+def new_pathway() -> WerkzeugResponse | tuple[str, int]:
+    """A new pathway from nothing: its draft, with a starter diagram, opens in the editor."""
+    try:
+        draft = create_pathway(
+            current_actor(), request.form.get("key", ""), request.form.get("title", "")
+        )
+    except InvalidInputError as error:
+        return _library_page(error.errors, 400)
+    flash(f"{draft.title} is a new draft: build it here, then test-run and publish it.", "success")
+    return redirect(url_for("pathways.edit", version_id=draft.id))
+
+
+def _library_page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     versions = list_versions()
     numbers = {(v.key, v.version): v for v in versions}
     return render_template(
@@ -50,7 +69,9 @@ def library() -> str:
         running=running_counts(),
         current=current_versions(),
         is_manager=current_actor().has_role(Role.MANAGER),
-    )
+        errors=errors or {},
+        values=request.form,
+    ), status
 
 
 @bp.post("/<int:version_id>/draft")
