@@ -299,7 +299,7 @@ def test_saving_a_new_form_writes_it_into_the_draft_audited(designer: dict[str, 
     again = _post(designer, f"/pathways/{draft.id}/forms/new",
                   _new_form(designer, action="save", expected_sha256=draft.sha256))  # fmt: skip
     assert again.status_code == 400
-    assert "already has a form called review2.schema.json" in again.get_data(as_text=True)
+    assert "already has a form called review2.schema.json: choose" in again.get_data(as_text=True)
 
 
 def test_invalid_designer_input_re_renders_with_an_error_summary(designer: dict[str, Any]) -> None:
@@ -309,6 +309,11 @@ def test_invalid_designer_input_re_renders_with_an_error_summary(designer: dict[
     assert response.status_code == 400
     assert "nhsuk-error-summary" in page
     assert '<a href="#q1-label">Enter the question text for question 1</a>' in page
+    # A new form's file name is checked with the questions, and listed first as on the page.
+    response = _post(designer, f"/pathways/{designer['draft'].id}/forms/new",
+                     _new_form(designer, action="save", file_name="", **{"q1-label": ""}))  # fmt: skip
+    page = response.get_data(as_text=True)
+    assert page.index('href="#file-name">Enter a file name') < page.index('href="#q1-label"')
 
 
 def test_a_stale_draft_is_reported_not_overwritten(designer: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ examples) are carried through unchanged.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import re
@@ -514,22 +513,22 @@ def save_form(
     overwritten). ``new`` refuses a name the draft already has."""
     version = get_version(version_id)
     files = {f.name: f.content for f in version.files}
-    if not FILE_NAME.fullmatch(name) or not name.endswith(".json"):
-        raise InvalidInputError(
-            {
-                "file_name": "Name the form with letters, digits and hyphens, like contact.schema.json"
-            }
-        )
-    if new and name in files:
-        raise InvalidInputError({"file_name": f"The draft already has a form called {name}"})
+    problem = file_name_problem(version, name, new)
+    if problem:
+        raise InvalidInputError({"file_name": problem})
     if not new and name not in files:
         raise ConflictError(f"The draft no longer has a form called {name}: someone removed it.")
     files[name] = text.encode()
     return update_draft(actor, version_id, files, expected_sha256)
 
 
-def file_sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
+def file_name_problem(version: PathwayVersionModel, name: str, new: bool) -> str | None:
+    """Why a form cannot be saved under ``name`` (a new form's name must be free)."""
+    if not FILE_NAME.fullmatch(name) or not name.endswith(".json"):
+        return "Enter a file name of letters, digits and hyphens, like contact-preferences"
+    if new and any(f.name == name for f in version.files):
+        return f"The draft already has a form called {name}: choose another name"
+    return None
 
 
 # -- the designer page's fields ---------------------------------------------------------------

@@ -27,6 +27,7 @@ from mdt.services.form_designer import (
     design_fields,
     design_from_schema,
     draft_forms,
+    file_name_problem,
     form_file_name,
     move,
     read_design,
@@ -129,6 +130,9 @@ def _post(version_id: int, name: str, new: bool) -> PageResult:
         return _page(version, name, new=new, fields=fields, focus=structural)
     if action == "to-raw":
         return _page(version, name, new=new, raw=schema_text(schema_from_design(design)))
+    problem = file_name_problem(version, name, new) if new else None
+    if problem:  # said with the questions' problems, first as on the page
+        errors = {"file-name": problem, **errors}
     if errors:
         return _page(version, name, new=new, fields=fields, errors=errors), 400
     return _save(version, name, new, schema_text(schema_from_design(design)), fields=fields)

@@ -44,6 +44,13 @@ def test_manager_builds_previews_and_saves_a_form(
     page.get_by_role("link", name="Build forms question by question in the form designer").click()
     assert "Design assess.schema.json" in page.content()  # the draft's forms are listed
     page.get_by_role("link", name="Add a form").click()
+    # Saved empty: the NHS error summary, linked to the question's field.
+    page.get_by_role("button", name="Save form to the draft").click()
+    summary = page.locator(".nhsuk-error-summary")
+    expect(summary).to_contain_text("Enter a file name")
+    expect(summary).to_contain_text("Enter the question text for question 1")
+    shoot(page, "form-designer-errors")
+    assert axe_violations(page) == []
 
     page.get_by_label("File name").fill("lymphoedema-review")
     page.get_by_label("Form title").fill("Lymphoedema review")
