@@ -143,7 +143,20 @@ def complete_task(
     data: Mapping[str, Any],
     outside_meeting: OutsideMeeting | None = None,
 ) -> HumanTaskModel:
-    """Complete a human task with form data, advance the pathway, save everything at once.
+    """Use case: ``advance_task``, committed."""
+    task = advance_task(actor, task_id, data, outside_meeting)
+    commit_or_conflict()
+    return task
+
+
+def advance_task(
+    actor: Actor,
+    task_id: int,
+    data: Mapping[str, Any],
+    outside_meeting: OutsideMeeting | None = None,
+) -> HumanTaskModel:
+    """Inner operation (flushes, never commits): complete a human task with form data and
+    advance the pathway, everything saved in the caller's transaction.
 
     Answers to questions the form did not ask (a revealed question whose revealing answer
     was changed) are not kept: callers say which (``form_validation.split_hidden``).
@@ -179,7 +192,7 @@ def complete_task(
             record_outside_decision(actor, task, outside_meeting, schema or {}, data)
         _save(instance, run, now)
     record_task_event(actor, "task.completed", task, {"task": task.name, "bpmn_id": task.bpmn_id})
-    commit_or_conflict()
+    _flush_or_conflict()
     return task
 
 

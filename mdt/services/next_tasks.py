@@ -6,11 +6,31 @@ which of the patient's tasks are now waiting for them: no second call to find th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import false, or_, select
 
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, TaskStatus
 from mdt.services.actor import Actor
+from mdt.services.instances import advance_task, commit_or_conflict
+from mdt.services.outside_meetings import OutsideMeeting
+
+
+def complete_and_find_next(
+    actor: Actor,
+    task_id: int,
+    data: Mapping[str, Any],
+    outside_meeting: OutsideMeeting | None = None,
+) -> tuple[HumanTaskModel, list[HumanTaskModel]]:
+    """Use case: complete a task (``instances.advance_task``) and find the patient's tasks
+    now waiting for the actor (``ready_for``), read before the one commit, so the whole
+    request uses one connection and one transaction."""
+    task = advance_task(actor, task_id, data, outside_meeting)
+    waiting = ready_for(actor, task.patient_id)
+    commit_or_conflict()
+    return task, waiting
 
 
 def ready_for(actor: Actor, patient_id: int) -> list[HumanTaskModel]:

@@ -9,8 +9,7 @@ from flask_smorest import Blueprint
 
 from mdt import clock
 from mdt.models.roles import TASK_ROLES
-from mdt.services.instances import complete_task
-from mdt.services.next_tasks import ready_for
+from mdt.services.next_tasks import complete_and_find_next
 from mdt.services.outside_meetings import OutsideMeeting
 from mdt.services.patients import PathwayView
 from mdt.services.worklist import WorklistQuery, open_task, worklist
@@ -83,10 +82,9 @@ def complete(args: dict[str, Any], task_id: int) -> Any:
     answer includes `next_tasks`: the patient's tasks now waiting for you."""
     declared = args.get("outside_meeting")
     outside_meeting = OutsideMeeting.from_mapping(declared) if declared is not None else None
-    actor = current_actor()
-    task = complete_task(actor, task_id, args["data"], outside_meeting)
+    task, waiting = complete_and_find_next(current_actor(), task_id, args["data"], outside_meeting)
     body = TaskDetailSchema().dump(task)
-    body["next_tasks"] = _TASKS.dump(ready_for(actor, task.patient_id))
+    body["next_tasks"] = _TASKS.dump(waiting)
     # Dumped here (the task's fields and the list come from two objects); the response is
     # still described by CompletedTaskSchema.
     return jsonify(body)
