@@ -205,6 +205,19 @@ def test_unsupported_hit_policies_and_empty_output_cells_are_refused() -> None:
     assert any("is empty" in p.message and p.element_id == "rule1" for p in problems)
 
 
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        ("1" + " + 1" * 300, "nested"),
+        ('"' + "x" * 10_001 + '"', "characters long"),
+        ("1" * 30, "digits"),
+    ],
+)
+def test_the_lints_limits_hold_for_table_cells(cell: str, words: str) -> None:
+    problems = refused(table([("-", cell)]))
+    assert any(words in p.message and p.element_id == "rule1" for p in problems), problems
+
+
 def test_a_call_to_a_function_scripts_do_not_have_is_refused() -> None:
     problems = refused(table([("-", "open_file('x')")]))
     assert any("calls open_file()" in p.message for p in problems), problems

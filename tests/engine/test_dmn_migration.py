@@ -12,7 +12,13 @@ from xml.sax.saxutils import escape
 import pytest
 
 from mdt.services.demo import example_answers
-from workflows import CompiledPathway, MigrationRefusedError, PathwayRun, migration_blockers
+from workflows import (
+    CompiledPathway,
+    MigrationRefusedError,
+    PathwayRun,
+    diff_pathways,
+    migration_blockers,
+)
 
 from .conftest import ROOT, compile_bpmn, make_engine, read_dir
 
@@ -165,3 +171,25 @@ def test_a_patient_past_a_changed_rule_stays_on_their_version_with_the_reason(
     assert any("Screen at registration" in reason for reason in reasons), reasons
     with pytest.raises(MigrationRefusedError):
         make_engine(new).adopt(run.state(), old)
+
+
+def test_a_changed_threshold_moves_patients_waiting_before_its_task_and_only_them() -> None:
+    from ..decision_pathway import decision_files
+
+    old, new = compile_bpmn(*decision_files(5)), compile_bpmn(*decision_files(3))
+    [change] = diff_pathways(old, new)
+    assert (change.element_id, change.change, change.attributes) == (
+        "score",
+        "changed",
+        ("decision_table",),
+    )
+    waiting = make_engine(old).start({"patient_id": 1})
+    moved = make_engine(new).adopt(waiting.state(), old)
+    [assess] = moved.ready_tasks()
+    moved.complete_task(assess.id, {"size_cm": 4, "infected": False})
+    assert [t.name for t in moved.ready_tasks()] == ["Review severe wound"]  # 3 or more now
+
+    past = make_engine(old).start({"patient_id": 2})
+    [assess] = past.ready_tasks()
+    past.complete_task(assess.id, {"size_cm": 6, "infected": False})
+    assert any("Score severity" in r for r in migration_blockers(past.state(), old, new))
