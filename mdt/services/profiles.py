@@ -30,7 +30,9 @@ from workflows import CompiledPathway, PathwayInvalidError, Problem
 
 PROFILE_FILE = "profile.json"
 PROFILE_KIND = "profile"
-GENERIC_TITLE = "Care pathways"
+# The product's own name, where no pathway names the service (no "pathway" in it: the
+# header's "Pathways" link is found by that word).
+GENERIC_TITLE = "Multidisciplinary care"
 
 
 @dataclass(frozen=True)
