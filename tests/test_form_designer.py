@@ -19,14 +19,13 @@ from mdt.services.form_designer import (
     NotRepresentable,
     Question,
     check_form_text,
-    design_fields,
     design_from_schema,
     move,
-    read_design,
     remove,
     schema_from_design,
     schema_text,
 )
+from mdt.services.form_designer_fields import design_fields, read_design
 from mdt.services.pathway_drafts import open_draft, update_draft
 from workflows.lint import load_forms
 

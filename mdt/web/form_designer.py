@@ -24,18 +24,17 @@ from mdt.services.form_designer import (
     NotRepresentable,
     add_question,
     check_form_text,
-    design_fields,
     design_from_schema,
     draft_forms,
     file_name_problem,
     form_file_name,
     move,
-    read_design,
     remove,
     save_form,
     schema_from_design,
     schema_text,
 )
+from mdt.services.form_designer_fields import design_fields, read_design
 from mdt.services.pathways import get_version
 from mdt.web.access import current_actor, roles_required
 from mdt.web.schema_forms import build_fields
