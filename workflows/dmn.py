@@ -59,6 +59,9 @@ MAX_COLUMNS = 30
 # The test run: at most this many values tried per input, and combinations per table.
 MAX_SAMPLES_PER_INPUT = 12
 MAX_COMBINATIONS = 2000
+# ... and at most this many cells evaluated in all (rules x columns x combinations), so a big
+# table is tested with fewer combinations rather than refused as slow.
+MAX_CELL_EVALUATIONS = 200_000
 TEST_RUN_SECONDS = 5.0
 # Where the DMN engine replaces "?" by the input's value (outside quotes), as it does.
 _QUESTION_MARK = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
@@ -439,7 +442,9 @@ def test_run_decision(
         column.expression = f"dmn_value_{number}"
     plain = [(column.expression or "").strip() for column in table.inputs]
     trials = [(table, base)] if written is not None else []
-    for values in _combinations(candidates):
+    cells = max(1, len(table.rules) * (len(table.inputs) + len(table.outputs)))
+    budget = max(10, MAX_CELL_EVALUATIONS // cells)
+    for values in itertools.islice(_combinations(candidates), budget):
         data = dict(base)
         for number, value in enumerate(values):
             data[f"dmn_value_{number}"] = value
