@@ -105,8 +105,17 @@ def _peak_rss_kb(pids: list[int]) -> int:
 
 
 def load_test(
-    app: Flask, url: str, instance: Path, workers: int = 4, clients: int = 8, seconds: float = 20.0
+    app: Flask,
+    url: str,
+    instance: Path,
+    workers: int = 4,
+    clients: int = 8,
+    seconds: float = 20.0,
+    warm_up: float = 5.0,
 ) -> dict[str, float]:
+    """Completions per second over ``seconds``, after ``warm_up`` seconds of the same load
+    not counted (each worker compiles the pathway and starts its engine workers on its first
+    completion)."""
     work = _work(app, 6000)
     port = free_port()
     env = {
@@ -140,7 +149,8 @@ def load_test(
                 time.sleep(0.2)
         done, errors = [0], [0]
         lock = threading.Lock()
-        stop_at = time.monotonic() + seconds
+        count_from = time.monotonic() + warm_up
+        stop_at = count_from + seconds
 
         def client() -> None:
             session = Client(port)
@@ -159,18 +169,19 @@ def load_test(
                     session = Client(port)
                     token = session.sign_in()
                 with lock:
+                    if time.monotonic() < count_from:
+                        continue
                     if status == 302:
                         done[0] += 1
                     else:
                         errors[0] += 1
 
         threads = [threading.Thread(target=client) for _ in range(clients)]
-        started = time.monotonic()
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(timeout=seconds + 60)
-        elapsed = time.monotonic() - started
+            thread.join(timeout=warm_up + seconds + 60)
+        elapsed = time.monotonic() - count_from
         children = [
             int(p)
             for p in subprocess.run(

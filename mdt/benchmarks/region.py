@@ -142,6 +142,7 @@ def _failure(
         "processes_killed": killed,
         "restarted_at_s": restarted_at,
         "host_back_at_s": back_at,
+        "restarted_port": float(host.port or 0),
         "processes_left_from_killed": leftovers,
     }
 

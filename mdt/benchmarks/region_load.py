@@ -31,6 +31,7 @@ class Answer:
     ok: bool
     status: int  # HTTP status; 0 = no answer (connection refused everywhere, or cut)
     host: int
+    ms: float  # how long the client waited
 
 
 @dataclass
@@ -103,9 +104,11 @@ class Load:
     acks: Acks = field(default_factory=Acks)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _log(self, kind: str, status: int, ok: bool, host: int) -> None:
+    def _log(self, kind: str, status: int, ok: bool, host: int, sent: float) -> None:
+        now = time.monotonic()
+        answer = Answer(now - self.started, kind, ok, status, host, (now - sent) * 1000)
         with self._lock:
-            self.answers.append(Answer(time.monotonic() - self.started, kind, ok, status, host))
+            self.answers.append(answer)
 
     def client(self, offset: int) -> None:
         for step in itertools.count(offset):
@@ -117,22 +120,27 @@ class Load:
             elif kind == "register":
                 self._register()
             else:
+                sent = time.monotonic()
                 status, _, port = self.balancer.call("GET", "/api/v1/tasks?page_size=25")
-                self._log("worklist", status, status == 200, port)
+                self._log("worklist", status, status == 200, port, sent)
 
     def _complete(self) -> None:
         try:
             task_id, body = self.work.tasks.get_nowait()
         except queue.Empty:
             return
+        sent = time.monotonic()
         status, _, port = self.balancer.call("POST", f"/api/v1/tasks/{task_id}/complete", body)
         if status == 200:
             with self._lock:
                 self.acks.completions.append(task_id)
-        self._log("complete", status, status == 200, port)
+        self._log("complete", status, status == 200, port, sent)
 
     def _register(self) -> None:
-        number = self.work.numbers.get_nowait()
+        try:
+            number = self.work.numbers.get_nowait()
+        except queue.Empty:
+            return
         body = {
             "nhs_number": number,
             "given_name": "Region",
@@ -140,11 +148,12 @@ class Load:
             "date_of_birth": "1961-02-03",
             "gp_practice": "Region Surgery",
         }
+        sent = time.monotonic()
         status, answer, port = self.balancer.call("POST", "/api/v1/patients", body)
         if status == 201 and answer:
             with self._lock:
                 self.acks.registrations.append((int(answer["id"]), number))
-        self._log("register", status, status == 201, port)
+        self._log("register", status, status == 201, port, sent)
 
     def pas(self, per_second: float) -> None:
         """The PAS: address changes (ADT^A08), one patient each, at a steady rate."""
@@ -156,6 +165,7 @@ class Load:
             except queue.Empty:
                 return
             control, line = f"REGION{sequence:06d}", f"{sequence} Region Road"
+            sent = time.monotonic()
             try:
                 with MLLPClient("127.0.0.1", self.hl7_port) as pas:
                     reply = pas.send_message(address_change(control, number, line))
@@ -166,7 +176,7 @@ class Load:
             if code == "AA":
                 with self._lock:
                     self.acks.hl7.append((control, number, line))
-            self._log("hl7", 200 if code else 0, code == "AA", self.hl7_port)
+            self._log("hl7", 200 if code else 0, code == "AA", self.hl7_port, sent)
 
 
 def address_change(control_id: str, nhs_number: str, line: str) -> str:

@@ -43,6 +43,7 @@ def throughput(answers: list[Answer], events: dict[str, float], seconds: float) 
             recovered_at = second
             break
     statuses = Counter(f"{a.kind} {a.status}" for a in answers)
+    phases = {"before": (warm, killed), "during": (killed, back), "after": (back, length)}
     return {
         "per_second": ok,
         "completions_per_second": completions,
@@ -53,7 +54,23 @@ def throughput(answers: list[Answer], events: dict[str, float], seconds: float) 
         "during_ratio": during / before if before else 0.0,
         "recovered_s_after_restart": None if recovered_at is None else recovered_at - back,
         "answers": dict(sorted(statuses.items())),
+        # Each fresh worker compiles the pathway and starts its engine workers on first use.
+        "restarted_host_first_ms": [
+            round(a.ms)
+            for a in answers
+            if a.host == events["restarted_port"] and a.at >= back and a.kind == "complete"
+        ][:6],
+        "completion_ms_p50": {
+            phase: _p50(
+                [a.ms for a in answers if a.kind == "complete" and a.ok and lo <= a.at < hi]
+            )
+            for phase, (lo, hi) in phases.items()
+        },
     }
+
+
+def _p50(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def _ok(met: bool) -> str:
@@ -88,10 +105,19 @@ def render(result: dict[str, Any]) -> str:
         f"≤ 10 s {_ok(recovered is not None and recovered <= 10)} |",
         f"| after (from 10 s after the restart) | {t['after_per_s']:.1f} | |",
         "",
+        "A completion's wait at the client (p50, ms): "
+        + ", ".join(
+            f"{phase} {'—' if ms is None else f'{ms:.0f}'}"
+            for phase, ms in t["completion_ms_p50"].items()
+        )
+        + ".",
+        "",
         "Operations per second, second by second: " + " ".join(str(n) for n in t["per_second"]),
         "",
         "Answers by kind and status (0: no answer, the request was cut by the kill): "
         + ", ".join(f"{k}: {v}" for k, v in t["answers"].items())
+        + ". The restarted host's first completions (ms): "
+        + (", ".join(str(ms) for ms in t["restarted_host_first_ms"]) or "none")
         + ".",
         "",
         "| proof from the database | result |",

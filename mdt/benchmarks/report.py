@@ -56,6 +56,7 @@ def render(meta: dict[str, Any], results: list[dict[str, Any]]) -> str:
             f"{r['complete_ratio_p50']:.2f}× | {_ok(r['complete_ratio_p50'], ratio_target)} | "
             f"{_starts(r)} {r['scheduler_pass']['per_instance_ms']:.1f} |"
         )
+    lines += ["", "Worklist: the slowest of the coordinator, CNS and oncologist lists."]
     lines += ["", *_where_time_goes(results), "", *_isolation(results)]
     return _more(lines, results)
 
@@ -65,7 +66,8 @@ def _where_time_goes(results: list[dict[str, Any]]) -> list[str]:
     statements, and the rest (HTTP, Flask, validation, ORM loading, rendering)."""
     lines = [
         "Where the time goes (medians per request, ms): the engine (the `workflows` facade: "
-        "restore, run, dump, through the engine workers), SQL (statements sent to rows read) "
+        "restore, run, dump, through the engine workers), SQL (each statement's execution; on "
+        "SQLite rows produced while they are fetched count as the rest) "
         "and the rest (HTTP and Flask, validation, ORM loading, projections' Python, "
         "rendering). The parts are medians of each part, so they need not add up to the total.",
         "",
@@ -117,8 +119,6 @@ def _isolation(results: list[dict[str, Any]]) -> list[str]:
 
 def _more(lines: list[str], results: list[dict[str, Any]]) -> str:
     lines += [
-        "",
-        "Worklist: the slowest of the coordinator, CNS and oncologist lists.",
         "",
         "| database | patients | standards dashboard p50 / p95 (ms) | target ≤ 300 | "
         "MDT meeting list build p50 / p95 | MDT meeting report p50 / p95 |",
