@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -42,8 +42,12 @@ def _too_big_to_load() -> str:
     return "z2:" + base64.b64encode(packed).decode("ascii")
 
 
-STATES = {
-    "unreadable": lambda: "this is not a pathway's state",
+def _unreadable() -> str:
+    return "this is not a pathway's state"
+
+
+STATES: dict[str, Callable[[], str]] = {
+    "unreadable": _unreadable,
     "too-big-for-the-worker": _too_big_to_load,
 }
 
@@ -70,6 +74,7 @@ def _broken_patient(make_user: Any, actor: Any, state: str, key: str = "reads") 
     version = publish_hostile(script("answer = 1"), key)
     patient, task = patient_at_first_task(actor(nurse_user), key)
     instance = db.session.get(PathwayInstanceModel, task.instance_id)
+    assert instance is not None
     instance.state = state
     db.session.commit()
     return nurse_user, manager, patient, task.instance_id, version
