@@ -196,3 +196,46 @@ def test_the_designer_works_without_javascript(
         page.get_by_text("plain.schema.json is saved in the draft.").wait_for()
     finally:
         context.close()
+
+
+def test_two_forms_built_with_the_steps_other_tests_use(
+    page: Any, tiny_pathway: Any, make_user: Any
+) -> None:
+    """tests/browser/designer_steps.py, as the end-to-end pathway test drives the designer."""
+    from mdt.services.actor import actor_for
+    from mdt.services.pathway_drafts import open_draft
+
+    from .designer_steps import design_form
+
+    boss = make_user("manager", username="steps-boss")
+    draft = open_draft(actor_for(boss), tiny_pathway.id)
+    sign_in(page, "steps-boss", PASSWORD)
+    first = design_form(page, draft.id, "referral", "Lymphoedema referral", [
+        {"text": "Referred on", "kind": "Date", "dates": "Today or earlier", "required": True},
+        {"text": "Which arm?", "kind": "One answer from a list", "required": True,
+         "answers": ["left | Left", "right | Right", "both | Both"], "name": "arm"},
+    ])  # fmt: skip
+    second = design_form(page, draft.id, "review.v2.json", "Lymphoedema review", [
+        {"text": "Swelling?", "kind": "Yes or no", "required": True, "name": "swelling"},
+        {"text": "Volume difference (%)", "kind": "Whole number", "minimum": 0, "maximum": 100,
+         "show_after": 1, "show_when": "Yes", "required": True},
+        {"text": "Garments", "kind": "Checkboxes (any answers from a list)",
+         "answers": ["Sleeve", "Glove"], "hint": "Those supplied today"},
+        {"text": "Plan", "kind": "Long text (several lines)", "max_length": 1000},
+    ])  # fmt: skip
+    assert (first, second) == ("referral.schema.json", "review.v2.json")
+    db.session.expire_all()
+    stored = {f.name: json.loads(f.content) for f in draft.files if f.name in (first, second)}
+    assert stored[first]["properties"]["referred_on"] == {
+        "type": "string", "format": "date", "title": "Referred on", "x-date": "past"
+    }  # fmt: skip
+    assert [o["const"] for o in stored[first]["properties"]["arm"]["oneOf"]] == [
+        "left", "right", "both"
+    ]  # fmt: skip
+    review = stored[second]
+    assert review["properties"]["volume_difference"]["x-show-if"] == {
+        "field": "swelling",
+        "equals": True,
+    }
+    assert review["allOf"][0]["then"] == {"required": ["volume_difference"]}
+    assert review["properties"]["plan"]["maxLength"] == 1000
