@@ -215,6 +215,8 @@ def test_two_forms_built_with_the_steps_other_tests_use(
         {"text": "Which arm?", "kind": "One answer from a list", "required": True,
          "answers": ["left | Left", "right | Right", "both | Both"], "name": "arm"},
     ])  # fmt: skip
+    # The saved form opens again in the designer; its date has the task screen's Today button.
+    expect(page.locator("#form-preview").get_by_role("button", name="Today")).to_be_visible()
     second = design_form(page, draft.id, "review.v2.json", "Lymphoedema review", [
         {"text": "Swelling?", "kind": "Yes or no", "required": True, "name": "swelling"},
         {"text": "Volume difference (%)", "kind": "Whole number", "minimum": 0, "maximum": 100,

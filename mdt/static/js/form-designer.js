@@ -98,6 +98,28 @@
       });
     }
     revealBlocks();
+    todayButtons();
+  }
+
+  // Date inputs get the task screen's "Today" button (date-today.js adds it on the task
+  // screen, at page load only, so the refreshed preview adds its own).
+  function todayButtons() {
+    for (const group of preview.querySelectorAll('[data-date-today]')) {
+      if (group.querySelector('.app-date-today')) continue;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'nhsuk-button nhsuk-button--secondary nhsuk-button--small app-date-today';
+      button.textContent = 'Today';
+      button.addEventListener('click', () => {
+        const now = new Date();
+        const parts = { day: now.getDate(), month: now.getMonth() + 1, year: now.getFullYear() };
+        for (const [part, value] of Object.entries(parts)) {
+          const input = group.querySelector(`[id$="-${part}"]`);
+          if (input) input.value = String(value);
+        }
+      });
+      group.append(button);
+    }
   }
 
   function revealBlocks() {
