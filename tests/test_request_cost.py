@@ -205,18 +205,19 @@ def test_a_refused_or_failed_call_still_records_the_tokens_use(
 def test_a_use_rolled_back_with_a_failed_use_case_is_still_recorded(
     app: Any, make_user: Any
 ) -> None:
-    """A use case that fails part-way rolls back (with it the token's bookkeeping), then
-    commits its failure record: the use is written again when the request ends."""
+    """A use case that fails part-way rolls back, then commits its failure record: the
+    token's use is written with that commit, once; the end of the request adds nothing."""
     user = make_user("coordinator", username="api-rolled-back")
     _, secret = create_token(SYSTEM, user.id, "tests")
     with app.test_request_context("/api/v1/pathways"):
         assert user_for_token(secret, "192.0.2.1") is not None
         db.session.rollback()  # the use case failed
+        assert _uses() == []
         record_event(SYSTEM, "pathway.error", detail={"error": "a test"})
         db.session.commit()  # its failure record, in a transaction of its own
-        assert _uses() == []
+        [use] = _uses()
         settle()  # the request ends
-    [use] = _uses()
+    assert _uses() == [use]
     assert use.actor_name == "api-rolled-back" and use.ip_address == "192.0.2.1"
 
 
