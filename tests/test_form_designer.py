@@ -387,3 +387,28 @@ def test_the_preview_can_bring_the_json_schema_written(designer: dict[str, Any])
                    {**fields, "mode": "designer", "with_schema": "yes"}).get_json()  # fmt: skip
     assert answer["schema"] == schema_text(schema_from_design(read_design(fields)[0]))
     assert 'name="which_side_left_or_right"' in answer["html"]
+
+
+def test_names_are_made_from_labels_unique_and_valid() -> None:
+    from mdt.services.form_designer import NAME, name_for
+
+    assert name_for("Pain score (0-10)", set()) == "pain_score_0_10"
+    assert name_for("2nd opinion?", set()) == "q_2nd_opinion"
+    assert name_for("Notes", {"notes", "notes_2"}) == "notes_3"
+    assert name_for("???", set()) == "question"
+    assert all(NAME.fullmatch(name_for(label, set())) for label in ("É", "a" * 300, "Ü ber"))
+
+
+def test_an_edit_in_the_designer_keeps_what_it_does_not_edit() -> None:
+    """The MDT outcome's letter sentences, meeting date and dates against the index date
+    survive a changed question text."""
+    schema = _load(ROOT / "bpmn" / "forms" / "mdt-outcome.schema.json")
+    fields = design_fields(design_from_schema(schema))
+    assert fields["q1-label"] == "Meeting date"
+    fields["q1-label"] = "Date of the meeting"
+    design, errors = read_design(fields)
+    assert errors == {}
+    edited = schema_from_design(design)
+    assert edited["properties"]["meeting_date"]["title"] == "Date of the meeting"
+    edited["properties"]["meeting_date"]["title"] = "Meeting date"
+    assert edited == schema

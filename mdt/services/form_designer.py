@@ -454,7 +454,9 @@ def add_question(design: FormDesign) -> FormDesign:
 def name_for(label: str, taken: set[str]) -> str:
     """A stored answer name from a question's label: 'Pain score (0-10)' -> pain_score_0_10."""
     words = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
-    base = (words if words[:1].isalpha() else f"q_{words}".rstrip("_"))[:50] or "question"
+    if not words:
+        words = "question"
+    base = (words if words[:1].isalpha() else f"q_{words}")[:50].rstrip("_")
     name, n = base, 2
     while name in taken:
         name, n = f"{base}_{n}", n + 1
