@@ -180,7 +180,10 @@ def _save(
     except ConflictError as error:
         errors = {"save": str(error)}
         return _page(version, name, new=new, fields=fields, raw=raw, errors=errors), 409
-    flash(f"{name} is saved in the draft.", "success")
+    flash(
+        f"{name} is saved in the draft. In the pathway editor, choose it as a user task's form.",
+        "success",
+    )
     return redirect(url_for(".form", version_id=version.id, name=name))
 
 
