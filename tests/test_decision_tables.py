@@ -152,11 +152,13 @@ def test_the_editor_opens_a_drafts_table_and_saves_a_changed_threshold(
     assert content == severity_table(3)
     stored = next(f for f in draft.files if f.name == TABLE)
     assert stored.kind == "dmn" and stored.sha256 == hashlib.sha256(content).hexdigest()
-    assert db.session.scalar(
+    saves = db.session.scalars(
         select(AuditEventModel).where(
-            AuditEventModel.action == "pathway.draft_saved", AuditEventModel.object_id == draft.id
+            AuditEventModel.action == "pathway.draft_saved",
+            AuditEventModel.object_id == str(draft.id),
         )
-    )
+    ).all()
+    assert len(saves) == 2  # the draft made, then the table saved into it
 
     # Published, the new threshold decides for new patients.
     publish_version(actor(manager), draft.id)
