@@ -246,6 +246,8 @@ def check_pathway(
 
     def add_engine(error: Exception, filename: str | None) -> None:
         problem = _engine_failure(error, filename, trees)
+        if problem.file in dmn_trees and problem.file in {p.file for p in lint_problems}:
+            return  # the engine's parse of a table the lint already explains, cell by cell
         if _SAID_BY_LINT.search(problem.details or "") and (problem.file, problem.element_id) in (
             linted
         ):

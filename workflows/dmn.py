@@ -30,6 +30,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 
 from workflows.errors import PathwayInvalidError, Problem, SandboxCompileError
 from workflows.limits import source_problem
+from workflows.lint import _plain as plain_compile_error
 from workflows.problems import sentence
 from workflows.sandbox import (
     SandboxEnvironment,
@@ -336,7 +337,8 @@ def _lint_expression(
     except SandboxCompileError as error:
         reporter.report(
             expression.element,
-            f"{what} ('{_short(expression.written)}') is not an allowed expression: {error}",
+            f"{what} ('{_short(expression.written)}') is not an allowed expression: "
+            + plain_compile_error(str(error)),
             details=str(error),
         )
         return

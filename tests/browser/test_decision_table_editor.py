@@ -87,3 +87,27 @@ def test_the_pathways_own_rules_open_in_both_editors(
     assert table.get_by_text("Distress thermometer").is_visible()
     assert table.locator("td.input-cell", has_text=">= 4").count() == 4  # "4 or more"
     shoot(page, "decision-table-hna-referrals")
+
+
+def test_a_tables_problem_in_the_diagram_editor_leads_to_the_table(
+    page: Any, make_user: Any, actor: Any
+) -> None:
+    from mdt.services.decision_tables import save_table
+    from mdt.services.pathway_drafts import open_draft
+
+    from ..decision_pathway import severity_table
+
+    boss = make_user("manager", username="rules-fixer")
+    draft = open_draft(actor(boss), publish_decision_pathway().id)
+    broken = severity_table().replace(b'"high"', b"assessment[")
+    save_table(actor(boss), draft.id, TABLE, broken.decode(), draft.sha256)
+    sign_in(page, "rules-fixer", PASSWORD)
+    page.goto(f"/pathways/{draft.id}/edit")
+    page.locator("#pathway-editor[data-ready='yes']").wait_for(state="attached")
+    page.get_by_role("button", name="Save and check").click()
+    problem = page.locator("#problem-list a", has_text=TABLE)
+    problem.wait_for()
+    problem.click()
+    page.get_by_role("heading", name=f"Edit {TABLE}").wait_for()
+    assert "rule large" in page.locator("#problem-list").inner_text()
+    shoot(page, "decision-table-problem")

@@ -568,6 +568,10 @@
   }
 
   async function goToProblem(problem) {
+    if (kinds[problem.file] === 'dmn') {  // decision tables have their own editor
+      window.location.href = root.dataset.tablesUrl + '/' + encodeURIComponent(problem.file);
+      return;
+    }
     if (kinds[problem.file] === 'form') {
       showForm(problem.file);
       $('form-json').focus();
