@@ -25,7 +25,8 @@ from mdt.services.errors import PathwayFailedError
 from mdt.services.instances import complete_task, send_event
 from mdt.services.pathway_migration import plan_migration
 from mdt.services.pathway_operations import operations
-from mdt.services.pathways import engine_pool
+from mdt.services.pathways import engine_for, engine_pool
+from workflows import migration_blockers
 from workflows.isolation import stop_pools
 
 from .conftest import Auth, csrf_token
@@ -177,3 +178,32 @@ def test_the_migration_dry_run_names_a_patient_whose_state_cannot_be_read(make_u
     assert any("paused" in reason for reason in check.reasons), check.reasons
     assert not check.movable
     _paused_and_listed(manager, instance_id, old)
+
+
+def test_the_dry_run_reads_each_state_in_the_workers(isolated, make_user, actor) -> None:
+    """The same answers as in this process, but the states are read in the workers: one that
+    would take a web worker's memory only pauses that patient."""
+    nurse = actor(make_user("cns", "coordinator"))
+    manager = actor(make_user("manager"))
+    old = publish_hostile(script("answer = 1"), "moves")
+    done, task = patient_at_first_task(nurse, "moves", 0)
+    complete_task(nurse, task.id, {"size_cm": 3})  # the step the new version changes has run
+    waiting, _ = patient_at_first_task(nurse, "moves", 1)  # nothing changed done yet
+    huge, huge_task = patient_at_first_task(nurse, "moves", 2)
+    instance = db.session.get(PathwayInstanceModel, huge_task.instance_id)
+    assert instance is not None
+    instance.state = _too_big_to_load()
+    db.session.commit()
+    new = publish_hostile(script("answer = 2"), "moves")
+    before = engine_pool().stats.operations
+    checks = {check.patient.id: check for check in plan_migration(manager, old.id, new.id).patients}
+    assert engine_pool().stats.operations >= before + 3  # each state read in a worker
+    assert checks[waiting.id].movable
+    done_instance = db.session.get(PathwayInstanceModel, task.instance_id)
+    assert done_instance is not None
+    in_process = migration_blockers(
+        done_instance.state, engine_for(old).pathway, engine_for(new).pathway
+    )
+    assert checks[done.id].reasons == in_process != []
+    assert "memory" in checks[huge.id].reasons[0] and "paused" in checks[huge.id].reasons[0]
+    _paused_and_listed(manager, huge_task.instance_id, old)

@@ -31,7 +31,7 @@ from workflows.errors import (
 )
 from workflows.lint import split_codes
 from workflows.loader import CompiledPathway
-from workflows.migration import migrated_workflow
+from workflows.migration import migrated_workflow, migration_blockers
 from workflows.records import PendingTimer, ReadyTask
 from workflows.sandbox import (
     SandboxEnvironment,
@@ -106,6 +106,11 @@ class PathwayEngine:
         run = PathwayRun(self, workflow)
         run._advance()
         return run
+
+    def migration_blockers(self, state: str, previous: CompiledPathway) -> list[str]:
+        """Why an instance saved on ``previous`` cannot move to this version (empty: it
+        can), for the dry run. Nothing runs and nothing changes."""
+        return migration_blockers(state, previous, self.pathway)
 
     def restore(self, state: str) -> PathwayRun:
         workflow = load_state(state, self.pathway.spec, self.pathway.subprocess_specs)

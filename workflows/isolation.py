@@ -171,6 +171,12 @@ def _perform(engines: dict[str, Any], request: _Request, limits: Limits) -> Outc
     # The gentle deadline: Python code stops here; a C call that ignores it is killed.
     signal.setitimer(signal.ITIMER_REAL, max(0.05, limits.wall_seconds * 0.8))
     operation, args = request.operation, request.args
+    if operation == "blockers":  # the migration dry run reads the state here too
+        previous = engines[request.previous_key or ""].pathway
+        reasons = engine.migration_blockers(request.state, previous)
+        if reasons:
+            raise MigrationRefusedError(reasons)
+        return Outcome(state=None, ready=[], timers=[], finished=False, waiting=frozenset())
     if operation == "start":
         run = engine.start(args["data"])
     elif operation == "adopt":
@@ -404,6 +410,17 @@ class IsolatedEngine:
             raise EngineError("The version this pathway is on has not been loaded.")
         outcome = self._run("adopt", state, {}, recipe)
         return IsolatedRun(self, outcome.state, outcome)
+
+    def migration_blockers(self, state: str, previous: CompiledPathway) -> list[str]:
+        """``PathwayEngine.migration_blockers``, the state read in a worker."""
+        recipe = _RECIPES.get(previous.sha256)
+        if recipe is None:
+            raise EngineError("The version this pathway is on has not been loaded.")
+        try:
+            self._run("blockers", state, {}, recipe)
+        except MigrationRefusedError as refused:
+            return list(refused.reasons)
+        return []
 
     def restore(self, state: str) -> IsolatedRun:
         return IsolatedRun(self, state, None)

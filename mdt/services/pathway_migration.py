@@ -41,7 +41,6 @@ from workflows import (
     MigrationRefusedError,
     PathwayInvalidError,
     diff_pathways,
-    migration_blockers,
 )
 
 TIMER_CAVEAT = (
@@ -166,20 +165,20 @@ def plan_migration(actor: Actor, source_id: int, target_id: int) -> MigrationPla
                 instance.id,
                 instance.patient,
                 _waiting_at(instance.id),
-                _blockers(actor, instance, old, new),
+                _blockers(actor, instance, old, target),
             )
         )
     return plan
 
 
 def _blockers(
-    actor: Actor, instance: PathwayInstanceModel, old: CompiledPathway, new: CompiledPathway
+    actor: Actor, instance: PathwayInstanceModel, old: CompiledPathway, new: PathwayVersionModel
 ) -> list[str]:
-    """Why this patient cannot move. A stored state that cannot be read pauses that patient's
-    pathway with the reason, as a failed run does, and the dry run says so for them rather
-    than failing for everyone."""
+    """Why this patient cannot move, read from the state in an engine worker. A state that
+    cannot be read pauses that patient's pathway with the reason, as a failed run does, and
+    the dry run says so for them rather than failing for everyone."""
     try:
-        return migration_blockers(instance.state, old, new)
+        return engine_for(new).migration_blockers(instance.state, old)
     except (DomainError, OperationalError):
         raise
     except Exception as error:
