@@ -222,6 +222,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "events": events,
         "throughput": throughput(load.answers, events, args.seconds),
         "proof": proof,
+        # Every answer (seconds into the load, kind, status, port, ms waited): to look into.
+        "answers": [
+            [round(a.at, 3), a.kind, a.status, a.host, round(a.ms, 1)] for a in load.answers
+        ],
     }
     return result
 
