@@ -160,6 +160,7 @@ def test_experts_edit_raw_json_checked_as_they_type(
 
     area.fill(text)
     page.locator("#raw-problems[hidden]").wait_for(state="attached")
+    expect(page.locator("#raw-status")).to_have_text("No problems found.")
     page.get_by_role("button", name="Open in the designer").click()
     expect(_question(page, 1).get_by_label("Question text")).to_have_value("Wound size (cm)")
 

@@ -66,6 +66,10 @@
       }),
     );
     summary.hidden = problems.length === 0;
+    const count = problems.length;
+    document.getElementById('raw-status').textContent = count
+      ? `${count} problem${count > 1 ? 's' : ''} found: see the list above.`
+      : 'No problems found.';
     summary.dataset.checked = String(seq);
   }
 
