@@ -60,7 +60,7 @@ def pathway_fields(forms: Path = ROOT / "bpmn" / "forms") -> set[str]:
     fields: set[str] = set()
     for path in forms.glob("*.json"):
         _properties(json.loads(path.read_text()), fields)
-    own = {attr.key for mapper in db.Model.registry.mappers for attr in mapper.attrs}
+    own = {attr.key for mapper in db.Model.registry.mappers for attr in mapper.attrs}  # type: ignore[attr-defined]
     own |= {column.name for table in db.metadata.tables.values() for column in table.columns}
     return fields - own - set(ALLOWED)
 

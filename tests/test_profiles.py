@@ -141,7 +141,7 @@ def test_a_profile_makes_the_summary_care_plan_and_key_worker(make_user: Any, ac
     assert [(s.heading, s.text) for s in plan.sections] == [
         ("Infection", "Your wound shows signs of infection: we will treat it.")
     ]
-    assert db.session.get(PatientModel, patient.id).key_worker_id == nurse_user.id
+    assert db.session.get_one(PatientModel, patient.id).key_worker_id == nurse_user.id
     complete_task(doctor, ready_task(patient.id, "Review severe wound").id,
                   {"plan": "Antibiotics"})  # fmt: skip
     record = view_patient(nurse, patient.id)
