@@ -125,10 +125,10 @@ def _post(version_id: int, name: str, new: bool) -> PageResult:
     design, errors = read_design(request.form.to_dict())
     structural = _apply(design, action)
     fields = design_fields(design)
-    if structural or action == "preview":
-        return _page(version, name, new=new, fields=fields, focus=structural)
     if action == "to-raw":
         return _page(version, name, new=new, raw=schema_text(schema_from_design(design)))
+    if action != "save":  # a change to the questions, or Preview: the page again
+        return _page(version, name, new=new, fields=fields, focus=structural)
     problem = file_name_problem(version, name, new) if new else None
     if problem:  # said with the questions' problems, first as on the page
         errors = {"file-name": problem, **errors}
