@@ -176,10 +176,13 @@ class StandardsReport:
     months: list[str]
 
     def by_standard(self) -> list[tuple[str, str, list[MeasureFigure]]]:
-        return [
+        """The standards the pathway measures, in their order (another pathway may measure
+        only some of them)."""
+        grouped = [
             (code, label, [f for f in self.figures if f.measure.code == code])
             for code, label in STANDARDS.items()
         ]
+        return [(code, label, figures) for code, label, figures in grouped if figures]
 
 
 @dataclass(frozen=True)
