@@ -230,3 +230,40 @@ def test_a_profile_uploaded_with_a_draft_is_published_with_it(make_user: Any, ac
     assert [(p["file"], p["message"]) for p in refused.value.problems] == [
         (PROFILE_FILE, "summary/0/fields: no form of this pathway has a field 'depth_cm'.")
     ]
+
+
+def test_the_service_s_prefix_heads_its_e_mails(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default pathway's profile may give e-mails a prefix; the shipped one gives none."""
+    from mdt.services import notifications
+
+    sent: list[Any] = []
+
+    class _Smtp:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def __enter__(self) -> _Smtp:
+            return self
+
+        def __exit__(self, *args: Any) -> None:
+            pass
+
+        def send_message(self, message: Any) -> None:
+            sent.append(message)
+
+    monkeypatch.setattr(notifications.smtplib, "SMTP", _Smtp)
+    user = make_user("cns")
+    user.email = "cns@example.nhs.uk"
+    bpmn, forms = read_pathway_directory(ROOT / "bpmn")
+    publish_files(SYSTEM, "secondary-breast-cancer", "Secondary breast cancer", bpmn, forms)
+    notifications._send(user, [])
+    profile = {**json.loads(forms[PROFILE_FILE]), "email_subject_prefix": "Breast MDT"}
+    forms[PROFILE_FILE] = json.dumps(profile).encode()
+    publish_files(SYSTEM, "secondary-breast-cancer", "Secondary breast cancer", bpmn, forms)
+    notifications._send(user, [])
+    assert [m["Subject"] for m in sent] == [
+        "0 update(s) from the care pathway",
+        "[Breast MDT] 0 update(s) from the care pathway",
+    ]
