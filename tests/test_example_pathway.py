@@ -13,7 +13,12 @@ from sqlalchemy import select
 
 from mdt import clock as app_clock
 from mdt.extensions import db
-from mdt.models import InstanceStatus, PathwayFileModel, PathwayInstanceModel
+from mdt.models import (
+    InstanceStatus,
+    PathwayFileModel,
+    PathwayInstanceModel,
+    PathwayVersionModel,
+)
 from mdt.services.actor import SYSTEM
 from mdt.services.demo import EXAMPLE_PATHWAYS
 from mdt.services.pathway_choice import start_another_pathway
@@ -179,3 +184,22 @@ def test_registered_on_the_clinic_from_the_screen(
     assert _instance(patient_id).pathway_version.key == KEY
     record = client.get(f"/patients/{patient_id}").get_data(as_text=True)
     assert "Register the lymphoedema referral" in record
+
+
+def test_the_demo_publishes_the_example_and_puts_a_patient_on_both(app: Any) -> None:
+    runner = app.test_cli_runner()
+    for _ in range(2):  # running it again adds nothing
+        result = runner.invoke(args=["mdt", "seed-demo"])
+        assert result.exit_code == 0, result.output
+    published = db.session.scalars(
+        select(PathwayVersionModel.key).where(PathwayVersionModel.status == "published")
+    ).all()
+    assert sorted(published) == [KEY, "secondary-breast-cancer"]
+    rows = db.session.execute(
+        select(PathwayInstanceModel.patient_id, PathwayVersionModel.key).join(
+            PathwayInstanceModel.pathway_version
+        )
+    ).all()
+    on_clinic = [patient for patient, key in rows if key == KEY]
+    assert len(on_clinic) == 1
+    assert (on_clinic[0], "secondary-breast-cancer") in [tuple(row) for row in rows]
