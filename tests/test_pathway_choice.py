@@ -355,6 +355,9 @@ def test_the_api_starts_another_pathway_and_reads_each(
     assert read[CLINIC]["instance_id"] == started["instance_id"]
     assert read["secondary-breast-cancer"]["pathway"] == "secondary-breast-cancer"
     assert read["secondary-breast-cancer"]["instance_id"] != started["instance_id"]
+    # Without a key: the default pathway's, where events are recorded (not the newest).
+    plain: Any = client.get(f"/api/v1/patients/{patient_id}/pathway", headers=bearer).json
+    assert plain["instance_id"] == read["secondary-breast-cancer"]["instance_id"]
 
 
 def test_events_are_recorded_on_the_default_pathway_when_on_several(

@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -403,16 +403,21 @@ def read_patient(actor: Actor, patient_id: int, part: str = "details") -> Patien
 
 
 def patient_pathway(actor: Actor, patient_id: int, key: str | None = None) -> PathwayView:
-    """The patient's latest pathway, or their latest on pathway ``key``."""
+    """The patient's latest pathway on ``key``; without one, their latest on the default
+    pathway (``MDT_DEFAULT_PATHWAY``, where events are recorded) if they were ever on it,
+    else their latest."""
     read_patient(actor, patient_id, "pathway")
-    query = select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient_id)
+    query = (
+        select(PathwayInstanceModel)
+        .join(PathwayInstanceModel.pathway_version)
+        .where(PathwayInstanceModel.patient_id == patient_id)
+    )
     if key:
-        query = query.join(PathwayInstanceModel.pathway_version).where(
-            PathwayVersionModel.key == key
-        )
+        query = query.where(PathwayVersionModel.key == key)
+    preferred = case((PathwayVersionModel.key == str(setting("MDT_DEFAULT_PATHWAY")), 0), else_=1)
     instance = db.session.scalar(
         query.order_by(
-            PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc()
+            preferred, PathwayInstanceModel.started_at.desc(), PathwayInstanceModel.id.desc()
         ).limit(1)
     )
     if instance is None:
