@@ -412,3 +412,23 @@ def test_an_edit_in_the_designer_keeps_what_it_does_not_edit() -> None:
     assert edited["properties"]["meeting_date"]["title"] == "Date of the meeting"
     edited["properties"]["meeting_date"]["title"] = "Meeting date"
     assert edited == schema
+
+
+def test_json_nested_too_deeply_is_a_problem_not_an_error() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    (problem,) = check_form_text("x.schema.json", deep)
+    assert "nested too deeply" in problem.message
+    design, _errors = read_design({"questions": "1", "q1-label": "A", "q1-kept": deep})
+    assert design.questions[0].kept == {}
+
+
+def test_the_endpoints_answer_json_nested_too_deeply(designer: dict[str, Any]) -> None:
+    deep = "[" * 20_000 + "]" * 20_000
+    draft = designer["draft"]
+    checked = _post(designer, f"/pathways/{draft.id}/forms/check", {"json": deep})
+    assert "nested too deeply" in checked.get_json()["problems"][0]["message"]
+    preview = _post(designer, f"/pathways/{draft.id}/forms/preview", {"mode": "raw", "json": deep})
+    assert preview.status_code == 200 and "The preview shows once" in preview.get_data(True)
+    page = _post(designer, f"/pathways/{draft.id}/forms/new",
+                 {"mode": "raw", "json": deep, "action": "to-designer"})  # fmt: skip
+    assert page.status_code == 200 and "not valid JSON" in page.get_data(True)

@@ -477,11 +477,22 @@ class TextProblem:
     column: int | None = None
 
 
+def parse_form_text(text: str) -> Any:
+    """A form's JSON, or ValueError: its syntax error (``JSONDecodeError``, with the line and
+    column), or nesting too deep for the parser (a form's questions are flat)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(
+            "The JSON is nested too deeply to read: a form's questions are flat"
+        ) from None
+
+
 def check_form_text(name: str, text: str) -> list[TextProblem]:
     """Every problem the upload would find in a form's text, JSON syntax first (with its
     line and column), then the JSON Schema and the form lint (limits, references)."""
     try:
-        json.loads(text)
+        parse_form_text(text)
     except json.JSONDecodeError as error:
         return [
             TextProblem(
@@ -490,6 +501,8 @@ def check_form_text(name: str, text: str) -> list[TextProblem]:
                 error.colno,
             )
         ]
+    except ValueError as error:
+        return [TextProblem(str(error))]
     _forms, problems = load_forms({name or "form.schema.json": text.encode()})
     return [TextProblem(p.message, p.line) for p in problems]
 

@@ -97,7 +97,7 @@ def _count(raw: str) -> int:
 def _json_list(raw: str) -> list[Any]:
     try:
         value = json.loads(raw or "[]")
-    except ValueError:
+    except (ValueError, RecursionError):
         return []
     return value if isinstance(value, list) else []
 
@@ -134,7 +134,7 @@ def _read_question(fields: Mapping[str, str], i: int, errors: dict[str, str]) ->
 def _kept(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return {k: v for k, v in value.items() if k in KEPT} if isinstance(value, dict) else {}
 

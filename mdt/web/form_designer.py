@@ -7,7 +7,6 @@ through the two POST endpoints at the end."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -29,6 +28,7 @@ from mdt.services.form_designer import (
     file_name_problem,
     form_file_name,
     move,
+    parse_form_text,
     remove,
     save_form,
     schema_from_design,
@@ -89,7 +89,7 @@ def form(version_id: int, name: str) -> PageResult:
 def _opened(version: PathwayVersionModel, name: str, text: str, new: bool) -> PageResult:
     """A form's text in the designer, or as raw JSON saying why the designer cannot show it."""
     try:
-        design = design_from_schema(json.loads(text))
+        design = design_from_schema(parse_form_text(text))
     except ValueError as error:  # NotRepresentable and JSON syntax errors alike
         notice = (
             f"The designer cannot show this form: {error}. It is open as JSON so that "
@@ -231,7 +231,7 @@ def _page(
 
 def _parsed(text: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_form_text(text)
     except ValueError:
         return None
 
