@@ -4,8 +4,8 @@ scheduler to SIGKILL mid-run, then proven from the database.
 Three gunicorn app hosts (2 workers each, pathway code in the engine workers as in
 production), two schedulers and the HL7 listener run as separate processes on one
 PostgreSQL database with a seeded cohort. Client threads complete tasks, register patients
-and read worklists over the API, spread over the hosts by a round-robin balancer in the
-client (a host that refuses connections is skipped for a second); a PAS thread sends ADT
+and read worklists over the API, spread over the hosts by a least-outstanding-requests
+balancer in the client (a host that refuses connections is skipped for a second); a PAS thread sends ADT
 address changes to the listener; timers fall due throughout for the schedulers. Mid-run one
 host (all its processes) and one scheduler are killed with SIGKILL and restarted a few
 seconds later. Throughput is reported per second before, during and after; then the
@@ -259,8 +259,8 @@ def main() -> None:
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs")
     args = parser.parse_args()
     args.patients = args.patients or (1000 if args.small else 5000)
-    args.seconds = args.seconds or (45.0 if args.small else 75.0)
-    args.warm_up = args.warm_up or (12.0 if args.small else 15.0)
+    args.seconds = args.seconds or (50.0 if args.small else 90.0)
+    args.warm_up = args.warm_up or (15.0 if args.small else 20.0)
     args.kill_at = args.kill_at or round(args.warm_up + (args.seconds - args.warm_up) * 0.4)
     result = run(args)
     print(json.dumps(result, indent=1, default=str))

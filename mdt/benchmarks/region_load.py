@@ -1,7 +1,7 @@
 """The region's clients: threads completing tasks, registering patients and reading
-worklists over the API, spread over the app hosts by a round-robin balancer in the client,
-and a PAS sending ADT messages to the HL7 listener. Every answer is logged with its time;
-what was acknowledged (2xx, AA) is kept for the database proof."""
+worklists over the API, spread over the app hosts by a least-outstanding-requests balancer
+in the client, and a PAS sending ADT messages to the HL7 listener. Every answer is logged
+with its time; what was acknowledged (2xx, AA) is kept for the database proof."""
 
 from __future__ import annotations
 
@@ -45,25 +45,34 @@ class Work:
 
 
 class Balancer:
-    """Round robin over the hosts. A host that refuses a connection is passed over for a
-    second, as a load balancer's passive health check would; a refused connection sent
-    nothing, so the request goes to the next host. A request cut after it was sent is not
-    retried: its outcome is unknown to the client, so it is not counted as acknowledged."""
+    """Least outstanding requests, ties taken in turn (what nginx's ``least_conn``, HAProxy's
+    ``leastconn`` or a cloud balancer's "least outstanding requests" do): a host that is slow
+    to answer, such as one just restarted whose workers are still compiling the pathway,
+    gets fewer requests instead of holding every client. A host that refuses a connection is
+    passed over for a second, as a health check would; a refused connection sent nothing, so
+    the request goes to the next host. A request cut after it was sent is not retried: its
+    outcome is unknown to the client, so it is not counted as acknowledged."""
 
     def __init__(self, ports: list[int], token: str):
         self.ports = ports
         self.token = token
         self._turn = itertools.count()
         self._down: dict[int, float] = {}
+        self._outstanding = dict.fromkeys(ports, 0)
         self._lock = threading.Lock()
 
     def _candidates(self) -> list[int]:
+        now = time.monotonic()
         with self._lock:
             start = next(self._turn)
-        now = time.monotonic()
-        order = [self.ports[(start + i) % len(self.ports)] for i in range(len(self.ports))]
+            turn = {p: (i - start) % len(self.ports) for i, p in enumerate(self.ports)}
+            order = sorted(self.ports, key=lambda p: (self._outstanding[p], turn[p]))
         up = [p for p in order if self._down.get(p, 0) <= now]
         return up or order
+
+    def _count(self, port: int, change: int) -> None:
+        with self._lock:
+            self._outstanding[port] += change
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, int]:
         """(status, decoded JSON or None, port); status 0 when no host answered."""
@@ -78,6 +87,7 @@ class Balancer:
                 with self._lock:
                     self._down[port] = time.monotonic() + 1.0
                 continue
+            self._count(port, 1)
             try:
                 connection.request(method, path, body=data, headers=headers)
                 response = connection.getresponse()
@@ -86,6 +96,7 @@ class Balancer:
                 return 0, None, port  # sent, then cut: unknown outcome
             finally:
                 connection.close()
+                self._count(port, -1)
             try:
                 return response.status, json.loads(raw) if raw else None, port
             except ValueError:
