@@ -35,6 +35,7 @@ def run_size(
     load: bool,
     load_seconds: float,
     db_name: str = "mdt_bench",
+    small: bool = False,
 ) -> dict[str, Any]:
     target = fresh_database(url, instance, db_name)
     app = bench_app(target, instance)
@@ -44,7 +45,8 @@ def run_size(
         result.update(_in_process(app, size))
         db.session.remove()
     if lateness:
-        result["timers"] = timer_lateness(app, target, instance)
+        quick = {"due": 100, "window_s": 15.0, "waiting_target": 2000} if small else {}
+        result["timers"] = timer_lateness(app, target, instance, **quick)  # type: ignore[arg-type]
     if load:
         result["load"] = load_test(app, target, instance, seconds=load_seconds)
     with app.app_context():
@@ -120,6 +122,7 @@ def main() -> None:
         command,
         args.no_report,
         search_size=2000 if args.small else search.SIZE,
+        small=args.small,
     )
 
 
@@ -131,6 +134,7 @@ def run_benchmarks(
     command: str,
     no_report: bool = False,
     search_size: int = search.SIZE,
+    small: bool = False,
 ) -> None:
     """Measure each cohort size on SQLite (and PostgreSQL when a server URL is given); timer
     lateness and the load test run at ``heavy_size`` only."""
@@ -151,6 +155,7 @@ def run_benchmarks(
                     load=largest and name == "PostgreSQL",
                     load_seconds=load_seconds,
                     db_name=os.environ.get("MDT_BENCH_DB", "mdt_bench"),
+                    small=small,
                 )
                 print(json.dumps(result, indent=1, default=str), flush=True)
                 results.append(result)
