@@ -24,7 +24,7 @@ from workflows.decision_checks import (
     add_decisions,
     check_decisions,
     parse_decisions,
-    test_run_decisions,
+    trial_run_decisions,
 )
 from workflows.dmn import split_files
 from workflows.errors import PathwayInvalidError, Problem
@@ -259,7 +259,7 @@ def check_pathway(
     add_decisions(parser, dmn_trees, add_engine)
     if ctx is not None:  # the test run of each table the lint found nothing wrong with
         faulty = {problem.file for problem in lint_problems}
-        problems.extend(test_run_decisions(parser, dmn_trees, ctx, faulty))
+        problems.extend(trial_run_decisions(parser, dmn_trees, ctx, faulty))
     for name, tree in trees.items():
         try:
             parser.add_bpmn_xml(tree, name)

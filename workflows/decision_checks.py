@@ -17,7 +17,7 @@ from workflows.dmn import (
     lint_decision_file,
     parse_decision_file,
     reference_problems,
-    test_run_decision,
+    trial_run_decision,
 )
 from workflows.errors import PathwayInvalidError, Problem
 from workflows.lint import LintContext
@@ -103,7 +103,7 @@ def _without_annotations(root: etree._Element) -> etree._Element:
     return copied
 
 
-def test_run_decisions(
+def trial_run_decisions(
     parser: SpiffBpmnParser,
     dmn_trees: Mapping[str, etree._ElementTree],
     ctx: LintContext,
@@ -122,7 +122,7 @@ def test_run_decisions(
             table = dmn_parser.decision.decisionTables[0]
             annotate_inputs(dmn_trees[name], table)
             problems.extend(
-                test_run_decision(
+                trial_run_decision(
                     name,
                     dmn_trees[name],
                     table,

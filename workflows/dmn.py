@@ -412,7 +412,7 @@ class _TrialTask:
         self.workflow.top_workflow = self.workflow
 
 
-def test_run_decision(
+def trial_run_decision(
     filename: str,
     tree: etree._ElementTree,
     table: Any,
