@@ -38,6 +38,7 @@ from workflows.problems import SHAPE_KINDS, local_name, sentence, shape_of
 from workflows.references import resolved_ref
 from workflows.sandbox import (
     SandboxEnvironment,
+    SandboxInterrupt,
     calls_not_provided,
     compile_expression,
     compile_script,
@@ -52,6 +53,9 @@ NS = {
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
 FORM_PROPERTY = "formJsonSchemaFilename"
+# A timer's helper call is run once at upload; the engine's own limit per run is 2 s, so a
+# call slower than that would be stopped when it runs anyway.
+TIMER_CHECK_SECONDS = 2.0
 # Tasks a person completes: the engine waits at a plain bpmn:task as at a manual task, so it
 # needs a role like any other (or nobody could ever move the patient on).
 HUMAN_TASKS = ("userTask", "manualTask", "task")
@@ -369,10 +373,13 @@ class _Linter:
         helpers = {**default_helpers(), **_bounded(functions or {})}
         now = run_now()
         try:
-            with run_at(now), time_limit(1.0):
+            with run_at(now), time_limit(TIMER_CHECK_SECONDS):
                 value = SandboxEnvironment(helpers).evaluate(source, dict(self.ctx.sample_data))
         except (NameError, KeyError, IndexError, TypeError, AttributeError):
             return None  # the value comes from data the samples do not hold
+        except SandboxInterrupt:
+            # A problem, never an exception: the upload is refused with the element named.
+            return f"takes more than {TIMER_CHECK_SECONDS:g} s to work out"
         except _TooFar as error:
             return str(error)
         except (ValueError, OverflowError, EngineError) as error:

@@ -34,10 +34,8 @@ def compile_with_helpers(bpmn: dict[str, bytes], forms: dict[str, bytes] | None 
 
 
 def refused(bpmn: bytes, forms: dict[str, bytes] | None = None) -> list[Problem]:
-    started = time.monotonic()
     with pytest.raises(PathwayInvalidError) as caught:
         compile_with_helpers({"upload.bpmn": bpmn}, forms)
-    assert time.monotonic() - started < 5, "the checks themselves must stay quick"
     return caught.value.problems
 
 
@@ -129,6 +127,14 @@ def test_helper_calls_in_timers_are_evaluated_at_upload() -> None:
     one_on(refused(broken), "wait", "fails with the forms' example answers")
     fine = process(chain(timer("working_days_from_now(2)", "timeDate"), user_task()))
     assert compile_with_helpers({"upload.bpmn": fine}, {"f.json": FORM}).process_id == "proc"
+
+
+def test_a_timer_check_that_runs_out_of_time_is_a_problem(monkeypatch: Any) -> None:
+    # On a loaded host the upload's run of a helper can overrun its limit: the manager is told
+    # (a problem on the timer), the upload never fails with an exception.
+    monkeypatch.setattr(lint_module, "TIMER_CHECK_SECONDS", 0.0)
+    slow = process(chain(timer("working_days_from_now(2)", "timeDate"), user_task()))
+    one_on(refused(slow), "wait", "takes more than 0 s to work out")
 
 
 def test_timers_read_the_forms_example_answers() -> None:
