@@ -184,6 +184,30 @@ def test_running_patients_move_to_the_version_with_the_profile_and_their_summary
     assert "Secondary diagnosis confirmed" in rows and rows["ER"] == "Positive"
 
 
+def test_patients_who_stay_on_a_version_from_before_profiles_keep_their_record(
+    make_user: Any, actor: Any
+) -> None:
+    """Patients the safe policy keeps on their version (they passed a task the new version
+    changed) borrow the pathway's newest profile: their summary, and the key worker named
+    when one is allocated, are what they were before profiles existed."""
+    bpmn, forms = read_pathway_directory(ROOT / "bpmn")
+    without = {name: content for name, content in forms.items() if name != PROFILE_FILE}
+    old = publish_files(SYSTEM, "secondary-breast-cancer", "Secondary breast cancer", bpmn, without)
+    coordinator = actor(make_user("coordinator"))
+    patient = new_patient(coordinator)
+    complete_with_examples(
+        coordinator, ready_task(patient.id, "Register secondary diagnosis"), er_status="positive"
+    )
+    publish_files(SYSTEM, "secondary-breast-cancer", "Secondary breast cancer", bpmn, forms)
+    instance = db.session.scalar(
+        db.select(PathwayInstanceModel).where(PathwayInstanceModel.patient_id == patient.id)
+    )
+    assert instance.pathway_version_id == old.id  # not moved
+    assert profile_for(old).declared
+    rows = {r.label: r.value for r in view_patient(coordinator, patient.id).summary}
+    assert "Secondary diagnosis confirmed" in rows and rows["ER"] == "Positive"
+
+
 def test_the_demo_moves_patients_of_an_install_from_before_profiles(
     app: Any, tmp_path: Path
 ) -> None:

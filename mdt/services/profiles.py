@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from mdt.extensions import db
-from mdt.models import PathwayStatus, PathwayVersionModel
+from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import TASK_ROLES
 from mdt.services.profile_schema import PROFILE_SCHEMA
 from workflows import CompiledPathway, PathwayInvalidError, Problem
@@ -359,14 +359,40 @@ _PROFILES: dict[str, Profile] = {}  # by version sha256; versions are few and ne
 
 
 def profile_for(version: PathwayVersionModel) -> Profile:
-    """The profile of a stored version (checked when it was published), or the generic
-    defaults when it has none."""
-    found = _PROFILES.get(version.sha256)
+    """The profile of a stored version (checked when it was published). A version published
+    before its pathway had a profile borrows the newest profile of the same pathway: its
+    patients, who may not be able to move to the new version, keep their record summary, key
+    worker and care plan (the forms they answer are the same pathway's). Generic defaults
+    only when no version of the pathway has one."""
+    raw = _own_profile(version)
+    source = version
+    if raw is None:
+        source = _newest_with_profile(version.key) or version
+        raw = _own_profile(source)
+    found = _PROFILES.get(source.sha256)
     if found is None:
-        raw = next((f.content for f in version.files if f.kind == PROFILE_KIND), None)
         found = parse_profile(raw) if raw is not None else generic_profile(version.title)
-        _PROFILES[version.sha256] = found
+        if raw is not None:  # a generic default may be replaced by a later profile
+            _PROFILES[source.sha256] = found
     return found
+
+
+def _own_profile(version: PathwayVersionModel) -> bytes | None:
+    return next((f.content for f in version.files if f.kind == PROFILE_KIND), None)
+
+
+def _newest_with_profile(key: str) -> PathwayVersionModel | None:
+    return db.session.scalar(
+        select(PathwayVersionModel)
+        .join(PathwayFileModel, PathwayFileModel.pathway_version_id == PathwayVersionModel.id)
+        .where(
+            PathwayVersionModel.key == key,
+            PathwayVersionModel.status != PathwayStatus.DRAFT,
+            PathwayFileModel.kind == PROFILE_KIND,
+        )
+        .order_by(PathwayVersionModel.version.desc())
+        .limit(1)
+    )
 
 
 def service_profile(key: str) -> Profile:
