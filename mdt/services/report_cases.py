@@ -519,7 +519,8 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def refresh_cases(instance_id: int) -> None:
-    """Derive one instance's cases again (flushing first); writes only when one changed.
+    """Derive one instance's cases again (flushing first); writes only the cases that changed
+    (a completion usually changes one of a dozen).
 
     Nothing is read when this session changed nothing the instance's measures read
     (``_unchanged``): completing a task no measure names, with no episode, meeting, patient
@@ -531,18 +532,27 @@ def refresh_cases(instance_id: int) -> None:
     [facts] = _facts_for([instance], _settings())
     wanted = derive(facts)
     columns = list(wanted[0]) if wanted else []
-    existing = db.session.execute(
-        select(*(getattr(ReportCaseModel, c) for c in columns)).where(
+    stored = db.session.execute(
+        select(ReportCaseModel.id, *(getattr(ReportCaseModel, c) for c in columns)).where(
             ReportCaseModel.instance_id == instance_id
         )
-    ).all() if columns else []  # fmt: skip
-    have = sorted(tuple(row) for row in existing)
+    ).all()
     _derived(instance_id)
-    if columns and have == sorted(tuple(r[c] for c in columns) for r in wanted):
-        return
-    db.session.execute(delete(ReportCaseModel).where(ReportCaseModel.instance_id == instance_id))
-    if wanted:
-        db.session.execute(insert(ReportCaseModel.__table__), wanted)
+    unmatched: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for case_id, *values in stored:
+        unmatched[tuple(values)].append(case_id)
+    missing = []
+    for row in wanted:
+        same = unmatched.get(tuple(row[c] for c in columns))
+        if same:
+            same.pop()  # stored as derived: kept
+        else:
+            missing.append(row)
+    gone = [case_id for ids in unmatched.values() for case_id in ids]
+    if gone:
+        db.session.execute(delete(ReportCaseModel).where(ReportCaseModel.id.in_(gone)))
+    if missing:
+        db.session.execute(insert(ReportCaseModel.__table__), missing)
 
 
 def rebuild_cases(batch: int = 500) -> int:
