@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +23,11 @@ from sqlalchemy import select
 
 from mdt import PROJECT_ROOT
 from mdt.benchmarks.forms_encoding import form_post
-from mdt.benchmarks.measure import PASSWORD
+from mdt.benchmarks.measure import PASSWORD, outside_meeting_post
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, TaskStatus
 from mdt.services.demo import example_answers
+from mdt.services.outside_meetings import needs_declaration
 from mdt.services.pathways import form_schema
 
 
@@ -84,9 +86,10 @@ def _work(app: Flask, limit: int) -> queue.Queue[tuple[int, dict[str, Any]]]:
                 continue
             seen.add(task.instance_id)
             schema = form_schema(task.instance.pathway_version, task.form) or {}
-            work.put(
-                (task.id, {**form_post(schema, example_answers(schema)), "action": "complete"})
-            )
+            post = {**form_post(schema, example_answers(schema)), "action": "complete"}
+            if needs_declaration(task):  # an MDT outcome: declared as decided outside one
+                post.update(outside_meeting_post())
+            work.put((task.id, post))
         db.session.remove()
     return work
 
@@ -112,7 +115,7 @@ def load_test(
     clients: int = 8,
     seconds: float = 20.0,
     warm_up: float = 5.0,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Completions per second over ``seconds``, after ``warm_up`` seconds of the same load
     not counted (each worker compiles the pathway and starts its engine workers on its first
     completion)."""
@@ -148,6 +151,7 @@ def load_test(
             except OSError:
                 time.sleep(0.2)
         done, errors = [0], [0]
+        statuses: Counter[int] = Counter()  # what the errors were (0: no answer)
         lock = threading.Lock()
         count_from = time.monotonic() + warm_up
         stop_at = count_from + seconds
@@ -175,6 +179,7 @@ def load_test(
                         done[0] += 1
                     else:
                         errors[0] += 1
+                        statuses[status] += 1
 
         threads = [threading.Thread(target=client) for _ in range(clients)]
         for thread in threads:
@@ -200,6 +205,7 @@ def load_test(
         "completions": done[0],
         "completions_per_s": done[0] / elapsed,
         "error_rate": errors[0] / total if total else 0.0,
+        "errors_by_status": dict(statuses),
         "worker_peak_rss_mb": rss / 1024,
         "bench_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

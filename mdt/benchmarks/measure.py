@@ -169,7 +169,7 @@ def completions(app: Flask, count: int = 150, seed: int = 5) -> tuple[Timing, Ti
         db.session.remove()
         post = {**form_post(schema, answers), "csrf_token": token, "action": "complete"}
         if needs_declaration(task):
-            post.update(_outside_meeting_post())
+            post.update(outside_meeting_post())
 
         def over_http(task_id: int = task_id, post: dict[str, Any] = post) -> Any:
             return client.post(f"/tasks/{task_id}", data=post)
@@ -193,7 +193,7 @@ def isolation(on: bool) -> Iterator[None]:
         current_app.config["MDT_ENGINE_ISOLATION"] = saved
 
 
-def _outside_meeting_post() -> dict[str, str]:
+def outside_meeting_post() -> dict[str, str]:
     """The task page's declaration that an MDT outcome was decided between meetings, as the
     cohort's own outcomes are (a clinician would tick the box and name who decided)."""
     post = {FIELD: "yes", REASON: DECIDED_OUTSIDE.reason}
