@@ -23,23 +23,25 @@ import queue
 import random
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mdt import PROJECT_ROOT
 from mdt.benchmarks import region_procs as procs
 from mdt.benchmarks.cohort import DECIDED_OUTSIDE, nhs_numbers
+from mdt.benchmarks.load import free_port
 from mdt.benchmarks.measure import make_due
 from mdt.benchmarks.prepare import bench_app, fresh_database, populate
 from mdt.benchmarks.region_checks import prove
 from mdt.benchmarks.region_load import Balancer, Load, Work, run_clients
 from mdt.benchmarks.region_report import throughput, write_report
 from mdt.extensions import db
-from mdt.models import HumanTaskModel, PatientModel, TaskStatus
+from mdt.models import HumanTaskModel, PatientModel, TaskStatus, TimerModel
 from mdt.services.actor import SYSTEM
 from mdt.services.api_tokens import create_token
 from mdt.services.demo import example_answers
@@ -76,7 +78,14 @@ def _tasks(exclude: set[int], limit: int) -> queue.Queue[tuple[int, dict[str, An
     return work
 
 
-def _prepare(app: Flask, patients: int) -> tuple[str, Work, dict[int, Any]]:
+@dataclass
+class Prepared:
+    token: str  # the API token the clients use
+    work: Work
+    due: dict[int, Any]  # instances whose (single) timer falls due during the run
+
+
+def _prepare(app: Flask, patients: int) -> Prepared:
     """A cohort, an API token, the clients' work, and timers falling due during the run."""
     populate(app, patients)
     with app.app_context():
@@ -96,7 +105,7 @@ def _prepare(app: Flask, patients: int) -> tuple[str, Work, dict[int, Any]]:
         for number in nhs_numbers(patients, 9996000000):
             numbers.put(number)
         db.session.remove()
-    return token, Work(tasks, numbers, pas), due
+    return Prepared(token, Work(tasks, numbers, pas), due)
 
 
 def _arm(app: Flask, instance_ids: list[int], seconds: float) -> None:
@@ -149,10 +158,6 @@ def _failure(
 
 def _settle(app: Flask, due_until: datetime, timeout: float = 60.0) -> float:
     """Wait until the schedulers have fired every timer due by ``due_until``."""
-    from sqlalchemy import func
-
-    from mdt.models import TimerModel
-
     started = time.monotonic()
     with app.app_context():
         while time.monotonic() - started < timeout:
@@ -166,59 +171,32 @@ def _settle(app: Flask, due_until: datetime, timeout: float = 60.0) -> float:
     return time.monotonic() - started
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mdt-region-") as tmp:
-        instance = Path(tmp)
-        url = fresh_database(args.postgres, instance, args.database)
-        app = bench_app(url, instance)
-        token, work, due = _prepare(app, args.patients)
-        prepared = time.monotonic() - started
-        base = args.port_base
-        ports = [base + i for i in range(4)] if base else [procs_free_port() for _ in range(4)]
-        members = _members(procs.base_env(url, instance), ports)
-        try:
-            logs = Path(args.logs) if args.logs else instance
-            logs.mkdir(parents=True, exist_ok=True)
-            for member in members.values():
-                procs.start(member, logs)
-            for member in members.values():
-                procs.wait_listening(member)
-            balancer = Balancer(ports[:3], token)
-            load = Load(balancer, work, ports[3])
-            since = datetime.now(UTC)
-            _arm(app, list(due), args.seconds)
-            threads = run_clients(load, args.clients, args.hl7_rate)
-            events = _failure(load, members, logs, args)
-            time.sleep(max(0.0, args.seconds - (time.monotonic() - load.started)))
-            load.stop.set()
-            for thread in threads:
-                thread.join(timeout=60)
-            ended = datetime.now(UTC)
-            settle_s = _settle(app, ended)
-            time.sleep(2)  # anything still in flight finishes before locks are looked at
-            with app.app_context():
-                proof = prove(db.session, load.acks, sorted(due), since, ended)
-                db.session.remove()
-        finally:
-            for member in members.values():
-                procs.stop(member)
-            stop_pools()
-            with app.app_context():
-                db.engine.dispose()
-    result = {
-        "meta": {
-            "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python "
-            f"{platform.python_version()}",
-            "command": "make bench-region" + (" SMALL=1" if args.small else ""),
-            "patients": args.patients,
-            "seconds": args.seconds,
-            "clients": args.clients,
-            "hl7_per_second": args.hl7_rate,
-            "prepare_s": prepared,
-            "settle_s": settle_s,
-            "duration_s": time.monotonic() - started,
-        },
+def _drive(
+    app: Flask, members: dict[str, procs.Member], logs: Path, prepared: Prepared, args: Any
+) -> dict[str, Any]:
+    """Start the region, run the load with the kills, and prove the outcome."""
+    for member in members.values():
+        procs.start(member, logs)
+    for member in members.values():
+        procs.wait_listening(member)
+    ports = [m.port or 0 for m in members.values() if m.name.startswith("host-")]
+    load = Load(Balancer(ports, prepared.token), prepared.work, members["hl7-listener"].port or 0)
+    since = datetime.now(UTC)
+    _arm(app, list(prepared.due), args.seconds)
+    threads = run_clients(load, args.clients, args.hl7_rate)
+    events = _failure(load, members, logs, args)
+    time.sleep(max(0.0, args.seconds - (time.monotonic() - load.started)))
+    load.stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    ended = datetime.now(UTC)
+    settle_s = _settle(app, ended)
+    time.sleep(2)  # anything still in flight finishes before locks are looked at
+    with app.app_context():
+        proof = prove(db.session, load.acks, sorted(prepared.due), since, ended)
+        db.session.remove()
+    return {
+        "settle_s": settle_s,
         "events": events,
         "throughput": throughput(load.answers, events, args.seconds),
         "proof": proof,
@@ -227,13 +205,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             [round(a.at, 3), a.kind, a.status, a.host, round(a.ms, 1)] for a in load.answers
         ],
     }
-    return result
 
 
-def procs_free_port() -> int:
-    from mdt.benchmarks.load import free_port
-
-    return free_port()
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="mdt-region-") as tmp:
+        instance = Path(tmp)
+        url = fresh_database(args.postgres, instance, args.database)
+        app = bench_app(url, instance)
+        prepared = _prepare(app, args.patients)
+        prepare_s = time.monotonic() - started
+        base = args.port_base
+        ports = [base + i for i in range(4)] if base else [free_port() for _ in range(4)]
+        members = _members(procs.base_env(url, instance), ports)
+        logs = Path(args.logs) if args.logs else instance
+        logs.mkdir(parents=True, exist_ok=True)
+        try:
+            outcome = _drive(app, members, logs, prepared, args)
+        finally:
+            for member in members.values():
+                procs.stop(member)
+            stop_pools()
+            with app.app_context():
+                db.engine.dispose()
+    meta = {
+        "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "command": "make bench-region" + (" SMALL=1" if args.small else ""),
+        "patients": args.patients,
+        "seconds": args.seconds,
+        "clients": args.clients,
+        "hl7_per_second": args.hl7_rate,
+        "prepare_s": prepare_s,
+        "settle_s": outcome.pop("settle_s"),
+        "duration_s": time.monotonic() - started,
+    }
+    return {"meta": meta, **outcome}
 
 
 def main() -> None:
