@@ -39,7 +39,7 @@ from mdt.benchmarks.measure import make_due
 from mdt.benchmarks.prepare import bench_app, fresh_database, populate
 from mdt.benchmarks.region_checks import prove
 from mdt.benchmarks.region_load import Balancer, Load, Work, run_clients
-from mdt.benchmarks.region_report import throughput, write_report
+from mdt.benchmarks.region_report import render, throughput, write_report
 from mdt.extensions import db
 from mdt.models import HumanTaskModel, PatientModel, TaskStatus, TimerModel
 from mdt.services.actor import SYSTEM
@@ -270,7 +270,7 @@ def main() -> None:
     args.warm_up = args.warm_up or (15.0 if args.small else 20.0)
     args.kill_at = args.kill_at or round(args.warm_up + (args.seconds - args.warm_up) * 0.4)
     result = run(args)
-    print(json.dumps(result, indent=1, default=str))
+    print(render(result))
     out = PROJECT_ROOT / "artifacts" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "region.json").write_text(json.dumps(result, indent=1, default=str))
