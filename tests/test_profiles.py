@@ -72,7 +72,7 @@ def test_the_shipped_profile_is_valid_and_stored_as_its_own_kind(pathway: Any) -
     assert kinds[PROFILE_FILE] == "profile" and kinds["measures.json"] == "measures"
     profile = profile_for(pathway)
     assert profile.title == "Secondary breast cancer pathway" and profile.declared
-    assert profile.needs is not None and profile.needs.threshold == 4
+    assert profile.needs is not None and profile.needs.decision_task == "decide_referrals"
     assert service_profile(pathway.key).short_name == "Secondary breast"
 
 
@@ -291,26 +291,3 @@ def test_the_service_s_prefix_heads_its_e_mails(
         "0 update(s) from the care pathway",
         "[Breast MDT] 0 update(s) from the care pathway",
     ]
-
-
-def test_the_needs_flag_on_the_mdt_list_is_the_profile_s_threshold(pathway: Any) -> None:
-    """No '4 or more' in a template: the score that needs a referral is the pathway's."""
-    from dataclasses import replace
-    from types import SimpleNamespace
-
-    from mdt.services.meetings.views import Score, _scores
-
-    profile = profile_for(pathway)
-    assert profile.needs is not None
-    form = profile.needs.form
-    older = SimpleNamespace(form=form, data={"distress": 9})
-    declined = SimpleNamespace(form=form, data={"offer": "declined"})
-    newest = SimpleNamespace(form=form, data={"distress": 5, "physical": 3})
-    tasks: Any = [declined, newest, older]  # newest first: the first with scores counts
-    assert _scores(profile, tasks) == [
-        Score("Distress", 5, True),
-        Score("Physical", 3, False),
-    ]
-    stricter = replace(profile, needs=replace(profile.needs, threshold=6))
-    assert [s.flagged for s in _scores(stricter, tasks)] == [False, False]
-    assert _scores(replace(profile, needs=None), tasks) == []

@@ -4,6 +4,7 @@ Nothing here knows about Flask, SQLAlchemy, the application or any one clinical
 pathway. The application hands in BPMN and form files and gets back plain data.
 """
 
+from workflows.deciding import Decided, decision_tasks
 from workflows.dependencies import upstream_tasks
 from workflows.engine import PathwayEngine, PathwayRun
 from workflows.errors import (
@@ -31,6 +32,7 @@ __all__ = [
     "STATE_FORMAT",
     "CompiledPathway",
     "Coverage",
+    "Decided",
     "ElementChange",
     "EngineError",
     "EventInfo",
@@ -50,6 +52,7 @@ __all__ = [
     "UserTaskInfo",
     "WorkflowRunError",
     "compile_pathway",
+    "decision_tasks",
     "decode_state",
     "diff_pathways",
     "encode_state",

@@ -4,7 +4,7 @@ touches a BpmnWorkflow or a Spiff task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.clock import run_at, system_clock
+from workflows.deciding import Decided, decide
 from workflows.errors import (
     EngineError,
     MessageNotAcceptedError,
@@ -111,6 +112,15 @@ class PathwayEngine:
         """Why an instance saved on ``previous`` cannot move to this version (empty: it
         can), for the dry run. Nothing runs and nothing changes."""
         return migration_blockers(state, previous, self.pathway)
+
+    def decide(self, task_id: str, form: str, cases: Sequence[Mapping[str, Any]]) -> list[Decided]:
+        """What business rule task ``task_id``'s decision table makes of each of ``cases``
+        (answers to ``form``), run as the task runs it; nothing is stored
+        (``workflows.deciding``)."""
+        with run_at(self.clock()):
+            return decide(
+                self.pathway, self._script_engine, task_id, form, cases, self.time_limit_seconds
+            )
 
     def restore(self, state: str) -> PathwayRun:
         workflow = load_state(state, self.pathway.spec, self.pathway.subprocess_specs)

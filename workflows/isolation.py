@@ -33,12 +33,13 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from workflows.deciding import Decided
 from workflows.errors import (
     EngineError,
     MessageNotAcceptedError,
@@ -86,6 +87,7 @@ class Outcome:
     timers: list[PendingTimer]
     finished: bool
     waiting: frozenset[str]
+    decided: list[Decided] | None = None  # the answer to a "decide"
 
 
 @dataclass
@@ -177,6 +179,9 @@ def _perform(engines: dict[str, Any], request: _Request, limits: Limits) -> Outc
         if reasons:
             raise MigrationRefusedError(reasons)
         return Outcome(state=None, ready=[], timers=[], finished=False, waiting=frozenset())
+    if operation == "decide":  # the MDT list asks what a decision table makes of answers
+        decided = engine.decide(args["task_id"], args["form"], args["cases"])
+        return Outcome(None, [], [], False, frozenset(), decided=decided)
     if operation == "start":
         run = engine.start(args["data"])
     elif operation == "adopt":
@@ -421,6 +426,11 @@ class IsolatedEngine:
         except MigrationRefusedError as refused:
             return list(refused.reasons)
         return []
+
+    def decide(self, task_id: str, form: str, cases: Sequence[Mapping[str, Any]]) -> list[Decided]:
+        """``PathwayEngine.decide``, the table run in a worker."""
+        args = {"task_id": task_id, "form": form, "cases": [dict(c) for c in cases]}
+        return self._run("decide", None, args).decided or []
 
     def restore(self, state: str) -> IsolatedRun:
         return IsolatedRun(self, state, None)

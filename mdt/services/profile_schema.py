@@ -112,12 +112,13 @@ PROFILE_SCHEMA: dict[str, Any] = {
                 "needs": {
                     "type": "object",
                     "additionalProperties": False,
-                    "required": ["form", "fields", "threshold", "flag"],
+                    # No threshold here: which scores count is decided by the pathway's
+                    # decision table, run by its business rule task ``decision_task``.
+                    "required": ["form", "fields"],
                     "properties": {
                         "form": _NAME,
                         "fields": _FIELDS,
-                        "threshold": {"type": "number"},
-                        "flag": _TEXT,
+                        "decision_task": _NAME,
                     },
                 },
             },

@@ -5,7 +5,8 @@ field of any pathway's forms.
 It says the pathway's title and short name; the rows of the record summary; the care plan's
 sections and out-of-hours contact; what the index date is; which role is the key worker, the
 task that allocates one and the fields with their name and phone; the MDT list's columns
-(the referral's question, the needs-assessment scores and the score that needs a referral);
+(the referral's question, the needs-assessment scores and the business rule task whose decision
+table says which of them count);
 the conditions the FHIR export reports; and that its measures are in `measures.json` (one
 source: the standards report reads that file). A pathway without a profile works with
 generic defaults (`generic_profile`). Checked on upload: the JSON Schema, then every task,
@@ -26,7 +27,7 @@ from mdt.extensions import db
 from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
 from mdt.models.roles import TASK_ROLES
 from mdt.services.profile_schema import PROFILE_SCHEMA
-from workflows import CompiledPathway, PathwayInvalidError, Problem
+from workflows import CompiledPathway, PathwayInvalidError, Problem, decision_tasks
 
 PROFILE_FILE = "profile.json"
 PROFILE_KIND = "profile"
@@ -87,12 +88,12 @@ class KeyWorker:
 
 @dataclass(frozen=True)
 class Needs:
-    """The needs-assessment scores shown on the MDT list, and the score that needs a referral."""
+    """The needs-assessment scores shown on the MDT list, and the business rule task whose
+    decision table says what they lead to. No threshold: the table is its only source."""
 
     form: str
     fields: tuple[str, ...]
-    threshold: float
-    flag: str
+    decision_task: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def _section(doc: dict[str, Any]) -> CarePlanSection:
 
 
 def _needs(doc: dict[str, Any]) -> Needs:
-    return Needs(doc["form"], tuple(doc["fields"]), float(doc["threshold"]), doc["flag"])
+    return Needs(doc["form"], tuple(doc["fields"]), doc.get("decision_task"))
 
 
 def _conditions(doc: dict[str, Any]) -> Conditions:
@@ -243,6 +244,7 @@ class _Checks:
             name: schema for name, schema in pathway.forms.items() if isinstance(schema, dict)
         }
         self.tasks = {info.bpmn_id: info for info in pathway.user_tasks.values()}
+        self.decision_tasks = decision_tasks(pathway)
         self.found: list[str] = []
 
     def _fields(self, form: str) -> dict[str, Any]:
@@ -339,6 +341,12 @@ class _Checks:
         if needs and self._form("mdt_list/needs/form", needs["form"]):
             for name in needs["fields"]:
                 self._field_of("mdt_list/needs/fields", needs["form"], name)
+        task = (needs or {}).get("decision_task")
+        if task and task not in self.decision_tasks:
+            self.found.append(
+                f"mdt_list/needs/decision_task: no business rule task '{task}' applies a "
+                "decision table in the diagrams."
+            )
 
 
 def validated_profile(

@@ -11,19 +11,11 @@ from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.errors import NotFoundError
 from mdt.services.meetings.base import active_listings, get_meeting
+from mdt.services.meetings.needs import NeedsFound, needs_found
 from mdt.services.meetings.preparation import Referral, referral_for
 from mdt.services.policy import may_see_meetings, require
-from mdt.services.profiles import Needs, Profile, profile_for
+from mdt.services.profiles import Needs, profile_for
 from mdt.services.record_views import SummaryRow, clinical_summary, completed_tasks
-
-
-@dataclass(frozen=True)
-class Score:
-    """One needs-assessment score, and whether it reaches the pathway's referral threshold."""
-
-    label: str
-    value: Any
-    flagged: bool
 
 
 @dataclass(frozen=True)
@@ -31,7 +23,7 @@ class ListingView:
     listing: ListingModel
     summary: list[SummaryRow]
     needs: Needs | None  # what the pathway's profile says of needs assessments, if anything
-    scores: list[Score]
+    found: NeedsFound  # the newest assessment's scores and what the pathway's table decides
     previous_outcomes: list[HumanTaskModel]
     outcome_field: str | None  # the outcome form's field that says what the MDT recommended
     referral: Referral
@@ -50,7 +42,8 @@ def listing_for_view(
     if listing is None:
         raise NotFoundError("No such listing")
     completed = completed_tasks(listing.patient_id)
-    profile = profile_for(listing.task.instance.pathway_version)
+    version = listing.task.instance.pathway_version
+    profile = profile_for(version)
     if audit:
         record_event(
             actor,
@@ -64,39 +57,13 @@ def listing_for_view(
         listing=listing,
         summary=clinical_summary(completed),
         needs=profile.needs,
-        scores=_scores(profile, completed),
+        # The patient's own version's table: the one that decided for them.
+        found=needs_found(profile.needs, version, completed),
         previous_outcomes=[t for t in completed if t.mdt_step == "outcome"],
         outcome_field=profile.outcome_field,
         referral=referral_for(listing),
         **_place(listing),
     )
-
-
-def _scores(profile: Profile, completed: list[HumanTaskModel]) -> list[Score]:
-    """The newest needs assessment that recorded scores, each flagged at or above the
-    threshold the pathway's profile gives."""
-    needs = profile.needs
-    if needs is None:
-        return []
-    answers = next(
-        (
-            t.data
-            for t in completed
-            if t.form == needs.form and any(f in (t.data or {}) for f in needs.fields)
-        ),
-        None,
-    )
-    if not answers:
-        return []
-    return [
-        Score(
-            name.replace("_", " ").capitalize(),
-            answers[name],
-            isinstance(answers[name], int | float) and answers[name] >= needs.threshold,
-        )
-        for name in needs.fields
-        if name in answers
-    ]
 
 
 def _place(listing: ListingModel) -> dict[str, Any]:
