@@ -71,14 +71,15 @@ def test_the_allocation_form_names_a_cns_account(team) -> None:
     assert sorted(set_by) == sorted([ada.id, edith.id])
 
 
-def test_only_an_active_cns_account_is_a_key_worker(team, make_user) -> None:
+def test_only_an_active_account_of_the_key_worker_s_role_is_a_key_worker(team, make_user) -> None:
     users, _ = team
     make_user("oncologist", username="alex")  # display name "Alex", not a nurse
-    assert key_worker_by_name("Alex") is None
-    assert key_worker_by_name("Nurse").id == users["nurse"].id
+    assert key_worker_by_name("Alex", "cns") is None
+    assert key_worker_by_name("Alex", "oncologist").username == "alex"  # the profile's role
+    assert key_worker_by_name("Nurse", "cns").id == users["nurse"].id
     users["nurse"].active = False
     db.session.commit()
-    assert key_worker_by_name("Nurse") is None
+    assert key_worker_by_name("Nurse", "cns") is None
 
 
 def test_the_key_worker_action_on_the_record(team, auth: Auth, client: FlaskClient) -> None:

@@ -146,3 +146,58 @@ def test_only_the_product_s_own_words_are_allowed(app) -> None:
     profile = json.loads((ROOT / "bpmn" / "profile.json").read_text())
     summarised = {name for item in profile["summary"] for name in item["fields"]}
     assert not summarised & set(ALLOWED)
+
+
+# The shipped pathway's own words: generic code and templates say "the pathway", "episode",
+# "key worker"; the profile says "secondary diagnosis". "--secondary" (a button's style) is not
+# a word of the pathway.
+PATHWAY_WORDS = re.compile(r"(?<![\w-])(secondary|breast|metasta\w*)", re.IGNORECASE)
+# The default pathway's key: configuration (MDT_DEFAULT_PATHWAY), what the API's examples show.
+ALLOWED_WORDS = ("secondary-breast-cancer",)
+
+
+def _pathway_words(text: str) -> list[str]:
+    for allowed in ALLOWED_WORDS:
+        text = text.replace(allowed, "")
+    return [m.group(1) for m in PATHWAY_WORDS.finditer(text)]
+
+
+def wording_uses(root: Path = ROOT) -> list[str]:
+    """The shipped pathway's words in generic Python strings (not docstrings) and templates."""
+    found = []
+    for folder in SCANNED:
+        for path in sorted((root / folder).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name in NOT_GENERIC:
+                continue
+            for line, value in sorted(_literals(ast.parse(path.read_text(), name))):
+                found += [f"{name}:{line}: {word}" for word in _pathway_words(value)]
+    for path in sorted((root / "templates").rglob("*.html")):
+        name = path.relative_to(root).as_posix()
+        for number, text in enumerate(path.read_text().splitlines(), 1):
+            found += [f"{name}:{number}: {word}" for word in _pathway_words(text)]
+    return found
+
+
+def test_no_generic_module_or_template_uses_the_pathway_s_own_words(app) -> None:
+    assert wording_uses() == []
+
+
+def test_the_wording_scan_finds_the_pathway_s_words(tmp_path: Path) -> None:
+    """The check can fail: the episode label and the report's introduction as they were."""
+    services = tmp_path / "mdt" / "services"
+    services.mkdir(parents=True)
+    (services / "episodes.py").write_text(
+        '"""Episodes of secondary breast cancer care (a docstring may say so)."""\n'
+        'LABELS = {"diagnosis": "New secondary diagnosis"}\n'
+        'KEY = "secondary-breast-cancer"\n'
+    )
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "standards.html").write_text(
+        '<p>People with Breast cancer, metastatic sites</p>\n<a class="nhsuk-button--secondary">\n'
+    )
+    assert wording_uses(tmp_path) == [
+        "mdt/services/episodes.py:2: secondary",
+        "templates/standards.html:1: Breast",
+        "templates/standards.html:1: metastatic",
+    ]

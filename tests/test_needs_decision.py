@@ -92,6 +92,7 @@ def test_the_mdt_list_shows_what_the_table_decides(week, auth, client, make_user
         nurse, ready_task(patients[0], "Holistic needs assessment"), offer="01", **SCORES
     )
     meeting = db.session.get(MeetingModel, meeting_id)
+    assert meeting is not None
     listed = [
         add_listing(coordinator, meeting_id, task.id, "discussion", None, None)
         for task in candidates(meeting).tasks
@@ -132,7 +133,7 @@ def test_the_table_runs_in_the_engine_workers_when_isolated(isolated: None, path
     assert isinstance(engine_for(pathway), IsolatedEngine)
     found = needs_found(profile_for(pathway).needs, pathway, _assessed(SCORES))
     assert [s.label for s in found.scores if s.flagged] == ["Distress"]
-    failing = SimpleNamespace(form=HNA, data={"offer": "01", "distress": "a lot"})
+    failing: Any = SimpleNamespace(form=HNA, data={"offer": "01", "distress": "a lot"})
     broken = needs_found(profile_for(pathway).needs, pathway, [failing])
     assert broken.problem and broken.problem.startswith("The pathway's decision table could not")
     assert not any(s.flagged for s in broken.scores)

@@ -55,16 +55,17 @@ def key_workers() -> list[UserModel]:
     )
 
 
-def key_worker_by_name(name: str) -> UserModel | None:
-    """The active CNS account with this display name (what the pathway's key worker form
-    records), or None when no such account exists here."""
+def key_worker_by_name(name: str, role: str) -> UserModel | None:
+    """The active account with this display name holding ``role`` (the key worker's role in
+    the pathway's profile: the account a key worker form names), or None when no such
+    account exists here."""
     return db.session.scalar(
         select(UserModel)
         .join(UserRoleModel)
         .where(
             UserModel.display_name == name.strip(),
             UserModel.active.is_(True),
-            UserRoleModel.role == Role.CNS,
+            UserRoleModel.role == role,
         )
         .order_by(UserModel.id)
         .limit(1)

@@ -17,12 +17,25 @@ from typing import Any
 from sqlalchemy import select
 
 from mdt.extensions import db
-from mdt.models import EpisodeModel, HumanTaskModel, PathwayInstanceModel
+from mdt.models import EpisodeModel, HumanTaskModel, PathwayInstanceModel, PathwayVersionModel
 from mdt.services.actor import Actor
+from mdt.services.profiles import profile_for
 from workflows import CompiledPathway, EventInfo, ReadyTask
 
 CONTEXT_KEYS = ("episode",)  # what every ready task reports from its data
-FIRST_EPISODE_LABELS = {"diagnosis": "New secondary diagnosis"}
+
+
+def episode_labels(version: PathwayVersionModel, pathway: CompiledPathway) -> dict[str, str]:
+    """What the pathway calls each kind of episode, first episode first: its profile's words
+    (``episode_labels``), else an event's label (from the BPMN), else the kind itself. The
+    first episode has no event to name it, so without a profile it is its kind."""
+    own = profile_for(version).episode_labels
+    first = pathway.first_episode
+    labels = {first: own.get(first) or first.replace("_", " ").capitalize()}
+    for event in pathway.events.values():
+        if event.episode:
+            labels.setdefault(event.episode, own.get(event.episode) or event.label)
+    return labels
 
 
 def open_first_episode(
@@ -33,7 +46,7 @@ def open_first_episode(
         instance_id=instance.id,
         patient_id=instance.patient_id,
         kind=kind,
-        label=FIRST_EPISODE_LABELS.get(kind, kind.replace("_", " ").capitalize()),
+        label=episode_labels(instance.pathway_version, pathway)[kind],
         recorded_by_id=actor.user_id,
     )
     db.session.add(episode)
@@ -59,7 +72,8 @@ def open_episode(
         instance_id=instance.id,
         patient_id=instance.patient_id,
         kind=event.episode,
-        label=event.label,
+        label=profile_for(instance.pathway_version).episode_labels.get(event.episode)
+        or event.label,
         started_on=date.fromisoformat(data[event.date_field]),
         recorded_by_id=actor.user_id,
         message=event.name,

@@ -410,7 +410,7 @@ def _apply_patient_facts(actor: Actor, task: HumanTaskModel, data: Mapping[str, 
         # a name with no active account here (a pathway older than that) is kept as written.
         name = str(data[worker.name_field])[:200]
         phone = str(data.get(worker.phone_field or "") or "")[:30] or None
-        nurse = key_worker_by_name(name)
+        nurse = key_worker_by_name(name, worker.role)
         if nurse is not None:
             assign_key_worker(actor, patient, nurse, phone)
         else:

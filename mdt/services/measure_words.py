@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mdt.services.episodes import FIRST_EPISODE_LABELS
 from mdt.services.form_labels import answer_label, field_title
 from mdt.services.measures import Evidence, Measure
 from workflows import CompiledPathway
@@ -29,9 +28,11 @@ def describe(
     pathway: CompiledPathway,
     days: Mapping[str, int],
     settings: Mapping[str, int],
+    labels: Mapping[str, str] | None = None,
 ) -> MeasureWords:
-    """``days`` are the local periods (MDT_KPI_DAYS), ``settings`` the pathway settings."""
-    words = _Words(pathway)
+    """``days`` are the local periods (MDT_KPI_DAYS), ``settings`` the pathway settings,
+    ``labels`` what the pathway calls each kind of episode (``episodes.episode_labels``)."""
+    words = _Words(pathway, labels or {})
     return MeasureWords(
         counted=words.counted(measure, settings),
         starts=words.starts(measure),
@@ -56,8 +57,9 @@ def _join(parts: list[str], word: str = "or") -> str:
 
 
 class _Words:
-    def __init__(self, pathway: CompiledPathway):
+    def __init__(self, pathway: CompiledPathway, labels: Mapping[str, str]):
         self.pathway = pathway
+        self.labels = labels
         self.tasks = {i.bpmn_id: i for i in pathway.user_tasks.values()}
 
     def task(self, task_id: str) -> str:
@@ -96,10 +98,7 @@ class _Words:
         return f"{title} is {'filled in' if condition.get('filled') else 'empty'}"
 
     def episodes(self, kinds: tuple[str, ...]) -> str:
-        labels = {self.pathway.first_episode: FIRST_EPISODE_LABELS.get(
-            self.pathway.first_episode, self.pathway.first_episode)}  # fmt: skip
-        labels.update({e.episode: e.label for e in self.pathway.events.values() if e.episode})
-        return _join([labels.get(k, k).lower() for k in kinds])
+        return _join([self.labels.get(k, k).lower() for k in kinds])
 
     def counted(self, measure: Measure, settings: Mapping[str, int]) -> str:
         ended = (

@@ -63,7 +63,7 @@ def _require_manager(actor: Actor) -> None:
 def _check_files(key: str, title: str, files: dict[str, bytes]) -> None:
     errors = {}
     if not KEY.fullmatch(key):
-        errors["key"] = "Use 2 to 80 lower-case letters, digits and hyphens, like 'breast-care'"
+        errors["key"] = "Use 2 to 80 lower-case letters, digits and hyphens, like 'wound-care'"
     if not title.strip() or len(title) > 200:
         errors["title"] = "Enter a title of up to 200 characters"
     limit = int(setting("MDT_BPMN_MAX_BYTES"))  # type: ignore[call-overload]

@@ -73,6 +73,9 @@ PROFILE_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "minLength": 1, "maxLength": 120},
         "short_name": {"type": "string", "minLength": 1, "maxLength": 60},
         "email_subject_prefix": {"type": "string", "minLength": 1, "maxLength": 60},
+        # What the pathway calls each kind of episode (its first episode's kind, or an
+        # event's episode kind); without one, the kind itself or the event's label.
+        "episode_labels": {"type": "object", "additionalProperties": _TEXT, "maxProperties": 30},
         "measures": {"const": "measures.json"},
         "summary": {"type": "array", "items": _SUMMARY_ITEM, "maxItems": 60},
         "index_date": {

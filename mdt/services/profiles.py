@@ -118,6 +118,7 @@ class Profile:
     short_name: str
     declared: bool = True  # False: the generic defaults of a pathway without profile.json
     email_subject_prefix: str | None = None
+    episode_labels: dict[str, str] = field(default_factory=dict)
     summary: tuple[SummaryItem, ...] | None = None  # None: one row per form (generic)
     index_date: IndexDate | None = None
     key_worker: KeyWorker | None = None
@@ -148,6 +149,7 @@ def parse_profile(raw: bytes) -> Profile:
         title=doc["title"],
         short_name=doc["short_name"],
         email_subject_prefix=doc.get("email_subject_prefix"),
+        episode_labels=dict(doc.get("episode_labels", {})),
         summary=_summary(doc["summary"]) if "summary" in doc else None,
         index_date=IndexDate(**doc["index_date"]) if "index_date" in doc else None,
         key_worker=_key_worker(doc["key_worker"]) if "key_worker" in doc else None,
@@ -245,6 +247,9 @@ class _Checks:
         }
         self.tasks = {info.bpmn_id: info for info in pathway.user_tasks.values()}
         self.decision_tasks = decision_tasks(pathway)
+        self.episode_kinds = {pathway.first_episode} | {
+            e.episode for e in pathway.events.values() if e.episode
+        }
         self.found: list[str] = []
 
     def _fields(self, form: str) -> dict[str, Any]:
@@ -282,6 +287,9 @@ class _Checks:
         for n, item in enumerate(doc.get("summary", [])):
             for name in item["fields"]:
                 self._any_field(f"summary/{n}/fields", name)
+        for kind in doc.get("episode_labels", {}):
+            if kind not in self.episode_kinds:
+                self.found.append(f"episode_labels: the pathway has no episode of kind '{kind}'.")
         self._index_date(doc.get("index_date"))
         self._key_worker(doc.get("key_worker"))
         self._care_plan(doc.get("care_plan") or {})

@@ -32,7 +32,7 @@ from mdt.services.actor import Actor
 from mdt.services.audit import record_event
 from mdt.services.case_status import ACHIEVED, COUNTED, LABELS, NOT_ACHIEVED, CaseView, Status
 from mdt.services.case_status import status_expression as _status
-from mdt.services.episodes import FIRST_EPISODE_LABELS
+from mdt.services.episodes import episode_labels
 from mdt.services.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from mdt.services.measure_words import MeasureWords, describe
 from mdt.services.measure_words import deadline_words as _deadline_words
@@ -58,12 +58,7 @@ def cohorts(key: str = DEFAULT_PATHWAY_KEY) -> dict[str, str]:
     found = {"all": "All episodes"}
     version = current_version(key)
     if version is not None:
-        pathway = engine_for(version).pathway
-        first = pathway.first_episode
-        found[first] = FIRST_EPISODE_LABELS.get(first, first.replace("_", " ").capitalize())
-        for event in pathway.events.values():
-            if event.episode:
-                found[event.episode] = event.label
+        found.update(episode_labels(version, engine_for(version).pathway))
     return found
 
 
@@ -220,11 +215,13 @@ def words_for(measure: Measure, key: str = DEFAULT_PATHWAY_KEY) -> MeasureWords 
     version = current_version(key)
     if version is None:
         return None
+    pathway = engine_for(version).pathway
     return describe(
         measure,
-        engine_for(version).pathway,
+        pathway,
         setting("MDT_KPI_DAYS"),  # type: ignore[arg-type]
         setting("MDT_PATHWAY_SETTINGS"),  # type: ignore[arg-type]
+        episode_labels(version, pathway),
     )
 
 
