@@ -82,3 +82,11 @@ def test_the_balancer_prefers_the_host_with_fewest_requests_waiting() -> None:
     balancer._count(5001, 1)
     balancer._count(5003, 2)
     assert balancer._candidates() == [5002, 5001, 5003]
+
+
+def test_before_is_the_last_ten_seconds_before_the_kill() -> None:
+    # A slow warm-up (nothing answered until second 8) does not count against "before".
+    events = {**EVENTS, "killed_at_s": 20.0, "restarted_at_s": 22.0, "host_back_at_s": 22.0}
+    figures = throughput(_answers([0] * 8 + [10] * 20), events, seconds=27)
+    assert figures["before_per_s"] == 10
+    assert figures["recovered_s_after_restart"] == 0

@@ -64,12 +64,17 @@ def _tasks(exclude: set[int], limit: int) -> queue.Queue[tuple[int, dict[str, An
     """One ready task per patient (two people on one patient at once is a 409 the app
     reports, not throughput), none on the patients whose timers fall due in the run."""
     work: queue.Queue[tuple[int, dict[str, Any]]] = queue.Queue()
-    seen = set(exclude)
-    query = select(HumanTaskModel).where(HumanTaskModel.status == TaskStatus.READY)
-    for task in db.session.scalars(query.order_by(HumanTaskModel.id).limit(limit * 3)):
-        if task.instance_id in seen or work.qsize() >= limit:
-            continue
-        seen.add(task.instance_id)
+    first_ready = (
+        select(func.min(HumanTaskModel.id))
+        .where(
+            HumanTaskModel.status == TaskStatus.READY, HumanTaskModel.instance_id.not_in(exclude)
+        )
+        .group_by(HumanTaskModel.instance_id)
+        .limit(limit)
+    )
+    ids = list(db.session.scalars(first_ready))
+    tasks = select(HumanTaskModel).where(HumanTaskModel.id.in_(ids)).order_by(HumanTaskModel.id)
+    for task in db.session.scalars(tasks):
         schema = form_schema(task.instance.pathway_version, task.form) or {}
         body: dict[str, Any] = {"data": example_answers(schema)}
         if needs_declaration(task):

@@ -34,7 +34,8 @@ def throughput(answers: list[Answer], events: dict[str, float], seconds: float) 
             ok[second] += 1
             completions[second] += answer.kind == "complete"
     killed, back = events["killed_at_s"], events["host_back_at_s"]
-    warm = events["warm_up_s"]
+    # Before: the last 10 seconds before the kill (a slow warm-up does not count against it).
+    warm = max(events["warm_up_s"], killed - 10)
     before = _mean(ok, warm, killed)
     during = _mean(ok, killed, back)
     recovered_at = None
@@ -96,7 +97,7 @@ def render(result: dict[str, Any]) -> str:
         "",
         "| operations/s (completions, registrations, worklist reads) | measured | target |",
         "|---|---|---|",
-        f"| before the kill (after the warm-up) | {t['before_per_s']:.1f} (completions "
+        f"| before the kill (its last 10 s) | {t['before_per_s']:.1f} (completions "
         f"{t['completions_before_per_s']:.1f}) | |",
         f"| during (kill to host back) | {t['during_per_s']:.1f} ({t['during_ratio']:.0%} of "
         f"before) | ≥ 60 % {_ok(t['during_ratio'] >= 0.6)} |",
