@@ -376,3 +376,34 @@ def test_events_are_recorded_on_the_default_pathway_when_on_several(
     )
     names = {event.name for event in available_events(coordinator, patient.id)}
     assert "progression" in names
+
+
+def test_a_discharge_from_the_second_pathway_closes_only_that_one(
+    pathway: Any, clinic: Any, make_user: Any, actor: Any, auth: Auth, client: FlaskClient
+) -> None:
+    from mdt.services.patient_events import _leaves_lists, available_events
+
+    coordinator = actor(make_user("coordinator", username="coord"))
+    patient = _on_both(coordinator)
+    main, clinic_instance = _instances(patient.id)
+    on_clinic = {e.name for e in available_events(coordinator, patient.id, CLINIC)}
+    assert on_clinic == {"death", "discharge", "transfer"}  # the clinic declares no events
+    auth.login("coord")
+    record = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert f"/patients/{patient.id}/events/new?pathway={CLINIC}" in record
+    url = f"/patients/{patient.id}/events/new"
+    answers = {"event": "discharge", "pathway": CLINIC, "date-day": "20", "date-month": "11",
+               "date-year": "2026"}  # fmt: skip
+    preview = auth.post(url, answers, form_url=f"{url}?pathway={CLINIC}&event=discharge")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and f'name="pathway" value="{CLINIC}"' in page
+    assert "Register the lymphoedema referral" in page  # the clinic's task is cancelled
+    assert "Register secondary diagnosis" not in page  # the main pathway's is not
+    done = auth.post(url, {**answers, "confirm": "yes"}, form_url=f"{url}?pathway={CLINIC}")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert clinic_instance.close_reason == "discharge" and main.in_care
+    # Care goes on on the main pathway: a discharge from the clinic leaves the MDT lists be.
+    assert not _leaves_lists(clinic_instance, "discharge")
+    assert _leaves_lists(clinic_instance, "death")
+    assert _leaves_lists(main, "discharge")  # nothing else in care: off the lists

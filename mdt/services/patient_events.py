@@ -86,10 +86,11 @@ class AvailableEvent:
     declared: bool = True  # False: the application's own close, cancelling every task
 
 
-def running_instance(patient_id: int) -> PathwayInstanceModel | None:
+def running_instance(patient_id: int, key: str | None = None) -> PathwayInstanceModel | None:
     """The patient's pathway that is still in care (not closed by a death or transfer). On
     several pathways at once (pathway_choice), the default pathway's (MDT_DEFAULT_PATHWAY):
-    events such as a progression or a death are recorded on it, as before a second one."""
+    events such as a progression or a death are recorded on it, as before a second one;
+    ``key``: the one on that pathway (an event for the other pathway, a discharge from it)."""
     preferred = str(setting("MDT_DEFAULT_PATHWAY"))
     return db.session.scalar(
         select(PathwayInstanceModel)
@@ -98,6 +99,7 @@ def running_instance(patient_id: int) -> PathwayInstanceModel | None:
             PathwayInstanceModel.patient_id == patient_id,
             PathwayInstanceModel.status == InstanceStatus.RUNNING,
             PathwayInstanceModel.close_reason.is_(None),
+            *([PathwayVersionModel.key == key] if key else []),
         )
         .order_by(
             case((PathwayVersionModel.key == preferred, 0), else_=1),
@@ -107,12 +109,13 @@ def running_instance(patient_id: int) -> PathwayInstanceModel | None:
     )
 
 
-def available_events(actor: Actor, patient_id: int) -> list[AvailableEvent]:
+def available_events(actor: Actor, patient_id: int, key: str | None = None) -> list[AvailableEvent]:
     """What this person can record for the patient now: the events the pathway is waiting
-    for, and a close for each reason the pathway does not handle itself."""
+    for, and a close for each reason the pathway does not handle itself. ``key``: on that
+    pathway, for a patient on several (see ``running_instance``)."""
     if not actor.has_role(*EVENT_ROLES):
         raise PermissionDeniedError("Your role cannot record events on a pathway.")
-    instance = running_instance(patient_id)
+    instance = running_instance(patient_id, key)
     if instance is None:
         return []
     engine = engine_for(instance.pathway_version)
@@ -159,8 +162,8 @@ def _waiting_messages(actor: Actor, instance: PathwayInstanceModel, engine: Any)
         ) from None
 
 
-def event_form(actor: Actor, patient_id: int, name: str) -> AvailableEvent:
-    events = available_events(actor, patient_id)
+def event_form(actor: Actor, patient_id: int, name: str, key: str | None = None) -> AvailableEvent:
+    events = available_events(actor, patient_id, key)
     for event in events:
         if event.name == name:
             return event
@@ -171,14 +174,14 @@ def event_form(actor: Actor, patient_id: int, name: str) -> AvailableEvent:
 
 
 def _checked(
-    actor: Actor, patient_id: int, name: str, answers: dict[str, Any]
+    actor: Actor, patient_id: int, name: str, answers: dict[str, Any], key: str | None = None
 ) -> tuple[PathwayInstanceModel, AvailableEvent, dict[str, Any]]:
     if db.session.get(PatientModel, patient_id) is None:
         raise NotFoundError("No such patient")
-    instance = running_instance(patient_id)
+    instance = running_instance(patient_id, key)
     if instance is None:
         raise ConflictError("This patient's pathway has ended; there is nothing to record it on.")
-    event = event_form(actor, patient_id, name)
+    event = event_form(actor, patient_id, name, key)
     data = split_hidden(event.schema, answers)[0]
     errors = validate_submission(event.schema, data, date_context(instance))
     if errors:
@@ -192,6 +195,7 @@ def record_patient_event(
     name: str,
     answers: dict[str, Any],
     seen_version: int | None = None,
+    key: str | None = None,
 ) -> AvailableEvent:
     """Check the answers against the event's form and apply the event to the patient's
     pathway, in one transaction. Answers to questions the form did not ask are not kept.
@@ -199,8 +203,9 @@ def record_patient_event(
     An event that closes the pathway keeps what it changes first (``closing_corrections``),
     so that it can be marked entered in error. ``seen_version`` is the pathway's version the
     person confirmed the close against (``preview_close``): if the pathway changed since,
-    nothing is done (ConflictError) and they check again."""
-    instance, event, data = _checked(actor, patient_id, name, answers)
+    nothing is done (ConflictError) and they check again. ``key``: the pathway it is
+    recorded on, for a patient on several (by default the default pathway's)."""
+    instance, event, data = _checked(actor, patient_id, name, answers, key)
     if seen_version is not None and instance.lock_version != seen_version:
         raise ConflictError(
             "The patient's pathway changed since you checked what this would do: "
@@ -223,7 +228,8 @@ def record_patient_event(
         _apply(actor, instance, engine_for(instance.pathway_version).pathway.events[name], data)
     else:
         end_pathway(actor, instance.id, name, data)
-        withdraw_from_lists(actor, patient_id, name)
+        if _leaves_lists(instance, name):
+            withdraw_from_lists(actor, patient_id, name)
     if snapshot is not None:
         closings.finish(snapshot)
     commit_or_conflict()
@@ -245,13 +251,13 @@ class ClosePreview:
 
 
 def preview_close(
-    actor: Actor, patient_id: int, name: str, answers: dict[str, Any]
+    actor: Actor, patient_id: int, name: str, answers: dict[str, Any], key: str | None = None
 ) -> ClosePreview:
     """Check the answers and say what the close would do, changing nothing: the open tasks it
     cancels (by name), the tasks it starts, the MDT lists the patient comes off, the letters
     that will not be sent, and the date the pathway closes as of. The pathway's own events
     are tried on a copy of its state."""
-    instance, event, data = _checked(actor, patient_id, name, answers)
+    instance, event, data = _checked(actor, patient_id, name, answers, key)
     if not event.closes:
         raise InvalidInputError({"event": "This event does not close the pathway."})
     open_rows = closings.open_tasks(instance)
@@ -277,11 +283,28 @@ def preview_close(
         date.fromisoformat(on) if isinstance(on, str) else None,
         cancelled,
         started,
-        closings.open_listings(patient_id),
+        closings.open_listings(patient_id) if _leaves_lists(instance, event.closes) else [],
         [row for row in cancelled if _is_letter(row)],
         instance.lock_version,
         exact,
     )
+
+
+def _leaves_lists(instance: PathwayInstanceModel, reason: str) -> bool:
+    """Whether closing ``instance`` takes the patient off the MDT lists: a death always; a
+    discharge or transfer unless care goes on on another of their pathways (discharged
+    from a clinic, they stay on the lists of the pathway they are still on)."""
+    others = db.session.scalar(
+        select(PathwayInstanceModel.id)
+        .where(
+            PathwayInstanceModel.patient_id == instance.patient_id,
+            PathwayInstanceModel.id != instance.id,
+            PathwayInstanceModel.status == InstanceStatus.RUNNING,
+            PathwayInstanceModel.close_reason.is_(None),
+        )
+        .limit(1)
+    )
+    return reason == "death" or others is None
 
 
 def _is_letter(task: HumanTaskModel) -> bool:

@@ -238,7 +238,8 @@ def new_event(patient_id: int) -> Response | tuple[str, int]:
     """Choose what happened, then fill in that event's form (the pathway declares both)."""
     actor = current_actor()
     record = view_patient(actor, patient_id)
-    events = available_events(actor, patient_id)
+    key = _event_pathway()
+    events = available_events(actor, patient_id, key)
     chosen = next((e for e in events if e.name == request.values.get("event")), None)
     if chosen is None:
         return _event_page(record, events, None, {}, {}, 400 if request.method == "POST" else 200)
@@ -252,16 +253,16 @@ def new_event(patient_id: int) -> Response | tuple[str, int]:
         if errors:
             raise InvalidInputError(errors)
         if chosen.closes and not confirming:
-            preview = preview_close(actor, patient_id, chosen.name, data)
+            preview = preview_close(actor, patient_id, chosen.name, data, key)
             return _confirm_page(record, preview, data, not_kept)
         record_patient_event(
-            actor, patient_id, chosen.name, data, request.form.get("version", type=int)
+            actor, patient_id, chosen.name, data, request.form.get("version", type=int), key
         )
     except InvalidInputError as error:
         return _event_page(record, events, chosen, raw, error.errors, 400)
     except ConflictError as error:
-        if confirming and running_instance(patient_id) is not None:
-            preview = preview_close(actor, patient_id, chosen.name, data)
+        if confirming and running_instance(patient_id, key) is not None:
+            preview = preview_close(actor, patient_id, chosen.name, data, key)
             return _confirm_page(record, preview, data, not_kept, str(error), 409)
         return render_error(409, str(error))
     except PathwayFailedError as error:
@@ -288,7 +289,7 @@ def _confirm_page(
     answers = [
         (key, value)
         for key, value in request.form.items(multi=True)
-        if key not in ("csrf_token", "confirm", "version", "event")
+        if key not in ("csrf_token", "confirm", "version", "event", "pathway")
         and key.removesuffix("-day").removesuffix("-month").removesuffix("-year") not in dropped
     ]
     return render_template(
@@ -301,7 +302,13 @@ def _confirm_page(
         summary=describe(preview.event.schema, kept),
         not_kept=not_kept,
         conflict=conflict,
+        pathway_key=_event_pathway(),
     ), status
+
+
+def _event_pathway() -> str | None:
+    """The pathway an event is recorded on, for a patient on several (None: the default)."""
+    return request.values.get("pathway") or None
 
 
 def _event_page(
@@ -322,6 +329,7 @@ def _event_page(
         chosen=chosen,
         fields=build_fields(chosen.schema, values, errors) if chosen else [],
         errors=errors,
+        pathway_key=_event_pathway(),
     ), status
 
 
