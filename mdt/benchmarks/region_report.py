@@ -85,8 +85,8 @@ def render(result: dict[str, Any]) -> str:
         f"Measured on {meta['machine']} by `{meta['command']}` "
         f"({meta['duration_s'] / 60:.1f} minutes): {meta['patients']:,} patients, "
         f"{meta['clients']} client threads for {meta['seconds']:.0f} s (the first "
-        f"{events['warm_up_s']:.0f} s, while each worker compiles the pathway and starts its "
-        "engine workers, not counted), "
+        f"{events['warm_up_s']:.0f} s a warm-up while each worker compiles the pathway and "
+        "starts its engine workers), "
         f"{meta['hl7_per_second']:.0f} ADT messages a second.",
         "",
         f"host-2 (its gunicorn master, workers and engine workers: "
