@@ -90,3 +90,11 @@ def test_before_is_the_last_ten_seconds_before_the_kill() -> None:
     figures = throughput(_answers([0] * 8 + [10] * 20), events, seconds=27)
     assert figures["before_per_s"] == 10
     assert figures["recovered_s_after_restart"] == 0
+
+
+def test_the_balancer_sends_nothing_to_a_host_failing_its_health_check() -> None:
+    balancer = Balancer([5001, 5002], "token")
+    balancer._unhealthy.add(5001)
+    assert [balancer._candidates() for _ in range(2)] == [[5002], [5002]]
+    balancer._unhealthy.add(5002)  # every host failing: try them all rather than none
+    assert sorted(balancer._candidates()) == [5001, 5002]

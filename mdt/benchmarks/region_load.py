@@ -48,9 +48,11 @@ class Balancer:
     """Least outstanding requests, ties taken in turn (what nginx's ``least_conn``, HAProxy's
     ``leastconn`` or a cloud balancer's "least outstanding requests" do): a host that is slow
     to answer, such as one just restarted whose workers are still compiling the pathway,
-    gets fewer requests instead of holding every client. A host that refuses a connection is
-    passed over for a second, as a health check would; a refused connection sent nothing, so
-    the request goes to the next host. A request cut after it was sent is not retried: its
+    gets fewer requests instead of holding every client. An active health check
+    (``health_checks``: GET /sign-in on each host every second, 2 s to answer) takes a host
+    out until it answers, as a restarted one does once a worker has booted. A host that
+    refuses a connection is passed over for a second too; a refused connection sent nothing,
+    so the request goes to the next host. A request cut after it was sent is not retried: its
     outcome is unknown to the client, so it is not counted as acknowledged."""
 
     def __init__(self, ports: list[int], token: str):
@@ -59,6 +61,7 @@ class Balancer:
         self._turn = itertools.count()
         self._down: dict[int, float] = {}
         self._outstanding = dict.fromkeys(ports, 0)
+        self._unhealthy: set[int] = set()
         self._lock = threading.Lock()
 
     def _candidates(self) -> list[int]:
@@ -67,8 +70,24 @@ class Balancer:
             start = next(self._turn)
             turn = {p: (i - start) % len(self.ports) for i, p in enumerate(self.ports)}
             order = sorted(self.ports, key=lambda p: (self._outstanding[p], turn[p]))
-        up = [p for p in order if self._down.get(p, 0) <= now]
+            up = [p for p in order if self._down.get(p, 0) <= now and p not in self._unhealthy]
         return up or order
+
+    def health_checks(self, stop: threading.Event, every: float = 1.0) -> None:
+        """Probe every host each ``every`` seconds until ``stop`` (one thread per host, so a
+        slow host does not delay the others' checks)."""
+
+        def check(port: int) -> None:
+            while not stop.wait(every):
+                healthy = _answers_sign_in(port)
+                with self._lock:
+                    if healthy:
+                        self._unhealthy.discard(port)
+                    else:
+                        self._unhealthy.add(port)
+
+        for port in self.ports:
+            threading.Thread(target=check, args=(port,), daemon=True).start()
 
     def _count(self, port: int, change: int) -> None:
         with self._lock:
@@ -102,6 +121,17 @@ class Balancer:
             except ValueError:
                 return response.status, None, port
         return 0, None, port
+
+
+def _answers_sign_in(port: int, timeout: float = 2.0) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/sign-in")
+        return connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 @dataclass
@@ -208,6 +238,7 @@ def run_clients(load: Load, clients: int, hl7_per_second: float) -> list[threadi
     ]
     threads.append(threading.Thread(target=load.pas, args=(hl7_per_second,), daemon=True))
     load.started = time.monotonic()
+    load.balancer.health_checks(load.stop)
     for thread in threads:
         thread.start()
     return threads
