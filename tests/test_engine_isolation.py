@@ -77,6 +77,18 @@ def test_an_ordinary_pathway_runs_in_the_workers(isolated, make_user, actor) -> 
     assert engine_pool().stats.operations >= 2
 
 
+def test_a_starting_process_builds_its_pathways_in_every_worker(isolated, pathway) -> None:
+    """wsgi.py warms the engines before a gunicorn worker takes requests: each engine worker
+    has the published pathway built, so no patient waits for a compile after a restart."""
+    from mdt.services.pathways import warm_engines
+
+    assert warm_engines() >= 1
+    pool = engine_pool()
+    key = engine_for(pathway).recipe.key  # type: ignore[union-attr]
+    assert all(key in worker.known for worker in pool._idle)
+    assert len(pool._idle) == 2
+
+
 @pytest.mark.parametrize(
     ("source", "words"),
     [

@@ -179,6 +179,8 @@ def _perform(engines: dict[str, Any], request: _Request, limits: Limits) -> Outc
         if reasons:
             raise MigrationRefusedError(reasons)
         return Outcome(state=None, ready=[], timers=[], finished=False, waiting=frozenset())
+    if operation == "warm":  # the engine was built above; nothing to run
+        return Outcome(None, [], [], False, frozenset())
     if operation == "decide":  # the MDT list asks what a decision table makes of answers
         decided = engine.decide(args["task_id"], args["form"], args["cases"])
         return Outcome(None, [], [], False, frozenset(), decided=decided)
@@ -333,30 +335,50 @@ class WorkerPool:
         """Perform one operation on the engine of ``recipes[0]`` (``recipes[1]`` is the
         version an ``adopt`` comes from); raises the engine's own errors."""
         with self._worker() as holder:
-            worker = holder[0]
-            if not worker.process.is_alive():
-                holder[0] = worker = self._replace(worker, "found stopped")
-            request = _Request(
-                recipes=[r for r in recipes if r.key not in worker.known],
-                key=recipes[0].key,
-                operation=operation,
-                state=state,
-                args=dict(args),
-                now=now,
-                previous_key=recipes[1].key if len(recipes) > 1 else None,
-            )
-            self.stats.operations += 1
-            try:
-                worker.conn.send(request)
-                worker.known.update(r.key for r in recipes)
-                if not worker.conn.poll(self.limits.wall_seconds):
-                    self.stats.killed += 1
-                    holder[0] = self._replace(worker, "too slow")
-                    raise ScriptTimeoutError(_too_slow(self.limits))
-                kind, payload = worker.conn.recv()
-            except (EOFError, OSError, BrokenPipeError):
-                holder[0] = self._replace(worker, "stopped")
-                raise WorkflowRunError(_stopped(worker)) from None
+            return self._ask(holder, recipes, operation, state, args, now)
+
+    def warm(self, recipes: list[EngineRecipe], now: datetime) -> None:
+        """Have every worker build these engines now, before any patient waits for it: a
+        restarted host answers its first requests at full speed."""
+        with contextlib.ExitStack() as stack:
+            holders = [stack.enter_context(self._worker()) for _ in range(self.size)]
+            for recipe in recipes:
+                for holder in holders:
+                    self._ask(holder, [recipe], "warm", None, {}, now)
+
+    def _ask(
+        self,
+        holder: list[_Worker],
+        recipes: list[EngineRecipe],
+        operation: str,
+        state: str | None,
+        args: Mapping[str, Any],
+        now: datetime,
+    ) -> Outcome:
+        worker = holder[0]
+        if not worker.process.is_alive():
+            holder[0] = worker = self._replace(worker, "found stopped")
+        request = _Request(
+            recipes=[r for r in recipes if r.key not in worker.known],
+            key=recipes[0].key,
+            operation=operation,
+            state=state,
+            args=dict(args),
+            now=now,
+            previous_key=recipes[1].key if len(recipes) > 1 else None,
+        )
+        self.stats.operations += 1
+        try:
+            worker.conn.send(request)
+            worker.known.update(r.key for r in recipes)
+            if not worker.conn.poll(self.limits.wall_seconds):
+                self.stats.killed += 1
+                holder[0] = self._replace(worker, "too slow")
+                raise ScriptTimeoutError(_too_slow(self.limits))
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            holder[0] = self._replace(worker, "stopped")
+            raise WorkflowRunError(_stopped(worker)) from None
         if kind == "ok":
             outcome: Outcome = payload
             return outcome
@@ -434,6 +456,10 @@ class IsolatedEngine:
 
     def restore(self, state: str) -> IsolatedRun:
         return IsolatedRun(self, state, None)
+
+    def warm(self) -> None:
+        """Build this engine in every worker of the pool now (see ``WorkerPool.warm``)."""
+        self._pool().warm([self.recipe], self.clock())
 
 
 _RECIPES: dict[str, EngineRecipe] = {}

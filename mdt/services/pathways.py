@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from mdt import clock
 from mdt.clock import LONDON
 from mdt.extensions import db
-from mdt.models import PathwayFileModel, PathwayStatus, PathwayVersionModel
+from mdt.models import (
+    InstanceStatus,
+    PathwayFileModel,
+    PathwayInstanceModel,
+    PathwayStatus,
+    PathwayVersionModel,
+)
 from mdt.models.roles import TASK_ROLES, role_for_lane
 from mdt.models.standards import STANDARDS
 from mdt.services.actor import Actor
@@ -340,6 +346,32 @@ def engine_for(version: PathwayVersionModel) -> PathwayEngine | IsolatedEngine:
         while len(_engines) > _ENGINE_CACHE_SIZE:
             _engines.popitem(last=False)
     return engine
+
+
+WARM_VERSIONS = 8  # the newest versions that run patients; older ones compile on first use
+
+
+def warm_engines() -> int:
+    """Compile the versions patients run on, here and in every engine worker, before this
+    process answers anyone: a restarted host's first completions run at full speed instead
+    of each paying for the compile (seconds) while a patient waits. Returns how many."""
+    running = select(PathwayInstanceModel.pathway_version_id).where(
+        PathwayInstanceModel.status == InstanceStatus.RUNNING
+    )
+    versions = db.session.scalars(
+        select(PathwayVersionModel)
+        .where(
+            (PathwayVersionModel.status == PathwayStatus.PUBLISHED)
+            | PathwayVersionModel.id.in_(running)
+        )
+        .order_by(PathwayVersionModel.id.desc())
+        .limit(WARM_VERSIONS)
+    ).all()
+    for version in versions:
+        engine = engine_for(version)
+        if isinstance(engine, IsolatedEngine):
+            engine.warm()
+    return len(versions)
 
 
 def engine_limits() -> Limits:
