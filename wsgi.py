@@ -13,10 +13,12 @@ from workflows import EngineError
 app = create_app()
 
 
-def _warm() -> None:
-    """Compile the pathways here and in the engine workers before the first request (a
-    gunicorn worker loads this module before it accepts connections). A database not yet
-    migrated, or a version that no longer compiles, only means the first request compiles."""
+def warm() -> None:
+    """Compile the pathways here and in the engine workers before the first request: called
+    by gunicorn.conf.py when a worker has loaded the app, before it accepts connections (not
+    on import: `flask db upgrade` and the other commands load this module too). A database
+    not yet migrated, or a version that no longer compiles, only means the first request
+    compiles."""
     with app.app_context():
         try:
             warm_engines()
@@ -25,9 +27,9 @@ def _warm() -> None:
         finally:
             db.session.rollback()
             db.session.remove()
+    gc.freeze()  # the compiled pathways live as long as the worker too
 
 
-_warm()
 # Everything loaded so far (Flask, SQLAlchemy's mappers, the app, the compiled pathways)
 # lives as long as the worker: moved out of the collector's sight, a collection no longer
 # walks it, which cost about 0.75 ms a request before (0.07 ms after). Done on import, so in
