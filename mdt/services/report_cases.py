@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy import Update, delete, event, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from mdt import clock
@@ -519,25 +519,32 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def refresh_cases(instance_id: int) -> None:
-    """Derive one instance's cases again (flushing first); writes only the cases that changed
-    (a completion usually changes one of a dozen).
+    """Derive one instance's cases again (flushing first) when this transaction changed
+    something they read; writes only the cases that changed (a completion usually changes
+    one of a dozen).
 
-    Nothing is read when this session changed nothing the instance's measures read
-    (``_unchanged``): completing a task no measure names, with no episode, meeting, patient
-    or closure changed, leaves every case as it was."""
+    Nothing is read when nothing noted concerns the instance (``_reads``): completing a task
+    no measure names, with no episode, meeting, patient or closure changed, leaves every
+    case as it was. A save that forgets to call this is caught at the commit
+    (``_derive_noted``)."""
     db.session.flush()
+    touched = _resolve(db.session())
     instance = db.session.get(PathwayInstanceModel, instance_id)
-    if instance is None or _unchanged(instance):
-        return
+    if instance is not None and _reads(instance, touched.get(instance_id), touched):
+        _write(instance)
+        db.session.info.setdefault(_DONE, set()).add(instance_id)
+    touched.pop(instance_id, None)
+
+
+def _write(instance: PathwayInstanceModel) -> None:
     [facts] = _facts_for([instance], _settings())
     wanted = derive(facts)
     columns = list(wanted[0]) if wanted else []
     stored = db.session.execute(
         select(ReportCaseModel.id, *(getattr(ReportCaseModel, c) for c in columns)).where(
-            ReportCaseModel.instance_id == instance_id
+            ReportCaseModel.instance_id == instance.id
         )
     ).all()
-    _derived(instance_id)
     unmatched: dict[tuple[Any, ...], list[int]] = defaultdict(list)
     for case_id, *values in stored:
         unmatched[tuple(values)].append(case_id)
@@ -557,6 +564,7 @@ def refresh_cases(instance_id: int) -> None:
 
 def rebuild_cases(batch: int = 500) -> int:
     """Derive every case again; returns how many there are. The caller commits."""
+    db.session.flush()  # what this transaction changed is derived below: no note is left
     state = db.session.get(ReportProjectionModel, PROJECTION, with_for_update=True)
     db.session.execute(delete(ReportCaseModel))
     settings = _settings()
@@ -581,6 +589,8 @@ def rebuild_cases(batch: int = 500) -> int:
     state.fingerprint = built_with
     state.built_at = clock.now()
     db.session.flush()
+    db.session.info.pop(_TOUCHED, None)
+    db.session.info.pop(_PENDING, None)
     return db.session.scalar(select(func.count()).select_from(ReportCaseModel)) or 0
 
 
@@ -602,23 +612,35 @@ def is_current() -> bool:
 
 
 # -- what a save touched --------------------------------------------------------------------
-# The cases are kept current by every save (this function runs in each), so a save need only
-# derive again when it changed something the derivation reads. Every flush notes in the
-# session which instances had such a change: a task's answers, status, episode or dates (by
-# its BPMN id: only tasks some measure names matter), an episode, the instance's closure or
-# version. A new instance, or a change to a meeting, a listing or a patient's date of birth,
-# may concern any case: it is noted for all. A note stays until the instance is derived.
+# A save need only derive again the cases it may have changed. Every flush notes in the
+# session which instances had something the derivation reads changed: a task's answers,
+# status, episode or dates (by its BPMN id: only tasks some measure names matter), an
+# episode, the instance's closure or version. A patient's date of birth, a listing or a
+# meeting's date is noted by the patient, task or meeting it concerns and resolved to their
+# instances when next needed. Before the transaction commits, every instance still noted is
+# derived (``_derive_noted``), whichever path saved it: the cases are current at every
+# commit. Only a statement past the objects leaves it unknown which instances it reached:
+# the projection is then marked for a rebuild (as an upgrade does) instead of deriving
+# every instance in one request.
 
 _TOUCHED = "mdt.cases.touched"  # instance id -> BPMN ids of changed tasks, or _ALL
+_PENDING = "mdt.cases.pending"  # "patient" / "task" / "meeting" -> ids, not yet resolved
+_DONE = "mdt.cases.derived"  # instances derived in this transaction
 _ALL = "*"
-_EVERY = -1  # a change that may concern every instance
+_EVERY = -1  # a change that may concern any instance
+STALE = ""  # a fingerprint nothing is built with: the next report derives every case again
 TASK_FIELDS = ("instance_id", "bpmn_id", "status", "episode_id", "data", "context", "form",
                "created_at", "completed_at")  # fmt: skip
 INSTANCE_FIELDS = ("patient_id", "pathway_version_id", "closed_at", "close_reason")
-_SHARED: dict[type, tuple[str, ...] | None] = {
-    ListingModel: None,
-    MeetingModel: None,
-    PatientModel: ("date_of_birth",),
+LISTING_FIELDS = ("task_id", "meeting_id", "status")
+# Per table, the columns the derivation reads (None: any).
+_READ_COLUMNS: dict[str, tuple[str, ...] | None] = {
+    "human_task": TASK_FIELDS,
+    "episode": None,
+    "pathway_instance": INSTANCE_FIELDS,
+    "meeting_listing": LISTING_FIELDS,
+    "meeting": ("starts_at",),
+    "patient": ("date_of_birth",),
 }
 _READS: dict[str, frozenset[str]] = {}  # by version sha256: the BPMN ids a derivation reads
 _MEASURES: dict[str, tuple[Measure, ...]] = {}  # by version sha256 (versions never change)
@@ -653,51 +675,60 @@ def _changed(obj: Any, names: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-def _instances_of(obj: Any) -> set[int]:
-    """The instance a task or episode belongs to, before and after this flush."""
-    history = inspect(obj).attrs["instance_id"].history
-    return {i for i in (*history.deleted, obj.instance_id) if i is not None} or {_EVERY}
+def _values_of(obj: Any, name: str) -> set[int]:
+    """An attribute's values before and after this flush (a row moved concerns both)."""
+    history = inspect(obj).attrs[name].history
+    return {i for i in (*history.deleted, getattr(obj, name)) if i is not None}
 
 
-@event.listens_for(Session, "before_flush")
-def _note_touched(session: Session, context: Any, instances: Any) -> None:
+@event.listens_for(Session, "after_flush")
+def _note_touched(session: Session, context: Any) -> None:
+    """After the flush, so new rows have their ids (the history is still there)."""
     touched: dict[int, set[str] | str] = session.info.setdefault(_TOUCHED, {})
+    pending: dict[str, set[int]] = session.info.setdefault(_PENDING, defaultdict(set))
     for obj in (*session.new, *session.dirty, *session.deleted):
         created = obj in session.new or obj in session.deleted
         if isinstance(obj, HumanTaskModel) and (created or _changed(obj, TASK_FIELDS)):
-            for instance_id in _instances_of(obj):
+            for instance_id in _values_of(obj, "instance_id"):
                 _note(touched, instance_id, obj.bpmn_id)
         elif isinstance(obj, EpisodeModel):
-            for instance_id in _instances_of(obj):
+            for instance_id in _values_of(obj, "instance_id"):
                 _note(touched, instance_id, _ALL)
         elif isinstance(obj, PathwayInstanceModel):
             if created or _changed(obj, INSTANCE_FIELDS):
-                _note(touched, obj.id if obj.id is not None else _EVERY, _ALL)
-        elif type(obj) in _SHARED:
-            fields = _SHARED[type(obj)]
-            if created or fields is None or _changed(obj, fields):
-                _note(touched, _EVERY, _ALL)
+                _note(touched, obj.id, _ALL)
+        elif isinstance(obj, PatientModel):  # a new patient has no instance yet
+            if not created and _changed(obj, ("date_of_birth",)):
+                pending["patient"].add(obj.id)
+        elif isinstance(obj, ListingModel):
+            if created or _changed(obj, LISTING_FIELDS):
+                pending["task"] |= _values_of(obj, "task_id")
+        elif isinstance(obj, MeetingModel) and (  # a new one has nothing listed yet
+            obj in session.deleted or (not created and _changed(obj, ("starts_at",)))
+        ):
+            pending["meeting"].add(obj.id)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk(execute_state: Any) -> None:
     """An INSERT, UPDATE or DELETE by statement (past the objects) of what cases are derived
-    from: which instances it reached is not known, so it counts for all."""
+    from: which instances it reached is not known, so it counts for all. An UPDATE of
+    columns no case reads (claiming a task) counts for none."""
     if execute_state.is_select:
         return
-    table = getattr(execute_state.statement, "table", None)
-    if getattr(table, "name", None) in _DERIVED_FROM:
-        _note(execute_state.session.info.setdefault(_TOUCHED, {}), _EVERY, _ALL)
-
-
-_DERIVED_FROM = {
-    "human_task",
-    "episode",
-    "pathway_instance",
-    "meeting_listing",
-    "meeting",
-    "patient",
-}
+    statement = execute_state.statement
+    table = getattr(getattr(statement, "table", None), "name", None)
+    if table not in _READ_COLUMNS:
+        return
+    columns = _READ_COLUMNS[table]
+    values = getattr(statement, "_values", None) if isinstance(statement, Update) else None
+    if (
+        columns is not None
+        and values
+        and not any(str(getattr(k, "key", k)) in columns for k in values)
+    ):
+        return
+    _note(execute_state.session.info.setdefault(_TOUCHED, {}), _EVERY, _ALL)
 
 
 def _note(touched: dict[int, set[str] | str], instance_id: int, name: str) -> None:
@@ -708,23 +739,87 @@ def _note(touched: dict[int, set[str] | str], instance_id: int, name: str) -> No
         names.add(name)
 
 
-def _unchanged(instance: PathwayInstanceModel) -> bool:
-    """Nothing this session changed since the instance's cases were last derived is read by
-    them (every other save derived them when it changed something they read)."""
-    touched = db.session.info.get(_TOUCHED, {})
-    if _EVERY in touched:
-        return False
-    names = touched.get(instance.id)
-    if names is None:
+def _resolve(session: Session) -> dict[int, set[str] | str]:
+    """The notes by instance: patients, tasks and meetings noted become their instances
+    (read only when something was noted: a save that touched nothing reads nothing)."""
+    touched: dict[int, set[str] | str] = session.info.setdefault(_TOUCHED, {})
+    pending: dict[str, set[int]] = session.info.pop(_PENDING, {})
+    found: set[int] = set()
+    if pending.get("patient"):
+        found |= set(
+            session.scalars(
+                select(PathwayInstanceModel.id).where(
+                    PathwayInstanceModel.patient_id.in_(pending["patient"])
+                )
+            )
+        )
+    if pending.get("task"):
+        found |= set(
+            session.scalars(
+                select(HumanTaskModel.instance_id).where(HumanTaskModel.id.in_(pending["task"]))
+            )
+        )
+    if pending.get("meeting"):
+        found |= set(
+            session.scalars(
+                select(HumanTaskModel.instance_id)
+                .join(ListingModel, ListingModel.task_id == HumanTaskModel.id)
+                .where(ListingModel.meeting_id.in_(pending["meeting"]))
+            )
+        )
+    for instance_id in found:
+        _note(touched, instance_id, _ALL)
+    return touched
+
+
+def _reads(
+    instance: PathwayInstanceModel,
+    names: set[str] | str | None,
+    touched: dict[int, set[str] | str],
+) -> bool:
+    """Whether what was noted for the instance is read by its cases."""
+    if _EVERY in touched or names == _ALL:
         return True
-    if names == _ALL or not names.isdisjoint(tasks_read(instance.pathway_version)):
-        return False
-    del touched[instance.id]  # what it touched no case reads
-    return True
+    return bool(names) and not names.isdisjoint(tasks_read(instance.pathway_version))  # type: ignore[union-attr]
 
 
-def _derived(instance_id: int) -> None:
-    """The instance's cases are current: its notes are done with. A note for every instance
-    stays until each has been derived; that is not known per instance here, so it stays until
-    the session ends (each instance saved meanwhile is derived in full, as before)."""
-    db.session.info.get(_TOUCHED, {}).pop(instance_id, None)
+@event.listens_for(Session, "before_commit")
+def _derive_noted(session: Session) -> None:
+    """Before the transaction commits: derive every instance noted and not derived yet, so
+    a save path that never calls ``refresh_cases`` (a PAS update, a meeting's listing) still
+    commits current cases. A statement whose reach is unknown marks the projection for a
+    rebuild."""
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer transaction's commit does it
+    session.flush()  # the commit would flush after this hook: note it first
+    for _ in range(5):  # deriving writes only cases, which note nothing; this ends at once
+        touched = _resolve(session)
+        if not touched:
+            return
+        assert session is db.session(), "the cases are derived in the request's session"
+        if touched.pop(_EVERY, None) is not None:
+            session.execute(
+                update(ReportProjectionModel)
+                .where(ReportProjectionModel.name == PROJECTION)
+                .values(fingerprint=STALE)
+            )
+        for instance_id in list(touched):
+            refresh_cases(instance_id)
+        session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _undone(session: Session, previous_transaction: Any) -> None:
+    """A savepoint rolled back undid the cases derived inside it too: derive those again."""
+    if previous_transaction.nested:
+        touched = session.info.setdefault(_TOUCHED, {})
+        for instance_id in session.info.get(_DONE, ()):
+            _note(touched, instance_id, _ALL)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: Any) -> None:
+    """At the commit every note was derived; at a rollback what it noted was undone."""
+    if transaction.parent is None:
+        for name in (_TOUCHED, _PENDING, _DONE):
+            session.info.pop(name, None)
