@@ -50,6 +50,10 @@ POLICY: dict[str, str | frozenset[str]] = {
     "pathways.start_draft": MANAGER,
     "pathways.edit": MANAGER,
     # The form designer is part of editing a draft: managers only.
+    "decision_tables.tables": MANAGER,
+    "decision_tables.add": MANAGER,
+    "decision_tables.table": MANAGER,
+    "decision_tables.save": MANAGER,
     "form_designer.forms": MANAGER,
     "form_designer.new_form": MANAGER,
     "form_designer.form": MANAGER,
