@@ -1,7 +1,8 @@
 """The standards' cases: derived for each patient from their tasks, episodes and meetings with
 the measures their pathway version declares, and kept in step with them.
 
-`refresh_cases` runs at every save of an instance (it writes only when a case changed);
+`refresh_cases` runs at every save of an instance, and for every instance a transaction changed
+and did not derive, before it commits (it writes only when a case changed);
 `rebuild_cases` derives every case again after an upgrade or a change of local periods (on the
 next report, or `flask mdt rebuild-reports`). Like the task projection, the table holds no fact
 of its own: deleting and deriving again loses nothing.
