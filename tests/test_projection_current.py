@@ -33,6 +33,7 @@ from mdt.services.meetings import (
 )
 from mdt.services.pas import handle_hl7
 from mdt.services.patient_events import record_patient_event
+from mdt.services.patient_standards import patient_cases
 from mdt.services.report_cases import is_current, rebuild_cases
 
 from .helpers import complete_with_examples, new_patient, ready_task
@@ -174,3 +175,22 @@ def test_a_statement_of_unknown_reach_marks_the_projection_for_a_rebuild(week) -
     db.session.commit()
     assert is_current()
     _all_current()
+
+
+def test_a_patient_s_scorecard_is_derived_again_while_the_projection_is_stale(week) -> None:
+    """Between a change of unknown reach and the report's rebuild, the patient whose record
+    is opened is derived afresh: their scorecard is never the stale one."""
+    rebuild_cases()
+    db.session.commit()
+    patient_id = db.session.scalars(select(PatientModel.id).order_by(PatientModel.id)).first()
+    assert patient_id is not None
+    db.session.execute(update(PatientModel).values(date_of_birth=date(1985, 1, 1)))
+    db.session.commit()
+    assert not is_current()
+    patient_cases(patient_id)
+    db.session.commit()
+    db.session.expire_all()
+    for instance_id in db.session.scalars(
+        select(PathwayInstanceModel.id).where(PathwayInstanceModel.patient_id == patient_id)
+    ):
+        assert _stored(instance_id) == _from_scratch(instance_id)

@@ -19,7 +19,7 @@ from mdt.models import EpisodeModel, HumanTaskModel, PathwayInstanceModel, Repor
 from mdt.services.case_status import CaseView, Status, status_expression
 from mdt.services.measures import Measure
 from mdt.services.pathways import measures_for
-from mdt.services.report_cases import is_current, london_date, refresh_cases
+from mdt.services.report_cases import is_current, london_date, rederive_cases
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def patient_cases(patient_id: int, instance_id: int | None = None) -> list[Score
     instances = list(db.session.scalars(query))
     if not is_current():  # an upgrade or new local periods: this patient's now, the rest later
         for instance in instances:
-            refresh_cases(instance.id)
+            rederive_cases(instance.id)
     measures: dict[tuple[int, str], Measure] = {}
     order: dict[tuple[int, str], int] = {}
     for instance in instances:

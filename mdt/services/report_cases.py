@@ -519,6 +519,17 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[name] for name in sorted(row))
 
 
+def rederive_cases(instance_id: int) -> None:
+    """Derive one instance's cases again whatever this transaction noted: for a projection
+    that is not current (an upgrade, new local periods, a change of unknown reach), where
+    nothing noted says what changed."""
+    db.session.flush()
+    instance = db.session.get(PathwayInstanceModel, instance_id)
+    if instance is not None:
+        _write(instance)
+        db.session.info.setdefault(_DONE, set()).add(instance_id)
+
+
 def refresh_cases(instance_id: int) -> None:
     """Derive one instance's cases again (flushing first) when this transaction changed
     something they read; writes only the cases that changed (a completion usually changes
