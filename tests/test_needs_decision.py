@@ -1,5 +1,6 @@
-"""The MDT list's needs flags are what the pathway's decision table decides: one source. A
-manager who changes the table's threshold changes the list; the profile holds no threshold."""
+"""The MDT list's needs flags are what the pathway's concerns table decides (hna_concerns.dmn,
+4 or more in every domain): one source. A manager who changes the table's threshold changes
+the list; the profile holds no threshold, and the referral table's routing is not the list's."""
 
 # The week's fixtures come from test_meetings; using them as arguments "redefines" them.
 # ruff: noqa: F811
@@ -29,18 +30,18 @@ from .helpers import complete_with_examples, ready_task
 from .test_meetings import monday, week  # noqa: F401
 
 HNA = "holistic-needs-assessment.schema.json"
-DISTRESS = "Distress 4 or more: psychological and peer support"
+DISTRESS = "Distress 4 or more"
 SCORES = {"distress": 5, "physical": 3, "practical": 2, "emotional": 1, "family": 0}
 
 pytestmark = pytest.mark.clock
 
 
 def _files(threshold: int = 4) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """The shipped pathway; its referral table's "4 or more" made ``threshold`` or more."""
+    """The shipped pathway; its concerns table's "4 or more" made ``threshold`` or more."""
     bpmn, forms = read_pathway_directory(ROOT / "bpmn")
-    table = bpmn["hna_referrals.dmn"].decode()
-    assert table.count("&gt;= 4") == 4  # distress, emotional, practical, family
-    bpmn["hna_referrals.dmn"] = table.replace("&gt;= 4", f"&gt;= {threshold}").encode()
+    table = bpmn["hna_concerns.dmn"].decode()
+    assert table.count("&gt;= 4") == 6  # one rule a domain
+    bpmn["hna_concerns.dmn"] = table.replace("&gt;= 4", f"&gt;= {threshold}").encode()
     return bpmn, forms
 
 
@@ -64,15 +65,25 @@ def test_a_score_is_flagged_with_the_rules_of_the_table_it_meets(pathway: Any) -
         ("Family", 0, False),
     ]
     assert found.scores[0].rules == (DISTRESS,)
-    assert found.rules == (
-        DISTRESS,
-        "Practical or money concern 4 or more: financial and employment advice",
-    )
-    # The table's other columns count too: a declined assessment decides nothing.
-    declined = needs_found(
-        profile_for(pathway).needs, pathway, _assessed({"offer": "02", **SCORES})
-    )
-    assert not any(s.flagged for s in declined.scores) and declined.rules == ()
+    assert found.rules == (DISTRESS, "Practical concern 4 or more")
+
+
+def test_every_domain_scored_4_or_more_is_flagged_even_one_no_referral_rule_reads(
+    pathway: Any,
+) -> None:
+    """Physical and spiritual scores decide no referral, yet 4 or more is a clinically
+    significant concern the MDT must see; 3 is not one."""
+    answers = {**SCORES, "distress": 3, "physical": 6, "spiritual": 8}
+    found = needs_found(profile_for(pathway).needs, pathway, _assessed(answers))
+    assert {s.label: s.rules for s in found.scores} == {
+        "Distress": (),
+        "Physical": ("Physical concern 4 or more",),
+        "Practical": (),
+        "Emotional": (),
+        "Family": (),
+        "Spiritual": ("Spiritual concern 4 or more",),
+    }
+    assert found.rules == ("Physical concern 4 or more", "Spiritual concern 4 or more")
 
 
 def test_a_threshold_changed_in_the_table_changes_the_flags(pathway: Any) -> None:
@@ -82,14 +93,19 @@ def test_a_threshold_changed_in_the_table_changes_the_flags(pathway: Any) -> Non
     assert needs is not None and not hasattr(needs, "threshold")
     found = needs_found(needs, stricter, _assessed({**SCORES, "family": 6}))
     assert [s.label for s in found.scores if s.flagged] == ["Family"]  # 5 is no longer
-    assert found.rules == ("Family concern 4 or more: family support",)  # its words, as written
+    assert found.rules == ("Family concern 4 or more",)  # its words, as written
 
 
 def test_the_mdt_list_shows_what_the_table_decides(week, auth, client, make_user) -> None:
-    """On the page: the shipped table flags a distress of 5 with the rule it meets."""
+    """On the page: the shipped table flags a distress of 5 and a spiritual score of 8 (no
+    referral rule reads it) with the rule each meets."""
     coordinator, nurse, patients, meeting_id = week
     complete_with_examples(
-        nurse, ready_task(patients[0], "Holistic needs assessment"), offer="01", **SCORES
+        nurse,
+        ready_task(patients[0], "Holistic needs assessment"),
+        offer="01",
+        **SCORES,
+        spiritual=8,
     )
     meeting = db.session.get(MeetingModel, meeting_id)
     assert meeting is not None
@@ -101,6 +117,7 @@ def test_the_mdt_list_shows_what_the_table_decides(week, auth, client, make_user
     auth.login(make_user("oncologist", username="onc", discipline="oncology").username)
     page = client.get(f"/meetings/listings/{first.id}").get_data(as_text=True)
     assert f'app-needs-flag">{DISTRESS}</strong>' in page
+    assert 'app-needs-flag">Spiritual concern 4 or more</strong>' in page
     assert "What the pathway's decision table found" in page
     assert ">4 or more</strong>" not in page  # the profile's old flag, gone
 

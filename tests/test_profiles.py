@@ -72,7 +72,7 @@ def test_the_shipped_profile_is_valid_and_stored_as_its_own_kind(pathway: Any) -
     assert kinds[PROFILE_FILE] == "profile" and kinds["measures.json"] == "measures"
     profile = profile_for(pathway)
     assert profile.title == "Secondary breast cancer pathway" and profile.declared
-    assert profile.needs is not None and profile.needs.decision_task == "decide_referrals"
+    assert profile.needs is not None and profile.needs.decision_task == "decide_concerns"
     assert service_profile(pathway.key).short_name == "Secondary breast"
 
 

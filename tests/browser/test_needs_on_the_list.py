@@ -1,5 +1,6 @@
-"""The MDT list shows what the pathway's decision table makes of the newest needs assessment:
-each score tagged with the rule it meets, and every rule that matched. axe on the page."""
+"""The MDT list shows what the pathway's concerns table makes of the newest needs assessment:
+every score of 4 or more tagged with the concern rule it meets (physical and spiritual too,
+which decide no referral), 3 or less untagged, and every rule that matched. axe on the page."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from ..helpers import complete_with_examples, new_patient, ready_task
 from ..scenarios import DIAGNOSIS
 from .conftest import axe_violations, shoot, sign_in
 
-DISTRESS = "Distress 4 or more: psychological and peer support"
-FAMILY = "Asked for family support"
+DISTRESS = "Distress 4 or more"
+PHYSICAL = "Physical concern 4 or more"
+SPIRITUAL = "Spiritual concern 4 or more"
 
 
-def test_the_list_shows_what_the_decision_table_found(page, pathway, make_user, actor) -> None:
+def test_the_list_flags_every_significant_concern(page, pathway, make_user, actor) -> None:
     coordinator = actor(make_user("coordinator", username="coord"))
     nurse = actor(make_user("cns", username="nurse"))
     make_user("oncologist", username="onc", discipline="oncology")
@@ -36,7 +38,7 @@ def test_the_list_shows_what_the_decision_table_found(page, pathway, make_user, 
         practical=3,
         emotional=2,
         family=1,
-        spiritual=0,
+        spiritual=8,
         wants_family_support=True,
         uncontrolled_symptoms=False,
     )
@@ -53,8 +55,10 @@ def test_the_list_shows_what_the_decision_table_found(page, pathway, make_user, 
     page.goto(f"/meetings/listings/{listing_id}")
     page.get_by_role("heading", name="Needs assessment").wait_for()
     flags = page.locator(".app-needs-flag")
-    assert flags.all_inner_texts() == [DISTRESS]  # physical 6 decides nothing in this table
+    assert flags.all_inner_texts() == [DISTRESS, PHYSICAL, SPIRITUAL]
+    rows = page.locator(".nhsuk-summary-list__row", has=page.locator("dt", has_text="Practical"))
+    assert rows.locator(".app-needs-flag").count() == 0  # 3 is not a significant concern
     found = page.locator(".app-needs-found li").all_inner_texts()
-    assert found == [DISTRESS, FAMILY]
+    assert found == [DISTRESS, PHYSICAL, SPIRITUAL]
     assert axe_violations(page) == []
     shoot(page, "mdt-list-needs-decided")
