@@ -180,6 +180,16 @@ def correctable_until(closing: ClosingEventModel) -> datetime:
 
 def why_not_correctable(closing: ClosingEventModel) -> str | None:
     """Why this close cannot be marked entered in error now, or None when it can."""
+    cause = (closing.answers or {}).get("with_closing")
+    if cause is not None and _closing(cause).corrected_at is None:
+        return (
+            "It was closed by a death recorded on another of the patient's pathways: mark "
+            "that one entered in error, which reopens this one too."
+        )
+    return _why_not(closing)
+
+
+def _why_not(closing: ClosingEventModel) -> str | None:
     if closing.corrected_at is not None:
         return "It was already marked entered in error."
     if clock.now() > correctable_until(closing):
@@ -276,6 +286,35 @@ def mark_entered_in_error(
     if blocked:
         raise ConflictError(blocked)
     now = clock.now()
+    # A death closed every pathway of the patient's: its correction reopens them all (the
+    # closes it caused first, so that the patient's date of death is the cause's own).
+    for caused in _caused_by(closing):
+        _correct(actor, caused, reason, now)
+    _correct(actor, closing, reason, now)
+    commit_or_conflict()
+    return closing
+
+
+def _caused_by(closing: ClosingEventModel) -> list[ClosingEventModel]:
+    """The other pathways' closes this death brought about (``patient_events.close_for_death``
+    marks each with ``with_closing``), not already corrected. Raises ConflictError when one
+    cannot be corrected now: a death is corrected whole or not at all."""
+    caused = [
+        other
+        for other in closings_for(closing.patient_id)
+        if other.id != closing.id
+        and other.corrected_at is None
+        and (other.answers or {}).get("with_closing") == closing.id
+    ]
+    for other in caused:
+        blocked = _why_not(other)
+        if blocked:
+            raise ConflictError(f"The death also closed another pathway: {blocked}")
+    return caused
+
+
+def _correct(actor: Actor, closing: ClosingEventModel, reason: str, now: datetime) -> None:
+    """Put one pathway back as ``closing`` found it, audited; flushes."""
     instance = closing.instance
     instance.state = closing.state
     instance.state_format = closing.state_format
@@ -318,8 +357,6 @@ def mark_entered_in_error(
             **closing.correction,
         },
     )
-    commit_or_conflict()
-    return closing
 
 
 def _cancel_started(closing: ClosingEventModel, now: datetime) -> list[int]:

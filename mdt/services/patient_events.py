@@ -27,6 +27,8 @@ from mdt.models import (
     PathwayInstanceModel,
     PathwayVersionModel,
     PatientModel,
+    TaskStatus,
+    TimerModel,
 )
 from mdt.services import closing_corrections as closings
 from mdt.services.actor import Actor
@@ -52,8 +54,10 @@ from mdt.services.instances import (
     record_failure,
 )
 from mdt.services.meetings import withdraw_from_lists
+from mdt.services.notifications import clear_done
 from mdt.services.pathways import engine_for
 from mdt.services.policy import EVENT_ROLES
+from mdt.services.report_cases import refresh_cases
 from mdt.services.settings import setting
 from workflows import EngineError, EventInfo, MessageNotAcceptedError, WorkflowRunError
 
@@ -232,8 +236,105 @@ def record_patient_event(
             withdraw_from_lists(actor, patient_id, name)
     if snapshot is not None:
         closings.finish(snapshot)
+    if event.closes == "death":
+        died_on = snapshot.row.closed_on if snapshot is not None else None
+        close_for_death(actor, patient_id, died_on, besides=instance.id, cause=snapshot)
     commit_or_conflict()
     return event
+
+
+def close_for_death(
+    actor: Actor,
+    patient_id: int,
+    died_on: date | None,
+    besides: int | None = None,
+    cause: closings.Snapshot | None = None,
+) -> list[int]:
+    """Inner operation (flushes): a death is the patient's, not one pathway's. Every other
+    pathway of theirs still in care, running or paused, closes as of the date of death, as
+    that pathway's own death event closes it (or, declaring none, with every open task
+    cancelled), each kept for a correction that, made to ``cause``, reopens them all
+    (``closing_corrections``). The patient comes off every list, and the notifications of
+    the cancelled tasks are cleared. Returns the instances closed."""
+    on = died_on.isoformat() if died_on else None
+    closed = []
+    for other in _in_care(patient_id, besides):
+        answers = {"date": on, "with_closing": cause.row.id if cause else None}
+        declared = _death_event(other)
+        if declared is not None:
+            data = {declared.date_field or "date": on}
+            snapshot = closings.take(actor, other, declared.name, "death", True, on, answers)
+            _apply(actor, other, declared, data)
+        else:
+            snapshot = closings.take(actor, other, "death", "death", False, on, answers)
+            if other.status == InstanceStatus.ERROR:
+                _close_without_engine(actor, other, on)
+            else:
+                end_pathway(actor, other.id, "death", {"date": on})
+        closings.finish(snapshot)
+        closed.append(other.id)
+    withdraw_from_lists(actor, patient_id, "death")
+    clear_done(clock.now())
+    return closed
+
+
+def _in_care(patient_id: int, besides: int | None) -> list[PathwayInstanceModel]:
+    """The patient's pathways still in care: running, or paused by a failure (a paused
+    pathway is care that has not ended, and a dead patient's tasks must not wait on it)."""
+    return list(
+        db.session.scalars(
+            select(PathwayInstanceModel)
+            .where(
+                PathwayInstanceModel.patient_id == patient_id,
+                PathwayInstanceModel.status.in_([InstanceStatus.RUNNING, InstanceStatus.ERROR]),
+                PathwayInstanceModel.close_reason.is_(None),
+                *([PathwayInstanceModel.id != besides] if besides is not None else []),
+            )
+            .order_by(PathwayInstanceModel.id)
+        )
+    )
+
+
+def _death_event(instance: PathwayInstanceModel) -> EventInfo | None:
+    """The running pathway's own death event when it waits for it now; None otherwise (no
+    such event, a paused pathway, or a state the engine cannot read: closed generically)."""
+    if instance.status != InstanceStatus.RUNNING:
+        return None
+    engine = engine_for(instance.pathway_version)
+    deaths = [e for e in engine.pathway.events.values() if e.closes == "death"]
+    if not deaths:
+        return None
+    try:
+        waiting = engine.restore(instance.state).waiting_messages()
+    except (EngineError, WorkflowRunError):
+        return None
+    return next((event for event in deaths if event.name in waiting), None)
+
+
+def _close_without_engine(actor: Actor, instance: PathwayInstanceModel, on: str | None) -> None:
+    """A paused pathway's state cannot be run: it is closed as it stands, its open tasks
+    cancelled and its timers dropped (a correction puts both back from the snapshot)."""
+    now = clock.now()
+    for task in closings.open_tasks(instance):
+        task.status = TaskStatus.CANCELLED
+        task.completed_at = now
+    for timer in db.session.scalars(
+        select(TimerModel).where(TimerModel.instance_id == instance.id)
+    ):
+        db.session.delete(timer)
+    instance.status = InstanceStatus.CLOSED
+    instance.updated_at = now
+    end_care(instance, "death", on, now)
+    db.session.flush()
+    refresh_cases(instance.id)
+    record_event(
+        actor,
+        "pathway.closed",
+        patient_id=instance.patient_id,
+        object_type="pathway_instance",
+        object_id=instance.id,
+        detail={"reason": "death", "date": on, "paused": True},
+    )
 
 
 @dataclass(frozen=True)

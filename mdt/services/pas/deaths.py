@@ -1,6 +1,7 @@
 """A death the PAS reports: the patient comes off open MDT lists at once, letters about them
 are held, and the coordinators are asked to confirm. Confirming records the pathway's own
-death event as of the date of death (closing the pathway); "not this patient" releases the
+death event as of the date of death (closing it, and with it every other pathway the
+patient is on: ``patient_events.close_for_death``); "not this patient" releases the
 letters. Both are audited."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mdt.services.pathways import engine_for
 from mdt.services.patient_events import (
     AvailableEvent,
     available_events,
+    close_for_death,
     record_patient_event,
     running_instance,
 )
@@ -164,6 +166,8 @@ def confirm_death(
     _decide(actor, notification, CONFIRMED)
     event = death_form(actor, notification)
     if event is None:
+        # No pathway runs, but one may be paused: the death closes it all the same.
+        close_for_death(actor, notification.patient_id, notification.date_of_death)
         notification.patient.date_of_death = notification.date_of_death
         db.session.commit()
         return notification
