@@ -255,3 +255,28 @@ def test_a_death_sent_through_the_api_without_a_key_closes_both(
     assert answer.status_code in (200, 201), answer.get_data(as_text=True)
     _assert_dead_everywhere(both, date(2026, 11, 27))
     _correct_and_check(both)
+
+
+def test_a_paused_pathway_is_closed_by_the_death_too(both) -> None:
+    """A pathway paused by a failure is care not ended: its tasks must not wait on a dead
+    patient. It is closed as it stands, and the correction puts it back paused."""
+    patient_id = both["patient_id"]
+    clinic = _instances(patient_id)[CLINIC]
+    clinic.status = InstanceStatus.ERROR
+    clinic.error_message = "a state the engine could not read"
+    db.session.commit()
+    patient = _patient(patient_id)
+    notification = report_death(both["coordinator"], patient, date(2026, 11, 28), None)
+    db.session.commit()
+    assert notification is not None
+    confirm_death(both["coordinator"], notification.id, {"place_of_death": "home"})
+    _assert_dead_everywhere(both, date(2026, 11, 28))
+    closing = db.session.scalars(
+        select(ClosingEventModel).order_by(ClosingEventModel.id.desc())
+    ).first()
+    assert closing is not None
+    mark_entered_in_error(
+        both["manager"], patient_id, closing.answers["with_closing"], "Wrong patient"
+    )
+    assert _instances(patient_id)[CLINIC].status == InstanceStatus.ERROR
+    assert both["open_before"] <= _open_task_ids(patient_id)
