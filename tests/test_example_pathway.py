@@ -129,6 +129,12 @@ def test_a_patient_goes_through_the_clinic_and_its_measures_are_counted(
     report = standards_report(manager, query)
     figures = {f.measure.key: (f.achieved, f.counted) for f in report.figures}
     assert figures == {"ly_therapist": (1, 1), "ly_assessment": (1, 1), "ly_gp_letter": (1, 1)}
+    # titled with the standards the clinic declares, not the breast cancer ones
+    assert [(code, title) for code, title, _ in report.by_standard()] == [
+        ("LY1", "A named lymphoedema nurse for every referral"),
+        ("LY2", "Limbs assessed and a treatment plan agreed"),
+        ("LY3", "The GP kept informed"),
+    ]
     _, rows = measure_cases(manager, "ly_assessment", query)
     assert [r.patient_id for r in rows] == [patient.id]
     # The default pathway's report does not count the clinic's cases.

@@ -1,9 +1,16 @@
-"""The eleven standards of care for people with secondary breast cancer, as codes.
+"""The legacy default standards: the eleven standards of care for people with secondary
+breast cancer, as codes.
+
+A pathway declares the standards it measures in its own measures.json ("standards": code ->
+title; the shipped pathway's bpmn/measures.json declares these eleven). A version stored
+before pathways declared their own has a measures.json without the declaration: it measures
+these (``mdt.services.measures.declared_standards``), and the screens that show a standard
+outside any pathway's context name it from here.
 
 Source: shared/standards-of-care.txt (Breast Cancer Care); codes from the clinical reference.
 """
 
-STANDARDS: dict[str, str] = {
+LEGACY_STANDARDS: dict[str, str] = {
     "IS1": "CNS information and support at diagnosis and onwards",
     "IS2": "A CNS as key worker",
     "IS3": "Holistic needs assessment at diagnosis, progression and treatment change",
@@ -16,3 +23,5 @@ STANDARDS: dict[str, str] = {
     "PC2": "Support for talking to those closest, and for the family",
     "PC3": "Advance and end-of-life care planning",
 }
+
+STANDARDS = LEGACY_STANDARDS  # the name the engine's task-property check and screens import

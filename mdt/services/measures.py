@@ -13,15 +13,17 @@ uploaded, like its forms.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from mdt.models.standards import STANDARDS
+from mdt.models.standards import LEGACY_STANDARDS
 from workflows import CompiledPathway, PathwayInvalidError, Problem
 
 MEASURES_FILE = "measures.json"
+_CODE = re.compile(r"[A-Za-z0-9.\-]{1,16}")
 COMPARISONS = ("in", "equals", ">=", "<=", "filled", "done")
 
 
@@ -55,6 +57,8 @@ class Measure:
     # "any_episode": an offer made in the episode's time counts whichever episode's task
     # recorded it (an offer still open from the episode before is made again by no one).
     evidence_from: str = "episode"
+    # The title of the standard ``code`` names, as the pathway's measures.json declares it.
+    standard: str = ""
 
     @property
     def evidence_tasks(self) -> frozenset[str]:
@@ -102,7 +106,17 @@ def _evidence(raw: Mapping[str, Any]) -> Evidence:
     )
 
 
-def _measure(raw: Mapping[str, Any]) -> Measure:
+def declared_standards(document: Mapping[str, Any]) -> dict[str, str]:
+    """The standards a pathway measures, code -> title, as its measures.json declares them
+    ("standards"). A file without the declaration (versions stored before pathways declared
+    their own) measures the legacy default: the eleven secondary breast cancer standards."""
+    declared = document.get("standards")
+    if declared is None:
+        return dict(LEGACY_STANDARDS)
+    return {str(code): str(title) for code, title in declared.items()}
+
+
+def _measure(raw: Mapping[str, Any], standards: Mapping[str, str]) -> Measure:
     return Measure(
         key=str(raw["key"]),
         code=str(raw["code"]),
@@ -118,12 +132,15 @@ def _measure(raw: Mapping[str, Any]) -> Measure:
         cases=dict(raw.get("cases", {})),
         after_death=str(raw.get("after_death", "not_applicable")),
         evidence_from=str(raw.get("evidence_from", "episode")),
+        standard=standards.get(str(raw["code"]), ""),
     )
 
 
 @cache
 def parse_measures(raw: bytes) -> tuple[Measure, ...]:
-    return tuple(_measure(m) for m in json.loads(raw)["measures"])
+    document = json.loads(raw)
+    standards = declared_standards(document)
+    return tuple(_measure(m, standards) for m in document["measures"])
 
 
 def check_measures(raw: bytes, pathway: CompiledPathway) -> list[Problem]:
@@ -133,7 +150,8 @@ def check_measures(raw: bytes, pathway: CompiledPathway) -> list[Problem]:
         measures = parse_measures(raw)
     except (ValueError, KeyError, TypeError) as error:
         return [Problem(f"Measures are not valid: {error}", file=MEASURES_FILE)]
-    problems: list[str] = []
+    problems = _standards_problems(document)
+    declared = declared_standards(document)
     tasks = {info.bpmn_id: info for info in pathway.user_tasks.values()}
     kinds = {pathway.first_episode} | {e.episode for e in pathway.events.values() if e.episode}
     seen: set[str] = set()
@@ -142,8 +160,11 @@ def check_measures(raw: bytes, pathway: CompiledPathway) -> list[Problem]:
         if measure.key in seen:
             problems.append(f"{where} is defined twice.")
         seen.add(measure.key)
-        if measure.code not in STANDARDS:
-            problems.append(f"{where}: unknown standard code {measure.code}.")
+        if measure.code not in declared:
+            problems.append(
+                f"{where}: standard code {measure.code} is not one this pathway declares "
+                f'under "standards" ({", ".join(declared)}).'
+            )
         if measure.per not in ("episode", "task"):
             problems.append(f"{where}: 'per' must be 'episode' or 'task'.")
         if measure.after_death not in ("not_applicable", "missed"):
@@ -171,6 +192,20 @@ def check_measures(raw: bytes, pathway: CompiledPathway) -> list[Problem]:
     if not isinstance(document.get("measures"), list):
         problems.append("The file needs a list of measures.")
     return [Problem(message, file=MEASURES_FILE) for message in problems]
+
+
+def _standards_problems(document: Mapping[str, Any]) -> list[str]:
+    declared = document.get("standards")
+    if declared is None:
+        return []
+    if not isinstance(declared, dict) or not declared:
+        return ['"standards" must map each standard\'s code to its title.']
+    return [
+        f'Standard "{code}": the code needs a title (up to 200 characters) and must be '
+        "1 to 16 letters, digits, dots or dashes."
+        for code, title in declared.items()
+        if not (isinstance(title, str) and 0 < len(title.strip()) <= 200 and _CODE.fullmatch(code))
+    ]
 
 
 def _clock_problems(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,13 @@ from mdt.services.calendar import add_working_days
 from mdt.services.episodes import CONTEXT_KEYS
 from mdt.services.errors import NotFoundError
 from mdt.services.form_validation import user_role_problems
-from mdt.services.measures import MEASURES_FILE, Measure, parse_measures, validated
+from mdt.services.measures import (
+    MEASURES_FILE,
+    Measure,
+    declared_standards,
+    parse_measures,
+    validated,
+)
 from mdt.services.profiles import PROFILE_FILE, validated_profile
 from mdt.services.settings import setting
 from workflows import (
@@ -104,7 +112,7 @@ def compile_files(
             forms,
             role_for_lane=role_for_lane,
             known_roles=[role.value for role in TASK_ROLES],
-            known_standards=STANDARDS,
+            known_standards=_known_standards(measures),
             process_id=process_id,
             max_bytes=int(setting("MDT_BPMN_MAX_BYTES")),  # type: ignore[call-overload]
             timer_helpers={n: _pathway_helpers(closures())[n] for n in TIMER_HELPERS},
@@ -136,6 +144,16 @@ def _unreadable_measures(raw: bytes) -> list[Problem]:
     except (ValueError, KeyError, TypeError) as error:
         return [Problem(f"Measures are not valid: {error}.", file=MEASURES_FILE)]
     return []
+
+
+def _known_standards(measures: bytes | None) -> Iterable[str]:
+    """The standard codes a task's ``standards`` property may name: those the pathway's
+    measures.json declares (the legacy default without a declaration, or a file that does
+    not parse: its own check says why)."""
+    try:
+        return declared_standards(json.loads(measures)) if measures else STANDARDS
+    except (ValueError, AttributeError, TypeError):
+        return STANDARDS
 
 
 def measures_for(version: PathwayVersionModel) -> tuple[Measure, ...]:

@@ -26,7 +26,6 @@ from mdt.models import (
     ReportCaseModel,
 )
 from mdt.models.roles import Role
-from mdt.models.standards import STANDARDS
 from mdt.services import report_cases
 from mdt.services.actor import Actor
 from mdt.services.audit import record_event
@@ -171,13 +170,13 @@ class StandardsReport:
     months: list[str]
 
     def by_standard(self) -> list[tuple[str, str, list[MeasureFigure]]]:
-        """The standards the pathway measures, in their order (another pathway may measure
-        only some of them)."""
-        grouped = [
+        """The standards the pathway measures, titled as its measures.json declares them, in
+        the order of its measures."""
+        titles = {f.measure.code: f.measure.standard for f in self.figures}
+        return [
             (code, label, [f for f in self.figures if f.measure.code == code])
-            for code, label in STANDARDS.items()
+            for code, label in titles.items()
         ]
-        return [(code, label, figures) for code, label, figures in grouped if figures]
 
 
 @dataclass(frozen=True)
