@@ -75,6 +75,7 @@ def test_the_pathways_own_rules_open_in_both_editors(
     assert choice.input_value() == "hna_referrals"
     assert sorted(choice.locator("option").all_inner_texts())[1:] == [
         "financial_eligibility",
+        "hna_concerns",
         "hna_referrals",
         "palliative_triggers",
     ]
