@@ -7,6 +7,7 @@ tests/test_docs.py checks that the document holds exactly what this prints.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mdt.config import DEFAULT_PATHWAY_SETTINGS
@@ -82,13 +83,25 @@ def measures_table() -> str:
         f"{MEASURES_START} clock starts | deadline | evidence (stops the clock) | target |",
         "|---|---|---|---|---|---|",
     ]
+    labels = _episode_labels(pathway)
     for m in measures:
-        words = describe(m, pathway, {}, DEFAULT_PATHWAY_SETTINGS)
+        words = describe(m, pathway, {}, DEFAULT_PATHWAY_SETTINGS, labels)
         lines.append(
             f"| **{m.code}** {m.title} `{m.key}` | {words.counted} | {words.starts} | "
             f"{words.deadline} | {words.evidence} | {m.target}% |"
         )
     return "\n".join(lines)
+
+
+def _episode_labels(pathway: CompiledPathway) -> dict[str, str]:
+    """What the shipped pathway calls each kind of episode, as ``episodes.episode_labels``
+    reads it from its profile (no database here)."""
+    own = json.loads((ROOT / "bpmn" / "profile.json").read_bytes()).get("episode_labels", {})
+    labels = {pathway.first_episode: own.get(pathway.first_episode) or pathway.first_episode}
+    for event in pathway.events.values():
+        if event.episode:
+            labels.setdefault(event.episode, own.get(event.episode) or event.label)
+    return labels
 
 
 def _replace(text: str, start: str, table: str) -> str:
