@@ -21,7 +21,7 @@ from mdt.services.actor import SYSTEM
 from mdt.services.meetings import add_listing, candidates
 from mdt.services.meetings.needs import needs_found
 from mdt.services.pathways import compile_files, engine_for, publish_files, read_pathway_directory
-from mdt.services.profiles import PROFILE_FILE, profile_for
+from mdt.services.profiles import PROFILE_FILE, profile_for, profile_source
 from workflows import PathwayInvalidError
 from workflows.isolation import IsolatedEngine, stop_pools
 
@@ -84,6 +84,25 @@ def test_every_domain_scored_4_or_more_is_flagged_even_one_no_referral_rule_read
         "Spiritual": ("Spiritual concern 4 or more",),
     }
     assert found.rules == ("Physical concern 4 or more", "Spiritual concern 4 or more")
+
+
+def test_a_version_from_before_profiles_flags_with_the_borrowed_profile_s_table(
+    app: Any,
+) -> None:
+    """Patients the safe policy keeps on a version from before profiles and decision tables
+    borrow the newest profile; its decision task is run from the version it came from, so
+    their list is flagged, not "could not be run"."""
+    bpmn, forms = _files()
+    old_bpmn = dict(bpmn)  # the old diagram had no concerns task (renamed here: not found)
+    name = "holistic_needs_assessment.bpmn"
+    old_bpmn[name] = bpmn[name].replace(b'"decide_concerns"', b'"decide_concerns_old"')
+    old_forms = {n: c for n, c in forms.items() if n != PROFILE_FILE}
+    old = publish_files(SYSTEM, "secondary-breast-cancer", "Old", old_bpmn, old_forms)
+    new = _publish(4)
+    assert profile_source(old).id == new.id
+    found = needs_found(profile_for(old).needs, old, _assessed(SCORES))
+    assert found.problem is None
+    assert [s.label for s in found.scores if s.flagged] == ["Distress"]
 
 
 def test_a_threshold_changed_in_the_table_changes_the_flags(pathway: Any) -> None:

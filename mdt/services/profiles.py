@@ -380,17 +380,23 @@ def profile_for(version: PathwayVersionModel) -> Profile:
     patients, who may not be able to move to the new version, keep their record summary, key
     worker and care plan (the forms they answer are the same pathway's). Generic defaults
     only when no version of the pathway has one."""
-    raw = _own_profile(version)
-    source = version
-    if raw is None:
-        source = _newest_with_profile(version.key) or version
-        raw = _own_profile(source)
+    source = profile_source(version)
+    raw = _own_profile(source)
     found = _PROFILES.get(source.sha256)
     if found is None:
         found = parse_profile(raw) if raw is not None else generic_profile(version.title)
         if raw is not None:  # a generic default may be replaced by a later profile
             _PROFILES[source.sha256] = found
     return found
+
+
+def profile_source(version: PathwayVersionModel) -> PathwayVersionModel:
+    """The version whose profile applies to ``version``: its own, or the newest of its
+    pathway with one (see ``profile_for``). What the profile names (a decision task, say) is
+    that version's."""
+    if _own_profile(version) is not None:
+        return version
+    return _newest_with_profile(version.key) or version
 
 
 def _own_profile(version: PathwayVersionModel) -> bytes | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from mdt.models import HumanTaskModel, PathwayVersionModel
 from mdt.services.pathways import engine_for
-from mdt.services.profiles import Needs
+from mdt.services.profiles import Needs, profile_source
 from workflows import EngineError
 
 
@@ -58,7 +58,10 @@ def needs_found(
     # without a score is one that score meets.
     cases = [answers, *({k: v for k, v in answers.items() if k != n} for n in present)]
     try:
-        decided = engine_for(version).decide(needs.decision_task, needs.form, cases)
+        # The version whose profile names the task: the patient's own, or, for a version
+        # from before profiles, the one whose profile it borrows (its table, not none).
+        engine = engine_for(profile_source(version))
+        decided = engine.decide(needs.decision_task, needs.form, cases)
     except EngineError as error:
         return NeedsFound(
             [Score(_label(n), answers[n]) for n in present],
