@@ -16,8 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from freezegun.api import FrozenDateTimeFactory
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from mdt import clock
 from mdt.extensions import db
 from mdt.models import ApiTokenModel, AuditEventModel, SessionModel, UserModel
 from mdt.services import users as users_service
@@ -376,6 +377,39 @@ def test_parallel_wrong_passwords_make_at_most_five_checks_before_the_lock(
     assert locked.is_locked
     with pytest.raises(SignInError, match=FAILED):
         sign_in("nurse", PASSWORD, "10.0.1.1")  # the right password, now too late
+
+
+def test_a_right_password_clears_a_lock_set_while_it_was_checked(
+    make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same person signing in on several devices at once (or the load test's clients):
+    parallel claims can reach the limit and lock the account after this sign-in read it. The
+    success clears that lock by statement, so the account is usable straight after (an ORM
+    write of values that looked unchanged left it locked for 15 minutes)."""
+    user = make_user("cns", username="nurse")
+    real_check = users_service.check_password_hash
+    locked_meanwhile: list[bool] = []
+
+    def check_while_others_claim(stored: str, given: str) -> bool:
+        if stored == user.password_hash and not locked_meanwhile:
+            with db.engine.begin() as other:  # the parallel claims, on their own connection
+                other.execute(
+                    update(UserModel)
+                    .where(UserModel.id == user.id)
+                    .values(
+                        failed_sign_ins=LOCKOUT_AFTER,
+                        locked_until=clock.now() + timedelta(minutes=15),
+                    )
+                )
+            locked_meanwhile.append(True)
+        return real_check(stored, given)
+
+    monkeypatch.setattr(users_service, "check_password_hash", check_while_others_claim)
+    sign_in("nurse", PASSWORD, "10.0.2.1")
+    assert locked_meanwhile
+    db.session.expire_all()
+    assert not db.session.get(UserModel, user.id).is_locked
+    sign_in("nurse", PASSWORD, "10.0.3.1")
 
 
 def test_unknown_locked_and_existing_accounts_get_the_same_answer_after_the_same_work(

@@ -237,6 +237,18 @@ def _claim_attempt(user_id: int, now: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _clear_failures(user_id: int) -> None:
+    """A correct password clears the count and any lock, by statement: a lock that parallel
+    claims set after this request read the row (the same person signing in on two devices
+    at once) is cleared too, which an ORM write of unchanged-looking values would skip."""
+    db.session.execute(
+        update(UserModel)
+        .where(UserModel.id == user_id)
+        .values(failed_sign_ins=0, locked_until=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 @dataclass(frozen=True)
 class SignedIn:
     user: UserModel
@@ -283,8 +295,7 @@ def sign_in(
         record_event(who, "signin.failed", detail={"reason": "password"})
         db.session.commit()
         raise SignInError(SIGN_IN_FAILED)
-    user.failed_sign_ins = 0
-    user.locked_until = None
+    _clear_failures(user_id)
     record_event(Actor(user.id, user.username, user.roles, ip_address), "signin.succeeded")
     secret = begin_session(user, user_agent, ip_address)
     db.session.commit()
