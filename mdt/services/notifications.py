@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, text, true, update
 
 from mdt.clock import LONDON
 from mdt.extensions import db
@@ -103,8 +103,13 @@ def notify_pass(now: datetime) -> int:
 
 
 def _task_done() -> ColumnElement[bool]:
-    return NotificationModel.task_id.in_(
-        select(HumanTaskModel.id).where(HumanTaskModel.status != TaskStatus.READY)
+    # Correlated (one primary-key probe per notification), not IN (every task done): the
+    # task table grows with every patient, a person's notifications do not.
+    return exists(
+        select(HumanTaskModel.id).where(
+            HumanTaskModel.id == NotificationModel.task_id,
+            HumanTaskModel.status != TaskStatus.READY,
+        )
     )
 
 
@@ -172,22 +177,29 @@ def _unread() -> ColumnElement[bool]:
         NotificationModel.read_at.is_(None),
         or_(
             NotificationModel.task_id.is_(None),
-            NotificationModel.task_id.in_(
-                select(HumanTaskModel.id).where(HumanTaskModel.status == TaskStatus.READY)
+            exists(
+                select(HumanTaskModel.id).where(
+                    HumanTaskModel.id == NotificationModel.task_id,
+                    HumanTaskModel.status == TaskStatus.READY,
+                )
             ),
         ),
     )
 
 
+UNREAD_SHOWN = 99  # the header shows "99+" beyond this
+
+
 def unread_count(user_id: int) -> int:
-    return (
-        db.session.scalar(
-            select(func.count(NotificationModel.id)).where(
-                NotificationModel.user_id == user_id, _unread()
-            )
-        )
-        or 0
+    """Unread notifications, counted up to one past ``UNREAD_SHOWN``: the header reads it on
+    every page, and counting thousands (a team's backlog) to print "99+" is waste."""
+    first = (
+        select(NotificationModel.id)
+        .where(NotificationModel.user_id == user_id, _unread())
+        .limit(UNREAD_SHOWN + 1)
+        .subquery()
     )
+    return db.session.scalar(select(func.count()).select_from(first)) or 0
 
 
 def is_unread(note: NotificationModel) -> bool:
