@@ -399,8 +399,20 @@ def profile_source(version: PathwayVersionModel) -> PathwayVersionModel:
     return _newest_with_profile(version.key) or version
 
 
+_OWN: dict[str, bytes | None] = {}  # by version sha256: its own profile file, if any
+
+
 def _own_profile(version: PathwayVersionModel) -> bytes | None:
-    return next((f.content for f in version.files if f.kind == PROFILE_KIND), None)
+    """The version's own profile file: read once per process (versions never change), and
+    alone, not with the version's other files (megabytes of diagrams, on every page)."""
+    if version.sha256 not in _OWN:
+        _OWN[version.sha256] = db.session.scalar(
+            select(PathwayFileModel.content).where(
+                PathwayFileModel.pathway_version_id == version.id,
+                PathwayFileModel.kind == PROFILE_KIND,
+            )
+        )
+    return _OWN[version.sha256]
 
 
 def _newest_with_profile(key: str) -> PathwayVersionModel | None:
