@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from mdt.models import PathwayStatus, PathwayVersionModel
+from mdt.models import PathwayVersionModel
 from mdt.models.roles import Role
 from mdt.services.decision_tables import (
     add_table,
@@ -19,26 +19,18 @@ from mdt.services.decision_tables import (
     table_text,
 )
 from mdt.services.errors import ConflictError, InvalidInputError, NotFoundError
-from mdt.services.pathways import get_version
 from mdt.web.access import current_actor, roles_required
+from mdt.web.drafts import editable_draft
 
 bp = Blueprint("decision_tables", __name__, url_prefix="/pathways")
 
 PageResult = WerkzeugResponse | str | tuple[str, int]
 
 
-def _draft(version_id: int) -> PathwayVersionModel | None:
-    version = get_version(version_id)
-    if version.status != PathwayStatus.DRAFT:
-        flash(f"Version {version.version} is {version.status} and cannot change.", "warning")
-        return None
-    return version
-
-
 @bp.get("/<int:version_id>/decision-tables")
 @roles_required(Role.MANAGER)
 def tables(version_id: int) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     return _list(version)
@@ -57,7 +49,7 @@ def _list(version: PathwayVersionModel, errors: dict[str, str] | None = None) ->
 @bp.post("/<int:version_id>/decision-tables")
 @roles_required(Role.MANAGER)
 def add(version_id: int) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     try:
@@ -79,7 +71,7 @@ def add(version_id: int) -> PageResult:
 @bp.get("/<int:version_id>/decision-tables/<name>")
 @roles_required(Role.MANAGER)
 def table(version_id: int, name: str) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     text = table_text(version, name)
@@ -91,7 +83,7 @@ def table(version_id: int, name: str) -> PageResult:
 @bp.post("/<int:version_id>/decision-tables/<name>")
 @roles_required(Role.MANAGER)
 def save(version_id: int, name: str) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     text = request.form.get("xml", "")

@@ -37,6 +37,7 @@ from mdt.services.form_designer import (
 from mdt.services.form_designer_fields import design_fields, read_design
 from mdt.services.pathways import get_version
 from mdt.web.access import current_actor, roles_required
+from mdt.web.drafts import editable_draft
 from mdt.web.schema_forms import build_fields
 
 bp = Blueprint("form_designer", __name__, url_prefix="/pathways")
@@ -44,18 +45,10 @@ bp = Blueprint("form_designer", __name__, url_prefix="/pathways")
 PageResult = WerkzeugResponse | str | tuple[str, int]
 
 
-def _draft(version_id: int) -> PathwayVersionModel | None:
-    version = get_version(version_id)
-    if version.status != PathwayStatus.DRAFT:
-        flash(f"Version {version.version} is {version.status} and cannot change.", "warning")
-        return None
-    return version
-
-
 @bp.get("/<int:version_id>/forms")
 @roles_required(Role.MANAGER)
 def forms(version_id: int) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     return render_template(
@@ -66,7 +59,7 @@ def forms(version_id: int) -> PageResult:
 @bp.get("/<int:version_id>/forms/new")
 @roles_required(Role.MANAGER)
 def new_form(version_id: int) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     design = add_question(FormDesign())
@@ -76,7 +69,7 @@ def new_form(version_id: int) -> PageResult:
 @bp.get("/<int:version_id>/forms/<name>")
 @roles_required(Role.MANAGER)
 def form(version_id: int, name: str) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     stored = next((f for f in version.files if f.name == name and f.kind == "form"), None)
@@ -114,7 +107,7 @@ def post_form(version_id: int, name: str) -> PageResult:
 
 
 def _post(version_id: int, name: str, new: bool) -> PageResult:
-    version = _draft(version_id)
+    version = editable_draft(version_id)
     if version is None:
         return redirect(url_for("pathways.library"))
     action = request.form.get("action", "preview")

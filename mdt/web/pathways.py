@@ -28,6 +28,7 @@ from mdt.services.pathway_migration import (
 from mdt.services.pathway_operations import operations
 from mdt.services.pathways import get_version
 from mdt.web.access import any_signed_in, current_actor, roles_required
+from mdt.web.drafts import editable_draft
 
 bp = Blueprint("pathways", __name__, url_prefix="/pathways")
 
@@ -85,9 +86,8 @@ def start_draft(version_id: int) -> WerkzeugResponse:
 @bp.get("/<int:version_id>/edit")
 @roles_required(Role.MANAGER)
 def edit(version_id: int) -> WerkzeugResponse | str:
-    version = get_version(version_id)
-    if version.status != PathwayStatus.DRAFT:
-        flash(f"Version {version.version} is {version.status} and cannot change.", "warning")
+    version = editable_draft(version_id)
+    if version is None:
         return redirect(url_for("pathways.library"))
     return render_template(
         "pathways/edit.html",
